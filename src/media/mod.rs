@@ -1,0 +1,36 @@
+//! Media: RTP sessions, pacing, jitter buffer, G.711, RFC 4733 DTMF, recording.
+//!
+//! Owns everything about audio packets for one call leg. Knows nothing of SIP dialogs,
+//! dialplans, tickets or HTTP: `call/` drives it with commands and reads its events.
+
+/// The narrowband codecs voxdesk speaks (both 8 kHz, 20 ms = 160 samples).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Codec {
+    /// G.711 µ-law, static payload type 0.
+    Pcmu,
+    /// G.711 A-law, static payload type 8.
+    Pcma,
+}
+
+impl Codec {
+    /// The static RTP payload type (RFC 3551).
+    pub fn payload_type(self) -> u8 {
+        match self {
+            Codec::Pcmu => 0,
+            Codec::Pcma => 8,
+        }
+    }
+
+    /// The rtpmap encoding name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Pcmu => "PCMU",
+            Codec::Pcma => "PCMA",
+        }
+    }
+}
+
+/// Samples per second of every narrowband leg.
+pub const SAMPLE_RATE: u32 = 8000;
+/// Samples in one 20 ms frame at 8 kHz.
+pub const FRAME_SAMPLES: usize = 160;

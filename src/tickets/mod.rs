@@ -1,0 +1,1 @@
+//! tickets (placeholder)
