@@ -1,1 +1,14 @@
-//! sip (placeholder)
+//! SIP: message framing and parsing, RFC 3261 transactions, UAS dialogs, the user agent core
+//! and its UDP/TCP transport shell.
+//!
+//! Everything but [`transport`] is sans-IO: fed bytes and the current time, it yields bytes to
+//! send, events for `call/` and its next deadline. `call/` talks to it only through
+//! [`endpoint::SipEvent`] and the endpoint's command methods.
+
+pub mod dialog;
+pub mod endpoint;
+pub mod message;
+pub mod transaction;
+
+#[cfg(test)]
+mod tests;
