@@ -1,3 +1,130 @@
-fn main() {
-    println!("voxdesk");
+//! The `voxdesk` command line: `serve`, `dialplan check`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use voxdesk::config::Config;
+
+#[derive(Parser)]
+#[command(name = "voxdesk", version, about = "Self-hosted voice-bot call center")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Answer calls: SIP (UDP+TCP), RTP, dialplan, tickets and the HTTP API.
+    Serve(ServeArgs),
+    /// Dialplan tools.
+    Dialplan {
+        #[command(subcommand)]
+        command: DialplanCommand,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// TOML file with limits and timers (flags below override it).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// SIP listen address; UDP and TCP bind the same port [default: 127.0.0.1:5060].
+    #[arg(long)]
+    sip: Option<SocketAddr>,
+    /// HTTP API listen address [default: 127.0.0.1:8080].
+    #[arg(long)]
+    http: Option<SocketAddr>,
+    /// Data directory for tickets and recordings [default: var].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Dialplan file [default: dialplans/default.yaml].
+    #[arg(long)]
+    dialplan: Option<PathBuf>,
+    /// RTP port range LOW-HIGH [default: 20000-30000].
+    #[arg(long)]
+    rtp_ports: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum DialplanCommand {
+    /// Validate a dialplan; prints `file:line: what is wrong` and exits non-zero on errors.
+    Check {
+        /// The dialplan file.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Dialplan {
+            command: DialplanCommand::Check { file },
+        } => {
+            let (report, ok) = voxdesk::dialplan::check_file(&file);
+            if ok {
+                println!("{report}");
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("{report}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let mut config = match &args.config {
+        Some(path) => match Config::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => Config::default(),
+    };
+    if let Some(sip) = args.sip {
+        config.sip.listen = sip;
+    }
+    if let Some(http) = args.http {
+        config.http.listen = http;
+    }
+    if let Some(data) = args.data {
+        config.data.dir = data;
+    }
+    if let Some(dialplan) = args.dialplan {
+        config.dialplan.file = dialplan;
+    }
+    if let Some(ports) = args.rtp_ports {
+        config.media.rtp_ports = ports;
+    }
+    if let Err(e) = config.validate() {
+        eprintln!("{e}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(voxdesk::server::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("voxdesk: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

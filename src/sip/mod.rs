@@ -9,6 +9,7 @@ pub mod dialog;
 pub mod endpoint;
 pub mod message;
 pub mod transaction;
+pub mod transport;
 
 #[cfg(test)]
 mod tests;

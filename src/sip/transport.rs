@@ -1,0 +1,221 @@
+//! The tokio shell around [`Endpoint`]: one UDP socket and one TCP listener on the same port,
+//! a reader task per TCP connection (framing by Content-Length), and a single loop that owns
+//! the endpoint — one mutation, then drain transmits and events, then sleep until the next
+//! deadline (STYLE.md pattern 4). No locks: the endpoint is `&mut` in one task.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, watch};
+
+use super::endpoint::{CallKey, ConnId, Endpoint, EndpointStats, Peer, SipEvent};
+use super::message::{ParseError, StreamFramer};
+use super::transaction::Wire;
+use crate::metrics::{global as metrics, Metrics};
+
+/// Commands from the call layer to the endpoint.
+#[derive(Debug, Clone)]
+pub enum SipCommand {
+    /// 180 Ringing.
+    Ringing(CallKey),
+    /// 200 OK with this SDP.
+    Answer(CallKey, String),
+    /// A final error response.
+    Reject(CallKey, u16),
+    /// 302 to this URI.
+    Redirect(CallKey, String),
+    /// BYE (or 480 before answer).
+    Hangup(CallKey),
+    /// REFER to this URI.
+    Refer(CallKey, String),
+    /// The answer to a re-INVITE.
+    AnswerReinvite(CallKey, Result<String, u16>),
+}
+
+enum TcpInput {
+    Frame(ConnId, SocketAddr, Vec<u8>),
+    Opened(ConnId, mpsc::Sender<Wire>),
+    Closed(ConnId),
+}
+
+/// Per-connection outgoing queue length (messages).
+const TCP_WRITE_QUEUE: usize = 256;
+
+/// Runs the SIP endpoint until `shutdown` turns true and every call has ended.
+pub async fn run(
+    udp: UdpSocket,
+    tcp: TcpListener,
+    mut endpoint: Endpoint,
+    events: mpsc::Sender<SipEvent>,
+    mut commands: mpsc::Receiver<SipCommand>,
+    mut draining: watch::Receiver<bool>,
+) {
+    let metrics = metrics();
+    let mut reported = EndpointStats::default();
+    let udp = Arc::new(udp);
+    let (tcp_tx, mut tcp_rx) = mpsc::channel::<TcpInput>(1024);
+    let max_size = endpoint.max_message_size();
+    let accept = tokio::spawn(accept_loop(tcp, tcp_tx, max_size));
+    let mut conns: HashMap<ConnId, mpsc::Sender<Wire>> = HashMap::new();
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let deadline = endpoint.poll_timeout();
+        let sleep = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            received = udp.recv_from(&mut buf) => {
+                if let Ok((n, from)) = received {
+                    count_request(metrics, &buf[..n]);
+                    endpoint.handle_input(&buf[..n], Peer::Udp(from), Instant::now());
+                }
+            }
+            Some(input) = tcp_rx.recv() => match input {
+                TcpInput::Frame(id, from, bytes) => {
+                    count_request(metrics, &bytes);
+                    endpoint.handle_input(&bytes, Peer::Tcp(id, from), Instant::now());
+                }
+                TcpInput::Opened(id, tx) => { conns.insert(id, tx); }
+                TcpInput::Closed(id) => { conns.remove(&id); }
+            },
+            Some(cmd) = commands.recv() => apply(&mut endpoint, cmd, Instant::now()),
+            _ = sleep => endpoint.handle_timeout(Instant::now()),
+            changed = draining.changed() => {
+                if changed.is_err() || *draining.borrow() {
+                    endpoint.set_draining(true);
+                }
+            }
+        }
+        while let Some(t) = endpoint.poll_transmit() {
+            count_response(metrics, &t.bytes);
+            match t.peer {
+                Peer::Udp(addr) => {
+                    let _ = udp.send_to(&t.bytes, addr).await;
+                }
+                Peer::Tcp(id, _) => {
+                    if let Some(tx) = conns.get(&id) {
+                        let _ = tx.try_send(t.bytes);
+                    }
+                }
+            }
+        }
+        while let Some(ev) = endpoint.poll_event() {
+            // Backpressure rather than loss: call events must not be dropped.
+            if events.send(ev).await.is_err() {
+                accept.abort();
+                return;
+            }
+        }
+        let stats = endpoint.stats();
+        metrics
+            .sip_junk_dropped
+            .add(stats.junk_dropped - reported.junk_dropped);
+        metrics
+            .sip_malformed_400
+            .add(stats.malformed - reported.malformed);
+        metrics
+            .calls_rejected_503
+            .add(stats.rejected_busy - reported.rejected_busy);
+        reported = stats;
+    }
+}
+
+fn apply(endpoint: &mut Endpoint, cmd: SipCommand, now: Instant) {
+    match cmd {
+        SipCommand::Ringing(k) => endpoint.ringing(k, now),
+        SipCommand::Answer(k, sdp) => endpoint.answer(k, &sdp, now),
+        SipCommand::Reject(k, code) => endpoint.reject(k, code, now),
+        SipCommand::Redirect(k, target) => endpoint.redirect(k, &target, now),
+        SipCommand::Hangup(k) => endpoint.hangup(k, now),
+        SipCommand::Refer(k, target) => endpoint.refer(k, &target, now),
+        SipCommand::AnswerReinvite(k, result) => {
+            endpoint.answer_reinvite(k, result.as_deref().map_err(|c| *c), now)
+        }
+    }
+}
+
+fn count_request(metrics: &Metrics, bytes: &[u8]) {
+    let method = bytes
+        .split(|b| *b == b' ')
+        .next()
+        .and_then(|m| std::str::from_utf8(m).ok())
+        .unwrap_or("");
+    if method != "SIP/2.0" {
+        metrics.sip_request_received(method);
+    }
+}
+
+fn count_response(metrics: &Metrics, bytes: &[u8]) {
+    if let Some(code) = bytes
+        .strip_prefix(b"SIP/2.0 ")
+        .and_then(|r| r.get(..3))
+        .and_then(|c| std::str::from_utf8(c).ok())
+        .and_then(|c| c.parse::<u16>().ok())
+    {
+        metrics.sip_response_sent(code);
+    }
+}
+
+async fn accept_loop(listener: TcpListener, tx: mpsc::Sender<TcpInput>, max_size: usize) {
+    let mut next_id: ConnId = 1;
+    loop {
+        let Ok((stream, from)) = listener.accept().await else {
+            continue;
+        };
+        let id = next_id;
+        next_id += 1;
+        let (wtx, wrx) = mpsc::channel(TCP_WRITE_QUEUE);
+        if tx.send(TcpInput::Opened(id, wtx)).await.is_err() {
+            return;
+        }
+        tokio::spawn(connection(stream, id, from, tx.clone(), wrx, max_size));
+    }
+}
+
+async fn connection(
+    stream: TcpStream,
+    id: ConnId,
+    from: SocketAddr,
+    tx: mpsc::Sender<TcpInput>,
+    mut outgoing: mpsc::Receiver<Wire>,
+    max_size: usize,
+) {
+    let (mut reader, mut writer) = stream.into_split();
+    let write = tokio::spawn(async move {
+        while let Some(bytes) = outgoing.recv().await {
+            if writer.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut framer = StreamFramer::new(max_size);
+    let mut buf = vec![0u8; 16 * 1024];
+    'read: loop {
+        let n = match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        framer.push(&buf[..n]);
+        loop {
+            match framer.next_frame() {
+                Ok(frame) => {
+                    if tx.send(TcpInput::Frame(id, from, frame)).await.is_err() {
+                        break 'read;
+                    }
+                }
+                Err(ParseError::Incomplete) => break,
+                // A stream that lost its framing cannot be resynchronised.
+                Err(_) => break 'read,
+            }
+        }
+    }
+    write.abort();
+    let _ = tx.send(TcpInput::Closed(id)).await;
+}
