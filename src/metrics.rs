@@ -5,6 +5,8 @@
 //! array), so recording never allocates or locks. Use [`global`] in the binary; tests build
 //! their own [`Metrics`] so their numbers are not shared.
 
+#![warn(missing_docs, unreachable_pub)]
+
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 

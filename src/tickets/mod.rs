@@ -11,6 +11,8 @@
 //!
 //! Times are unix milliseconds in SQLite and RFC 3339 UTC strings in JSON ([`Timestamp`]).
 
+#![warn(missing_docs, unreachable_pub)]
+
 mod model;
 mod schema;
 mod store;

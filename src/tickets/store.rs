@@ -66,7 +66,9 @@ impl TicketStore {
     }
 
     /// Opens or creates the database file, migrates it, closes tickets a previous process left
-    /// open (see [`writer::close_orphans`]) and starts the writer thread.
+    /// open (as `failed`, with a note turn) and starts the writer thread. `path` must be a real
+    /// file: the reader uses its own connection. Dropping the last clone lets the writer drain
+    /// its queue and stop, but only [`Self::flush`] waits for that; call it at shutdown.
     pub fn open_with(path: &Path, options: StoreOptions) -> Result<Self, TicketError> {
         let mut conn = schema::open_writer(path)?;
         let orphans = writer::close_orphans(&mut conn)?;
