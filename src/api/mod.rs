@@ -1,1 +1,102 @@
-//! api (placeholder)
+//! HTTP API (axum): health, live calls, tickets and Prometheus metrics.
+//!
+//! Read-only views of the rest of the program: live calls through the [`LiveCalls`] trait the
+//! call layer implements, tickets through [`TicketStore`]'s async reads, counters from
+//! [`Metrics`]. Every error, including rejected paths and queries and unknown routes, is JSON
+//! `{"error": message}`.
+
+#![warn(missing_docs, unreachable_pub)]
+
+mod error;
+mod routes;
+
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use serde::Serialize;
+
+use crate::metrics::{self, Metrics};
+use crate::tickets::TicketStore;
+
+pub use error::ApiError;
+
+/// One call in progress, as shown by `GET /api/calls`.
+#[derive(Debug, Serialize, Clone, PartialEq, Eq)]
+pub struct LiveCall {
+    /// SIP Call-ID.
+    pub call_id: String,
+    /// Its ticket, once created.
+    pub ticket_id: Option<i64>,
+    /// Caller URI.
+    pub from: String,
+    /// Called URI.
+    pub to: String,
+    /// Call state word (e.g. `ringing`, `answered`, `transferring`).
+    pub state: String,
+    /// RFC 3339 UTC.
+    pub started_at: String,
+    /// Dialplan step the call is in, if any.
+    pub step: Option<String>,
+}
+
+/// Source of the live call list; the call registry implements it.
+pub trait LiveCalls: Send + Sync {
+    /// A snapshot of calls in progress. Called on a runtime thread: must not block.
+    fn live_calls(&self) -> Vec<LiveCall>;
+}
+
+/// Everything the handlers read.
+#[derive(Clone)]
+pub struct ApiState {
+    /// Ticket database.
+    pub tickets: TicketStore,
+    /// Call registry view.
+    pub live_calls: Arc<dyn LiveCalls>,
+    /// Counters for `/metrics`.
+    pub metrics: &'static Metrics,
+    /// Set while the node drains; `/healthz` then answers 503 so balancers stop sending.
+    pub draining: Arc<AtomicBool>,
+}
+
+impl ApiState {
+    /// State over the process-wide metrics with a fresh, unset draining flag.
+    pub fn new(tickets: TicketStore, live_calls: Arc<dyn LiveCalls>) -> Self {
+        Self {
+            tickets,
+            live_calls,
+            metrics: metrics::global(),
+            draining: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// All routes.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/healthz", get(routes::healthz))
+        .route("/metrics", get(routes::metrics))
+        .route("/api/calls", get(routes::calls))
+        .route("/api/tickets", get(routes::tickets))
+        .route("/api/tickets/{id}", get(routes::ticket))
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .with_state(state)
+}
+
+/// Serves [`router`] on `listener` until `shutdown` resolves, then lets in-flight requests
+/// finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

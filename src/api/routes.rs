@@ -1,0 +1,111 @@
+//! Route handlers. Each reads a model of the rest of the program and answers JSON or text.
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::{ApiState, LiveCall};
+use crate::tickets::{TicketId, TicketSummary, MAX_PER_PAGE};
+
+const DEFAULT_PER_PAGE: u32 = 50;
+
+pub(super) async fn healthz(State(state): State<ApiState>) -> (StatusCode, Json<Value>) {
+    if state.draining.load(Ordering::Relaxed) {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "draining"})),
+        )
+    } else {
+        (StatusCode::OK, Json(json!({"status": "ok"})))
+    }
+}
+
+#[derive(Serialize)]
+pub(super) struct CallsBody {
+    calls: Vec<LiveCall>,
+}
+
+pub(super) async fn calls(State(state): State<ApiState>) -> Json<CallsBody> {
+    Json(CallsBody {
+        calls: state.live_calls.live_calls(),
+    })
+}
+
+#[derive(Deserialize)]
+pub(super) struct ListQuery {
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+#[derive(Serialize)]
+pub(super) struct TicketsBody {
+    tickets: Vec<TicketSummary>,
+    page: u32,
+    per_page: u32,
+    total: u64,
+}
+
+pub(super) async fn tickets(
+    State(state): State<ApiState>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<TicketsBody>, ApiError> {
+    let Query(query) = query?;
+    let page = query.page.unwrap_or(1);
+    if page == 0 {
+        return Err(ApiError::bad_request("page must be 1 or more"));
+    }
+    let per_page = query.per_page.unwrap_or(DEFAULT_PER_PAGE);
+    if per_page == 0 {
+        return Err(ApiError::bad_request("per_page must be 1 or more"));
+    }
+    let listed = state.tickets.list(page, per_page.min(MAX_PER_PAGE)).await?;
+    Ok(Json(TicketsBody {
+        tickets: listed.items,
+        page: listed.page,
+        per_page: listed.per_page,
+        total: listed.total,
+    }))
+}
+
+pub(super) async fn ticket(
+    State(state): State<ApiState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Path(raw) = id?;
+    let id = raw
+        .parse::<i64>()
+        .map(TicketId)
+        .map_err(|_| ApiError::bad_request(format!("ticket id must be an integer, got {raw:?}")))?;
+    match state.tickets.get(id).await? {
+        Some(ticket) => Ok(Json(ticket)),
+        None => Err(ApiError::not_found(format!("no ticket {id}"))),
+    }
+}
+
+pub(super) async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render_prometheus(),
+    )
+}
+
+pub(super) async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+pub(super) async fn method_not_allowed() -> ApiError {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        message: "method not allowed".into(),
+    }
+}
