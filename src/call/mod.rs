@@ -1,1 +1,116 @@
-//! call (placeholder)
+//! Calls: one task per call glues a SIP dialog, its RTP session and its dialplan run, and
+//! writes the call's ticket. The manager routes endpoint events to call tasks; the registry is
+//! the live-call view the API reads.
+//!
+//! This is where the speech loop plugs in next: a call task will hand caller audio frames
+//! (`MediaConfig::caller_audio`) to `speech/` and feed recognised text to the interpreter as
+//! one more event kind, next to DTMF.
+
+mod registry;
+mod task;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use tracing::warn;
+
+use crate::config::Config;
+use crate::dialplan::Dialplan;
+use crate::media::ports::PortAllocator;
+use crate::sip::endpoint::{CallKey, SipEvent};
+use crate::sip::transport::SipCommand;
+use crate::speech::PromptCache;
+use crate::tickets::TicketStore;
+
+pub use registry::Registry;
+
+/// What every call task shares.
+pub struct CallServices {
+    /// Limits and timers.
+    pub config: Config,
+    /// The dialplan every call runs.
+    pub dialplan: Arc<Dialplan>,
+    /// Ticket database.
+    pub tickets: TicketStore,
+    /// TTS and WAV prompts.
+    pub prompts: PromptCache,
+    /// RTP ports.
+    pub ports: PortAllocator,
+    /// Address for RTP sockets and SDP.
+    pub media_ip: IpAddr,
+    /// Where recordings go.
+    pub recordings_dir: PathBuf,
+    /// Commands to the SIP endpoint.
+    pub sip: mpsc::Sender<SipCommand>,
+    /// Live calls.
+    pub registry: Registry,
+    /// Turns true when the process starts draining.
+    pub draining: watch::Receiver<bool>,
+}
+
+/// Routes endpoint events to call tasks, starting one per incoming call, until the endpoint
+/// stops sending events.
+pub async fn run_manager(mut events: mpsc::Receiver<SipEvent>, services: Arc<CallServices>) {
+    let mut routes: HashMap<CallKey, mpsc::Sender<SipEvent>> = HashMap::new();
+    while let Some(event) = events.recv().await {
+        let key = event_key(&event);
+        match event {
+            SipEvent::IncomingCall {
+                key,
+                call_id,
+                from,
+                to,
+                request_uri,
+                offer,
+                source,
+            } => {
+                let (tx, rx) = mpsc::channel(services.config.limits.call_queue);
+                routes.insert(key, tx);
+                let setup = task::CallSetup {
+                    key,
+                    call_id,
+                    from,
+                    to,
+                    request_uri,
+                    offer,
+                    source,
+                };
+                tokio::spawn(task::run(setup, rx, services.clone()));
+            }
+            other => {
+                let Some(tx) = routes.get(&key) else {
+                    continue;
+                };
+                let ended = matches!(other, SipEvent::Ended(_));
+                // A full queue means the call task is stuck; waiting would stall every call,
+                // so the event is dropped and logged instead.
+                if let Err(e) = tx.try_send(other) {
+                    if matches!(e, mpsc::error::TrySendError::Full(_)) {
+                        warn!(?key, "call event queue full; event dropped");
+                    }
+                }
+                if ended {
+                    routes.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+fn event_key(event: &SipEvent) -> CallKey {
+    match event {
+        SipEvent::IncomingCall { key, .. }
+        | SipEvent::Acked { key, .. }
+        | SipEvent::ReInvite { key, .. } => *key,
+        SipEvent::Cancelled(k)
+        | SipEvent::RemoteBye(k)
+        | SipEvent::Dtmf(k, _)
+        | SipEvent::ReferResponse(k, _)
+        | SipEvent::TransferProgress(k, _)
+        | SipEvent::AckTimeout(k)
+        | SipEvent::Ended(k) => *k,
+    }
+}

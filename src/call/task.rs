@@ -1,0 +1,586 @@
+//! One call from INVITE to ticket: negotiate SDP, run the dialplan, answer, start media after
+//! the ACK (so nothing is spoken before answer), then a single `select!` loop over SIP events,
+//! media events, the interpreter's deadline and shutdown (STYLE.md pattern 4).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tracing::{info, warn, Instrument};
+
+use super::CallServices;
+use crate::api::LiveCall;
+use crate::dialplan::{self, Action, Event, Interp, PromptId, TurnRecord};
+use crate::media::session::{MediaConfig, MediaEvent, MediaHandle, MediaSession};
+use crate::media::Codec;
+use crate::sdp::{self, LocalMedia, Negotiated, SessionOrigin};
+use crate::sip::endpoint::{CallKey, SipEvent};
+use crate::sip::transport::SipCommand;
+use crate::tickets::{Disposition, NewTicket, TicketId, Timestamp, Turn, TurnKind};
+
+/// What the endpoint told us about a new call.
+pub(super) struct CallSetup {
+    pub key: CallKey,
+    pub call_id: String,
+    pub from: String,
+    pub to: String,
+    pub request_uri: String,
+    pub offer: Option<String>,
+    pub source: SocketAddr,
+}
+
+/// Why the main loop stopped.
+enum Outcome {
+    /// We hang up with this disposition.
+    HangUp(Disposition, Option<String>),
+    /// The caller hung up, or the dialog is gone.
+    Gone(Disposition, Option<String>),
+}
+
+/// Runs one call to its end.
+pub(super) async fn run(setup: CallSetup, sip_rx: mpsc::Receiver<SipEvent>, svc: Arc<CallServices>) {
+    let span = tracing::info_span!("call", call_id = %setup.call_id);
+    async move {
+        let _active = crate::metrics::global().call_started();
+        let key = setup.key;
+        let ticket = svc.tickets.create(NewTicket {
+            call_id: setup.call_id.clone(),
+            from: setup.from.clone(),
+            to: setup.to.clone(),
+            started_at: Timestamp::now(),
+        });
+        svc.registry.insert(
+            key,
+            LiveCall {
+                call_id: setup.call_id.clone(),
+                ticket_id: Some(ticket.0),
+                from: setup.from.clone(),
+                to: setup.to.clone(),
+                state: "ringing".into(),
+                started_at: chrono_like_now(),
+                step: None,
+            },
+        );
+        info!(from = %setup.from, to = %setup.to, source = %setup.source, "incoming call");
+        let mut call = Call {
+            key,
+            ticket,
+            svc: svc.clone(),
+            sip_rx,
+            media: None,
+            media_rx: None,
+            port: None,
+        };
+        let (disposition, note) = call.run(setup).await;
+        call.finish(disposition, note).await;
+    }
+    .instrument(span)
+    .await
+}
+
+/// RFC 3339 for the live view.
+fn chrono_like_now() -> String {
+    serde_json::to_value(Timestamp::now())
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+struct Call {
+    key: CallKey,
+    ticket: TicketId,
+    svc: Arc<CallServices>,
+    sip_rx: mpsc::Receiver<SipEvent>,
+    media: Option<MediaHandle>,
+    media_rx: Option<mpsc::Receiver<MediaEvent>>,
+    port: Option<u16>,
+}
+
+impl Call {
+    async fn sip(&self, cmd: SipCommand) {
+        let _ = self.svc.sip.send(cmd).await;
+    }
+
+    fn turn(&self, kind: TurnKind, text: impl Into<String>, data: serde_json::Value) {
+        self.svc.tickets.add_turn(
+            self.ticket,
+            Turn::new(Timestamp::now(), kind, text).with_data(data),
+        );
+    }
+
+    async fn bind_rtp(&mut self) -> Option<UdpSocket> {
+        for _ in 0..8 {
+            let port = self.svc.ports.allocate()?;
+            match UdpSocket::bind(SocketAddr::new(self.svc.media_ip, port)).await {
+                Ok(socket) => {
+                    self.port = Some(port);
+                    return Some(socket);
+                }
+                Err(_) => {
+                    // Taken by another process: keep it marked used and try the next one.
+                    continue;
+                }
+            }
+        }
+        None
+    }
+
+    async fn run(&mut self, setup: CallSetup) -> (Disposition, Option<String>) {
+        let key = self.key;
+        let Some(socket) = self.bind_rtp().await else {
+            self.sip(SipCommand::Reject(key, 503)).await;
+            return (Disposition::Failed, Some("no RTP port free".into()));
+        };
+        let local = LocalMedia {
+            addr: self.svc.media_ip,
+            port: self.port.unwrap_or(0),
+            codecs: vec![Codec::Pcmu, Codec::Pcma],
+            dtmf_pt: 101,
+            ptime_ms: 20,
+        };
+        let mut origin = SessionOrigin::new(rand::random::<u32>() >> 1);
+        let (mut negotiated, local_sdp) = match &setup.offer {
+            Some(offer) => match sdp::answer(offer, &local, &mut origin) {
+                Ok((n, text)) => (Some(n), text),
+                Err(e) => {
+                    self.sip(SipCommand::Reject(key, e.sip_status())).await;
+                    return (Disposition::Failed, Some(format!("SDP: {e}")));
+                }
+            },
+            None => (None, sdp::offer(&local, &mut origin)),
+        };
+
+        let mut vars = HashMap::new();
+        vars.insert("caller".to_string(), user_part(&setup.from));
+        vars.insert("called".to_string(), user_part(&setup.to));
+        vars.insert("call_id".to_string(), setup.call_id.clone());
+        let _ = &setup.request_uri;
+        let mut interp = Interp::new(self.svc.dialplan.clone(), vars);
+        interp.start(Instant::now());
+        // Run the plan up to its first media action: a plan that transfers before saying
+        // anything is redirected with 302 and never answered.
+        let mut pending: VecDeque<Action> = VecDeque::new();
+        while let Some(action) = interp.poll_action() {
+            match action {
+                Action::Record(rec) => self.record(rec),
+                Action::Transfer { target } if pending.is_empty() => {
+                    self.svc.tickets.set_transfer(self.ticket, &target);
+                    self.turn(TurnKind::Transfer, format!("302 to {target}"), json!({"target": target, "method": "302"}));
+                    self.sip(SipCommand::Redirect(key, target)).await;
+                    return (Disposition::Transferred, None);
+                }
+                Action::Hangup { disposition } if pending.is_empty() => {
+                    self.sip(SipCommand::Reject(key, 480)).await;
+                    return (map_disposition(disposition), None);
+                }
+                other => {
+                    pending.push_back(other);
+                    break;
+                }
+            }
+        }
+
+        let delay = Duration::from_millis(self.svc.config.sip.answer_delay_ms);
+        if !delay.is_zero() {
+            self.sip(SipCommand::Ringing(key)).await;
+            let until = tokio::time::Instant::now() + delay;
+            loop {
+                tokio::select! {
+                    ev = self.sip_rx.recv() => match ev {
+                        Some(SipEvent::Cancelled(_) | SipEvent::RemoteBye(_) | SipEvent::Ended(_)) | None => {
+                            return (Disposition::CallerHungUp, Some("cancelled before answer".into()));
+                        }
+                        Some(_) => {}
+                    },
+                    _ = tokio::time::sleep_until(until) => break,
+                }
+            }
+        }
+        self.sip(SipCommand::Answer(key, local_sdp)).await;
+        self.svc.registry.update(key, |c| c.state = "answering".into());
+
+        // Wait for the ACK: media and prompts start only then.
+        loop {
+            match self.sip_rx.recv().await {
+                Some(SipEvent::Acked { answer, .. }) => {
+                    if negotiated.is_none() {
+                        match answer.as_deref().map(|a| sdp::accept_answer(a, &local)) {
+                            Some(Ok(n)) => negotiated = Some(n),
+                            Some(Err(e)) => {
+                                self.sip(SipCommand::Hangup(key)).await;
+                                return (Disposition::Failed, Some(format!("SDP in ACK: {e}")));
+                            }
+                            None => {
+                                self.sip(SipCommand::Hangup(key)).await;
+                                return (Disposition::Failed, Some("no SDP answer in ACK".into()));
+                            }
+                        }
+                    }
+                    break;
+                }
+                Some(SipEvent::AckTimeout(_)) => {
+                    return (Disposition::Failed, Some("no ACK for 200 OK".into()));
+                }
+                Some(SipEvent::Cancelled(_) | SipEvent::RemoteBye(_) | SipEvent::Ended(_)) | None => {
+                    return (Disposition::CallerHungUp, None);
+                }
+                Some(_) => {}
+            }
+        }
+        let Some(negotiated) = negotiated else {
+            return (Disposition::Failed, None);
+        };
+        self.svc.tickets.answered(self.ticket, Timestamp::now());
+        self.svc.registry.update(key, |c| c.state = "answered".into());
+        self.start_media(socket, &negotiated);
+
+        match self.converse(interp, pending, local, origin).await {
+            Outcome::HangUp(d, note) => {
+                self.sip(SipCommand::Hangup(key)).await;
+                (d, note)
+            }
+            Outcome::Gone(d, note) => (d, note),
+        }
+    }
+
+    fn start_media(&mut self, socket: UdpSocket, n: &Negotiated) {
+        let cfg = &self.svc.config.media;
+        let record_path = cfg
+            .record
+            .then(|| self.svc.recordings_dir.join(format!("{}.wav", self.ticket.0)));
+        let mut media_cfg = MediaConfig::new(n.codec);
+        media_cfg.dtmf_pt = n.dtmf_pt;
+        media_cfg.remote = n.remote_rtp;
+        media_cfg.rtp_timeout = Duration::from_secs(cfg.rtp_timeout_secs);
+        media_cfg.record_path = record_path.clone();
+        media_cfg.jitter_depth = cfg.jitter_depth;
+        let (handle, events) = MediaSession::start(socket, media_cfg);
+        if !(n.sends() && n.receives()) {
+            let _ = handle.set_direction(n.sends(), n.receives());
+        }
+        if let Some(path) = record_path {
+            self.svc
+                .tickets
+                .set_recording(self.ticket, &path.to_string_lossy());
+        }
+        self.media = Some(handle);
+        self.media_rx = Some(events);
+    }
+
+    /// The answered call: dialplan actions out, SIP/media/timer events in.
+    async fn converse(
+        &mut self,
+        mut interp: Interp,
+        mut pending: VecDeque<Action>,
+        local: LocalMedia,
+        mut origin: SessionOrigin,
+    ) -> Outcome {
+        let key = self.key;
+        let mut draining = self.svc.draining.clone();
+        let mut shutdown_at: Option<tokio::time::Instant> = None;
+        let mut transfer_deadline: Option<tokio::time::Instant> = None;
+        let notify_wait = Duration::from_secs(self.svc.config.sip.transfer_notify_timeout_secs);
+        let Some(mut media_rx) = self.media_rx.take() else {
+            return Outcome::HangUp(Disposition::Failed, Some("media did not start".into()));
+        };
+        if *draining.borrow() {
+            shutdown_at = Some(tokio::time::Instant::now());
+        }
+        loop {
+            while let Some(action) = pending.pop_front().or_else(|| interp.poll_action()) {
+                if let Some(outcome) = self.execute(action, &mut interp).await {
+                    return outcome;
+                }
+            }
+            let interp_deadline = interp.poll_timeout().map(tokio::time::Instant::from_std);
+            let wake = [interp_deadline, transfer_deadline, shutdown_at]
+                .into_iter()
+                .flatten()
+                .min();
+            let sleep = async {
+                match wake {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                ev = self.sip_rx.recv() => {
+                    let Some(ev) = ev else {
+                        return Outcome::Gone(Disposition::Failed, Some("SIP layer stopped".into()));
+                    };
+                    match ev {
+                        SipEvent::RemoteBye(_) | SipEvent::Cancelled(_) => {
+                            return Outcome::Gone(
+                                if transfer_deadline.is_some() { Disposition::Transferred } else { Disposition::CallerHungUp },
+                                None,
+                            );
+                        }
+                        SipEvent::Ended(_) => {
+                            return Outcome::Gone(Disposition::Failed, Some("dialog ended".into()));
+                        }
+                        SipEvent::Dtmf(_, digit) => interp.handle_event(Event::Dtmf(digit), Instant::now()),
+                        SipEvent::ReInvite { offer, .. } => self.reinvite(offer, &local, &mut origin).await,
+                        SipEvent::ReferResponse(_, code) if (200..300).contains(&code) => {
+                            transfer_deadline = Some(tokio::time::Instant::now() + notify_wait);
+                        }
+                        SipEvent::ReferResponse(_, code) => {
+                            self.svc.registry.update(key, |c| c.state = "answered".into());
+                            interp.handle_event(
+                                Event::TransferFailed { reason: format!("REFER answered {code}") },
+                                Instant::now(),
+                            );
+                        }
+                        SipEvent::TransferProgress(_, code) if (200..300).contains(&code) => {
+                            self.turn(TurnKind::Transfer, format!("transfer completed ({code})"), json!({"code": code}));
+                            return Outcome::HangUp(Disposition::Transferred, None);
+                        }
+                        SipEvent::TransferProgress(_, code) if code >= 300 => {
+                            transfer_deadline = None;
+                            self.svc.registry.update(key, |c| c.state = "answered".into());
+                            interp.handle_event(
+                                Event::TransferFailed { reason: format!("transfer target answered {code}") },
+                                Instant::now(),
+                            );
+                        }
+                        _ => {}
+                    }
+                }
+                ev = media_rx.recv() => match ev {
+                    Some(MediaEvent::Dtmf(digit)) => interp.handle_event(Event::Dtmf(digit), Instant::now()),
+                    Some(MediaEvent::PlaybackFinished(id)) => {
+                        interp.handle_event(Event::PromptFinished(PromptId(id)), Instant::now())
+                    }
+                    Some(MediaEvent::PlaybackStopped(id)) => {
+                        interp.handle_event(Event::PromptStopped(PromptId(id)), Instant::now())
+                    }
+                    Some(MediaEvent::RtpTimeout) => {
+                        return Outcome::HangUp(Disposition::Failed, Some("RTP timeout".into()));
+                    }
+                    Some(MediaEvent::Stopped(_)) | None => {
+                        return Outcome::HangUp(Disposition::Failed, Some("media stopped".into()));
+                    }
+                },
+                _ = sleep => {
+                    let now = tokio::time::Instant::now();
+                    if shutdown_at.is_some_and(|t| t <= now) {
+                        return Outcome::HangUp(Disposition::Failed, Some("server shutting down".into()));
+                    }
+                    if transfer_deadline.is_some_and(|t| t <= now) {
+                        // The transferee accepted the REFER; its NOTIFY is a courtesy.
+                        return Outcome::HangUp(Disposition::Transferred, None);
+                    }
+                    interp.handle_timeout(Instant::now());
+                }
+                changed = draining.changed(), if shutdown_at.is_none() => {
+                    if changed.is_err() || *draining.borrow() {
+                        let grace = Duration::from_secs(self.svc.config.shutdown.grace_secs);
+                        shutdown_at = Some(tokio::time::Instant::now() + grace);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Carries out one interpreter action; `Some` ends the call.
+    async fn execute(&mut self, action: Action, interp: &mut Interp) -> Option<Outcome> {
+        match action {
+            Action::Record(rec) => self.record(rec),
+            Action::Say { id, text, voice, .. } => {
+                let audio = self.svc.prompts.synthesize_async(&text, &voice).await;
+                self.play(id, audio.map_err(|e| e.to_string()), interp);
+            }
+            Action::Play { id, path, .. } => {
+                let audio = self.svc.prompts.load_wav_async(&path).await;
+                self.play(id, audio.map_err(|e| e.to_string()), interp);
+            }
+            Action::StopPrompt { .. } => {
+                if let Some(media) = &self.media {
+                    let _ = media.stop_playback();
+                }
+            }
+            Action::Transfer { target } => {
+                self.svc.tickets.set_transfer(self.ticket, &target);
+                self.svc
+                    .registry
+                    .update(self.key, |c| c.state = "transferring".into());
+                self.sip(SipCommand::Refer(self.key, target)).await;
+            }
+            Action::Hangup { disposition } => {
+                return Some(Outcome::HangUp(map_disposition(disposition), None));
+            }
+        }
+        None
+    }
+
+    fn play(&self, id: PromptId, audio: Result<Arc<[i16]>, String>, interp: &mut Interp) {
+        let sent = match (audio, &self.media) {
+            (Ok(samples), Some(media)) => media.play(id.0, samples).map_err(|e| e.to_string()),
+            (Err(e), _) => Err(e),
+            (_, None) => Err("no media".into()),
+        };
+        if let Err(e) = sent {
+            warn!(error = %e, "prompt failed; skipping it");
+            self.turn(TurnKind::Note, format!("prompt failed: {e}"), json!(null));
+            interp.handle_event(Event::PromptFinished(id), Instant::now());
+        }
+    }
+
+    async fn reinvite(&mut self, offer: Option<String>, local: &LocalMedia, origin: &mut SessionOrigin) {
+        let Some(offer) = offer else {
+            // We would have to offer and read the answer from the ACK; refuse instead.
+            self.sip(SipCommand::AnswerReinvite(self.key, Err(488))).await;
+            return;
+        };
+        match sdp::answer(&offer, local, origin) {
+            Ok((n, text)) => {
+                if let Some(media) = &self.media {
+                    if let Some(remote) = n.remote_rtp {
+                        let _ = media.set_remote(remote);
+                    }
+                    let _ = media.set_direction(n.sends(), n.receives());
+                }
+                let held = !n.sends();
+                self.turn(
+                    TurnKind::Note,
+                    if held { "caller put the call on hold" } else { "call resumed" },
+                    json!({"direction": n.local_direction.attribute()}),
+                );
+                self.svc
+                    .registry
+                    .update(self.key, |c| c.state = if held { "held" } else { "answered" }.into());
+                self.sip(SipCommand::AnswerReinvite(self.key, Ok(text))).await;
+            }
+            Err(e) => {
+                self.sip(SipCommand::AnswerReinvite(self.key, Err(e.sip_status())))
+                    .await;
+            }
+        }
+    }
+
+    fn record(&self, rec: TurnRecord) {
+        match rec {
+            TurnRecord::StepEntered { label, kind, step } => {
+                let name = label.clone().unwrap_or_else(|| format!("#{step}"));
+                self.svc
+                    .registry
+                    .update(self.key, |c| c.step = Some(name.clone()));
+                self.turn(TurnKind::Step, name, json!({"step": step, "kind": kind}));
+            }
+            TurnRecord::Prompt { id, text } => {
+                self.turn(TurnKind::Prompt, text, json!({"prompt_id": id.0}))
+            }
+            TurnRecord::PromptFile { id, path } => self.turn(
+                TurnKind::Prompt,
+                path.display().to_string(),
+                json!({"prompt_id": id.0, "file": path.display().to_string()}),
+            ),
+            TurnRecord::PromptSkipped { step } => {
+                self.turn(TurnKind::Note, "prompt skipped: caller typed ahead", json!({"step": step}))
+            }
+            TurnRecord::BargeIn { id } => {
+                self.turn(TurnKind::Note, "barge-in", json!({"prompt_id": id.0}))
+            }
+            TurnRecord::Dtmf { digit } => {
+                self.svc.tickets.add_digits(self.ticket, &digit.to_string());
+                self.turn(TurnKind::Dtmf, digit.to_string(), json!({"digit": digit.to_string()}));
+            }
+            TurnRecord::MenuChoice { step, digit, target } => self.turn(
+                TurnKind::Menu,
+                format!("{digit} -> {target}"),
+                json!({"step": step, "digit": digit.to_string(), "branch": target}),
+            ),
+            TurnRecord::InvalidInput { step, input, attempt } => self.turn(
+                TurnKind::Note,
+                format!("invalid input {input:?}"),
+                json!({"step": step, "input": input, "attempt": attempt}),
+            ),
+            TurnRecord::NoInput { step, attempt } => self.turn(
+                TurnKind::Note,
+                "no input",
+                json!({"step": step, "attempt": attempt}),
+            ),
+            TurnRecord::Collected { var, value } => self.turn(
+                TurnKind::Collect,
+                format!("{var}={value}"),
+                json!({"var": var, "value": value}),
+            ),
+            TurnRecord::VarSet { var, value } => self.turn(
+                TurnKind::Note,
+                format!("{var}={value}"),
+                json!({"var": var, "value": value}),
+            ),
+            TurnRecord::Transfer { target } => self.turn(
+                TurnKind::Transfer,
+                format!("REFER to {target}"),
+                json!({"target": target, "method": "REFER"}),
+            ),
+            TurnRecord::TransferFailed { reason } => {
+                self.turn(TurnKind::Transfer, format!("transfer failed: {reason}"), json!({"reason": reason}))
+            }
+            TurnRecord::Hangup { disposition, reason } => self.turn(
+                TurnKind::Note,
+                format!("hangup: {reason}"),
+                json!({"disposition": map_disposition(disposition).as_str()}),
+            ),
+        }
+    }
+
+    /// Stops media, writes the final ticket state, frees the port and the registry entry.
+    async fn finish(&mut self, disposition: Disposition, note: Option<String>) {
+        if let Some(note) = &note {
+            self.turn(TurnKind::Note, note.clone(), json!(null));
+        }
+        if let Some(media) = self.media.take() {
+            let _ = media.shutdown();
+            if let Some(rx) = self.media_rx.as_mut() {
+                // Wait briefly for the recording to be closed and the counters.
+                let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                    while let Some(ev) = rx.recv().await {
+                        if let MediaEvent::Stopped(stats) = ev {
+                            record_media_stats(&stats);
+                            break;
+                        }
+                    }
+                })
+                .await;
+            }
+        }
+        self.svc
+            .tickets
+            .finish(self.ticket, Timestamp::now(), disposition);
+        if let Some(port) = self.port.take() {
+            self.svc.ports.release(port);
+        }
+        self.svc.registry.remove(self.key);
+        info!(disposition = disposition.as_str(), note = note.as_deref().unwrap_or(""), "call ended");
+    }
+}
+
+fn record_media_stats(stats: &crate::media::session::MediaStats) {
+    let m = crate::metrics::global();
+    m.rtp_packets_sent.add(stats.packets_sent);
+    m.rtp_packets_received.add(stats.packets_received);
+    m.rtp_packets_lost.add(stats.jitter.lost);
+    m.rtp_packets_late.add(stats.jitter.late);
+}
+
+fn map_disposition(d: dialplan::Disposition) -> Disposition {
+    match d {
+        dialplan::Disposition::Completed => Disposition::Completed,
+        dialplan::Disposition::NoInput => Disposition::NoInput,
+        dialplan::Disposition::Failed => Disposition::Failed,
+    }
+}
+
+/// `alice` from `sip:alice@host`.
+fn user_part(uri: &str) -> String {
+    let rest = uri.split_once(':').map_or(uri, |(_, r)| r);
+    match rest.split_once('@') {
+        Some((user, _)) => user.to_string(),
+        None => String::new(),
+    }
+}
