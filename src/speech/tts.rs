@@ -1,0 +1,519 @@
+//! Text to 8 kHz mono `i16` speech with espeak-ng, in process, through `espeakng-sys`.
+//!
+//! espeak-ng keeps all of its state (voice, rate, output buffers, the synth callback) in C
+//! globals and is not thread-safe, so every call into it goes through the one [`ENGINE`]
+//! mutex. That also makes the lazily-run `espeak_Initialize` happen exactly once. It runs in
+//! `AUDIO_OUTPUT_SYNCHRONOUS` mode: `espeak_Synth` calls our callback on the calling thread,
+//! hands it blocks of native-rate samples (22050 Hz, read from `espeak_Initialize`) and returns
+//! when the text is spoken, so nothing outlives the lock. Synthesis takes milliseconds, so a
+//! lock (rather than a dedicated thread and channel) is the simplest correct serialisation;
+//! async callers go through [`super::PromptCache::synthesize_async`].
+//!
+//! The output is resampled to [`crate::media::SAMPLE_RATE`] and leading silence beyond
+//! [`LEAD_IN`] is trimmed so prompts start promptly; trailing silence is kept.
+
+use std::collections::HashSet;
+use std::ffi::{c_char, c_int, c_short, c_void, CStr, CString};
+use std::ops::RangeInclusive;
+use std::ptr;
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use espeakng_sys as sys;
+
+use super::resample::{f32_to_i16, i16_to_f32, resample};
+use crate::media::SAMPLE_RATE;
+
+/// Speaking rates espeak-ng accepts, in words per minute.
+pub const RATE_WPM: RangeInclusive<u16> = 80..=450;
+/// A clear rate for telephone prompts (espeak's own default is 175).
+pub const DEFAULT_RATE_WPM: u16 = 160;
+/// Longest text accepted, in bytes: far beyond any prompt, small enough to bound the work.
+pub const MAX_TEXT_BYTES: usize = 2_000;
+/// Longest audio any prompt (spoken or loaded from a file) may produce.
+pub const MAX_PROMPT: Duration = Duration::from_secs(180);
+/// Silence kept before the first audible sample.
+pub const LEAD_IN: Duration = Duration::from_millis(50);
+/// Longest voice name accepted; espeak-ng's own buffer is 40 bytes.
+const MAX_VOICE_NAME: usize = 40;
+/// |sample| above this (about -40 dBFS) counts as audible when trimming lead-in silence.
+const SILENCE_THRESHOLD: i16 = 328;
+
+/// What can go wrong turning text or a file into prompt audio.
+#[derive(Debug, thiserror::Error)]
+pub enum TtsError {
+    /// `espeak_Initialize` failed, usually because espeak-ng-data is not installed.
+    #[error("espeak-ng failed to initialise (is espeak-ng-data installed?)")]
+    Init,
+    /// espeak-ng knows no voice by this name, or the name has characters a voice cannot have.
+    #[error("unknown voice {0:?}")]
+    UnknownVoice(String),
+    /// The speaking rate is outside [`RATE_WPM`].
+    #[error("speaking rate {0} wpm is outside 80..=450")]
+    InvalidRate(u16),
+    /// The text contains a NUL byte, which cannot be passed to C.
+    #[error("text contains a NUL byte")]
+    NulInText,
+    /// The text is longer than [`MAX_TEXT_BYTES`].
+    #[error("text is {len} bytes, more than the {max} allowed")]
+    TextTooLong {
+        /// Length of the rejected text.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The audio would be longer than [`MAX_PROMPT`].
+    #[error("prompt audio is longer than {} s", MAX_PROMPT.as_secs())]
+    PromptTooLong,
+    /// espeak-ng returned an error code while synthesising.
+    #[error("espeak-ng synthesis failed with code {0}")]
+    Synthesis(c_int),
+    /// The resampler could not be built for these rates.
+    #[error("resampler setup: {0}")]
+    ResamplerSetup(#[from] rubato::ResamplerConstructionError),
+    /// The resampler rejected a block.
+    #[error("resampling: {0}")]
+    Resample(#[from] rubato::ResampleError),
+    /// Reading a prompt file failed.
+    #[error("reading: {0}")]
+    Io(#[from] std::io::Error),
+    /// A prompt file is not a valid WAV file.
+    #[error("WAV: {0}")]
+    Wav(#[from] hound::Error),
+    /// A WAV file uses a sample format other than 8–32-bit integer or 32-bit float.
+    #[error("unsupported WAV sample format: {bits}-bit {}", if *.float { "float" } else { "integer" })]
+    UnsupportedFormat {
+        /// Bits per sample.
+        bits: u16,
+        /// Whether samples are IEEE float.
+        float: bool,
+    },
+    /// A WAV file's sample rate is outside 8–192 kHz.
+    #[error("unsupported WAV sample rate {0} Hz")]
+    UnsupportedSampleRate(u32),
+    /// A WAV file declares zero channels.
+    #[error("WAV has no channels")]
+    NoChannels,
+    /// A problem with one prompt file, with its path.
+    #[error("{}: {source}", path.display())]
+    PromptFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        source: Box<TtsError>,
+    },
+    /// The blocking task running synthesis panicked or was cancelled.
+    #[error("synthesis task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// The process-wide espeak-ng instance; `None` inside means initialisation failed.
+static ENGINE: OnceLock<Option<Mutex<Engine>>> = OnceLock::new();
+
+/// espeak-ng's global settings as last set by us, to skip reloading an unchanged voice.
+struct Engine {
+    native_rate: u32,
+    /// Lower-cased voice names, file identifiers and languages of every installed voice.
+    known_voices: HashSet<String>,
+    voice: Option<String>,
+    rate_wpm: Option<u16>,
+}
+
+/// Where the synth callback writes; lives on the stack of [`Engine::speak`] for one call.
+struct Collector {
+    samples: Vec<i16>,
+    limit: usize,
+    overflowed: bool,
+}
+
+/// Speaks `text` with espeak-ng voice `voice` (e.g. `"en-us"`, `"en"`, `"en-gb+f3"`) at
+/// `rate_wpm`, returning 8 kHz mono samples. Empty or blank text gives empty audio.
+pub fn synthesize(text: &str, voice: &str, rate_wpm: u16) -> Result<Vec<i16>, TtsError> {
+    if !RATE_WPM.contains(&rate_wpm) {
+        return Err(TtsError::InvalidRate(rate_wpm));
+    }
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(TtsError::TextTooLong {
+            len: text.len(),
+            max: MAX_TEXT_BYTES,
+        });
+    }
+    let voice_c = voice_name(voice)?;
+    let text_c = CString::new(text).map_err(|_| TtsError::NulInText)?;
+    let engine = ENGINE
+        .get_or_init(Engine::init)
+        .as_ref()
+        .ok_or(TtsError::Init)?;
+    // A panic cannot leave espeak half-configured in a way we rely on: `voice` is cleared
+    // before each voice change, so a poisoned lock is safe to reuse.
+    let mut engine = engine.lock().unwrap_or_else(PoisonError::into_inner);
+    engine.select(voice, &voice_c, rate_wpm)?;
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let native = engine.speak(&text_c)?;
+    let native_rate = engine.native_rate;
+    drop(engine);
+
+    let lead_in = duration_samples(LEAD_IN, native_rate);
+    let first_audible = native
+        .iter()
+        .position(|s| s.unsigned_abs() > SILENCE_THRESHOLD.unsigned_abs())
+        .unwrap_or(native.len());
+    let start = first_audible.saturating_sub(lead_in);
+    let samples: Vec<f32> = native
+        .get(start..)
+        .unwrap_or_default()
+        .iter()
+        .copied()
+        .map(i16_to_f32)
+        .collect();
+    let resampled = resample(&samples, native_rate, SAMPLE_RATE)?;
+    Ok(resampled.into_iter().map(f32_to_i16).collect())
+}
+
+/// The rate espeak-ng synthesises at before resampling (22050 Hz for its own voices).
+pub fn native_sample_rate() -> Result<u32, TtsError> {
+    let engine = ENGINE
+        .get_or_init(Engine::init)
+        .as_ref()
+        .ok_or(TtsError::Init)?;
+    Ok(engine
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .native_rate)
+}
+
+/// Validates a voice name before it reaches C: espeak-ng also resolves names as paths under
+/// its data directory, so `.` and a leading `/` are refused to keep lookups inside it.
+fn voice_name(voice: &str) -> Result<CString, TtsError> {
+    let plausible = !voice.is_empty()
+        && voice.len() <= MAX_VOICE_NAME
+        && !voice.starts_with('/')
+        && voice
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_+()/".contains(&b));
+    if !plausible {
+        return Err(TtsError::UnknownVoice(voice.to_owned()));
+    }
+    CString::new(voice).map_err(|_| TtsError::UnknownVoice(voice.to_owned()))
+}
+
+pub(super) fn duration_samples(duration: Duration, rate_hz: u32) -> usize {
+    let samples = duration.as_millis().saturating_mul(u128::from(rate_hz)) / 1_000;
+    usize::try_from(samples).unwrap_or(usize::MAX)
+}
+
+impl Engine {
+    fn init() -> Option<Mutex<Engine>> {
+        let options = sys::espeakINITIALIZE_DONT_EXIT as c_int;
+        // SAFETY: called once (OnceLock); a null path selects the installed espeak-ng-data;
+        // DONT_EXIT makes failure a return value instead of `exit()`.
+        let rate = unsafe {
+            sys::espeak_Initialize(
+                sys::espeak_AUDIO_OUTPUT_AUDIO_OUTPUT_SYNCHRONOUS,
+                0,
+                ptr::null(),
+                options,
+            )
+        };
+        let native_rate = u32::try_from(rate).ok().filter(|r| *r > 0)?;
+        // SAFETY: `collect_samples` only dereferences the pointers espeak-ng passes it.
+        unsafe { sys::espeak_SetSynthCallback(Some(collect_samples)) };
+        let known_voices = list_voices();
+        tracing::debug!(
+            native_rate,
+            voices = known_voices.len(),
+            "espeak-ng initialised"
+        );
+        Some(Mutex::new(Engine {
+            native_rate,
+            known_voices,
+            voice: None,
+            rate_wpm: None,
+        }))
+    }
+
+    fn select(&mut self, voice: &str, voice_c: &CString, rate_wpm: u16) -> Result<(), TtsError> {
+        if self.voice.as_deref() != Some(voice) {
+            self.voice = None;
+            self.rate_wpm = None;
+            // Checked here because espeak-ng's language fallback is lenient: it would
+            // happily speak "no-such-voice" as Norwegian.
+            let base = voice.split('+').next().unwrap_or_default();
+            if !self.known_voices.contains(&base.to_ascii_lowercase()) || !set_voice(voice_c) {
+                return Err(TtsError::UnknownVoice(voice.to_owned()));
+            }
+            self.voice = Some(voice.to_owned());
+        }
+        if self.rate_wpm != Some(rate_wpm) {
+            // SAFETY: plain integer parameter; the engine lock is held.
+            let status = unsafe {
+                sys::espeak_SetParameter(sys::espeak_PARAMETER_espeakRATE, c_int::from(rate_wpm), 0)
+            };
+            if status != sys::espeak_ERROR_EE_OK {
+                return Err(TtsError::InvalidRate(rate_wpm));
+            }
+            self.rate_wpm = Some(rate_wpm);
+        }
+        Ok(())
+    }
+
+    fn speak(&mut self, text: &CString) -> Result<Vec<i16>, TtsError> {
+        let mut collector = Collector {
+            samples: Vec::new(),
+            limit: duration_samples(MAX_PROMPT, self.native_rate),
+            overflowed: false,
+        };
+        let bytes = text.as_bytes_with_nul();
+        // SAFETY: synchronous mode: espeak-ng calls `collect_samples` with `user_data` =
+        // `&mut collector` only during this call, on this thread, with the lock held. Flags
+        // say UTF-8 and no SSML, so markup in prompt text is spoken, not interpreted.
+        let status = unsafe {
+            sys::espeak_Synth(
+                bytes.as_ptr().cast::<c_void>(),
+                bytes.len(),
+                0,
+                sys::espeak_POSITION_TYPE_POS_CHARACTER,
+                0,
+                sys::espeakCHARS_UTF8,
+                ptr::null_mut(),
+                ptr::from_mut(&mut collector).cast::<c_void>(),
+            )
+        };
+        if collector.overflowed {
+            return Err(TtsError::PromptTooLong);
+        }
+        if status != sys::espeak_ERROR_EE_OK {
+            return Err(TtsError::Synthesis(status));
+        }
+        Ok(collector.samples)
+    }
+}
+
+/// Every name [`set_voice`] may be given for an installed voice (before any `+variant`):
+/// its name, its identifier (`gmw/en-US`) and that without the folder, and its languages.
+/// Runs once, inside [`Engine::init`], before any other call can reach espeak-ng.
+fn list_voices() -> HashSet<String> {
+    let mut names = HashSet::new();
+    // SAFETY: a null spec lists all voices; the array is null-terminated and stays valid
+    // until the next `espeak_ListVoices`, which cannot run while we hold the lock.
+    let mut entry = unsafe { sys::espeak_ListVoices(ptr::null_mut()) };
+    while !entry.is_null() {
+        // SAFETY: `entry` points into the null-terminated array.
+        let voice = unsafe { *entry };
+        if voice.is_null() {
+            break;
+        }
+        // SAFETY: non-null entries point to valid voices whose strings are NUL-terminated.
+        let voice = unsafe { &*voice };
+        for name in [voice.name, voice.identifier] {
+            if let Some(name) = c_string(name) {
+                if let Some((_, file)) = name.rsplit_once('/') {
+                    names.insert(file.to_owned());
+                }
+                names.insert(name);
+            }
+        }
+        // `languages` is a list of (priority byte, NUL-terminated name), ended by a 0 byte.
+        let mut language = voice.languages;
+        // SAFETY: walks the documented layout, never past the terminating 0 priority byte.
+        while !language.is_null() && unsafe { *language } != 0 {
+            let name_ptr = unsafe { language.add(1) };
+            let len = unsafe { CStr::from_ptr(name_ptr) }.to_bytes().len();
+            names.extend(c_string(name_ptr));
+            language = unsafe { name_ptr.add(len + 1) };
+        }
+        // SAFETY: the entry was not the terminator, so the next one exists.
+        entry = unsafe { entry.add(1) };
+    }
+    names
+}
+
+/// Copies a C string, lower-cased; `None` for null.
+fn c_string(ptr: *const c_char) -> Option<String> {
+    // SAFETY: callers pass null or a NUL-terminated string from espeak-ng.
+    (!ptr.is_null()).then(|| {
+        unsafe { CStr::from_ptr(ptr) }
+            .to_string_lossy()
+            .to_ascii_lowercase()
+    })
+}
+
+/// Selects a voice the way the `espeak-ng -v` command does: by voice name or file first
+/// (`en-us`, `gmw/en`), then as a language (`en-gb`), so the names users know all work.
+/// Must be called with the engine lock held.
+fn set_voice(voice: &CString) -> bool {
+    // SAFETY: NUL-terminated string valid for the call; the caller holds the engine lock.
+    if unsafe { sys::espeak_SetVoiceByName(voice.as_ptr()) } == sys::espeak_ERROR_EE_OK {
+        return true;
+    }
+    let mut by_language = sys::espeak_VOICE {
+        name: ptr::null(),
+        languages: voice.as_ptr(),
+        identifier: ptr::null(),
+        gender: 0,
+        age: 0,
+        variant: 0,
+        xx1: 0,
+        score: 0,
+        spare: ptr::null_mut(),
+    };
+    // SAFETY: the selector and its string outlive the call; espeak-ng copies what it keeps.
+    unsafe { sys::espeak_SetVoiceByProperties(&mut by_language) == sys::espeak_ERROR_EE_OK }
+}
+
+/// espeak-ng's synth callback: appends each block to the [`Collector`] in the events'
+/// `user_data`. Returns 1 (abort) once the prompt would exceed its limit.
+unsafe extern "C" fn collect_samples(
+    wav: *mut c_short,
+    num_samples: c_int,
+    events: *mut sys::espeak_EVENT,
+) -> c_int {
+    const CONTINUE: c_int = 0;
+    const ABORT: c_int = 1;
+    if events.is_null() {
+        return ABORT;
+    }
+    // SAFETY: espeak-ng passes a valid, LIST_TERMINATED event array whose every entry,
+    // including the terminator, carries the `user_data` given to `espeak_Synth`.
+    let collector = unsafe { (*events).user_data }.cast::<Collector>();
+    if collector.is_null() {
+        return ABORT;
+    }
+    // SAFETY: `user_data` is the `&mut Collector` that `Engine::speak` holds across the call.
+    let collector = unsafe { &mut *collector };
+    let Ok(count) = usize::try_from(num_samples) else {
+        return CONTINUE;
+    };
+    if wav.is_null() || count == 0 {
+        return CONTINUE;
+    }
+    if collector.samples.len().saturating_add(count) > collector.limit {
+        collector.overflowed = true;
+        return ABORT;
+    }
+    // SAFETY: espeak-ng guarantees `wav` holds `num_samples` samples for this call.
+    let block = unsafe { std::slice::from_raw_parts(wav, count) };
+    collector.samples.extend_from_slice(block);
+    CONTINUE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rms(samples: &[i16]) -> f64 {
+        let sum: f64 = samples.iter().map(|s| f64::from(*s).powi(2)).sum();
+        (sum / samples.len().max(1) as f64).sqrt()
+    }
+
+    #[test]
+    fn greeting_is_audible_and_plausibly_long() {
+        let audio = synthesize("Hello, thank you for calling.", "en-us", DEFAULT_RATE_WPM)
+            .expect("synthesize");
+        let seconds = audio.len() as f64 / f64::from(SAMPLE_RATE);
+        assert!((0.5..=5.0).contains(&seconds), "{seconds} s");
+        assert!(rms(&audio) > 1_000.0, "rms {}", rms(&audio));
+    }
+
+    #[test]
+    fn native_rate_comes_from_espeak() {
+        assert_eq!(native_sample_rate().expect("init"), 22_050);
+    }
+
+    #[test]
+    fn leading_silence_is_trimmed_to_lead_in() {
+        let audio = synthesize("Welcome.", "en", DEFAULT_RATE_WPM).expect("synthesize");
+        let first_audible = audio
+            .iter()
+            .position(|s| s.unsigned_abs() > SILENCE_THRESHOLD.unsigned_abs());
+        let lead_in = duration_samples(LEAD_IN, SAMPLE_RATE);
+        assert!(
+            matches!(first_audible, Some(n) if n <= lead_in + 8),
+            "{first_audible:?}"
+        );
+    }
+
+    #[test]
+    fn faster_rate_gives_shorter_audio() {
+        let text = "Please hold while we connect you to an agent.";
+        let slow = synthesize(text, "en-us", 100).expect("slow");
+        let fast = synthesize(text, "en-us", 300).expect("fast");
+        assert!(
+            fast.len() * 2 < slow.len(),
+            "{} vs {}",
+            fast.len(),
+            slow.len()
+        );
+    }
+
+    #[test]
+    fn blank_text_is_empty_audio() {
+        for text in ["", "   ", "\n\t"] {
+            assert_eq!(
+                synthesize(text, "en", DEFAULT_RATE_WPM).expect(text),
+                Vec::<i16>::new()
+            );
+        }
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        let long = "a".repeat(MAX_TEXT_BYTES + 1);
+        let cases: [(&str, &str, u16, fn(&TtsError) -> bool); 8] = [
+            ("hi", "no-such-voice-xyz", 160, |e| {
+                matches!(e, TtsError::UnknownVoice(_))
+            }),
+            ("hi", "", 160, |e| matches!(e, TtsError::UnknownVoice(_))),
+            ("hi", "../../etc/passwd", 160, |e| {
+                matches!(e, TtsError::UnknownVoice(_))
+            }),
+            ("hi", "/usr/share/x", 160, |e| {
+                matches!(e, TtsError::UnknownVoice(_))
+            }),
+            ("hi", "en\0us", 160, |e| {
+                matches!(e, TtsError::UnknownVoice(_))
+            }),
+            ("hi", "en", 79, |e| matches!(e, TtsError::InvalidRate(79))),
+            ("a\0b", "en", 160, |e| matches!(e, TtsError::NulInText)),
+            (&long, "en", 160, |e| {
+                matches!(e, TtsError::TextTooLong { .. })
+            }),
+        ];
+        for (text, voice, rate, expected) in cases {
+            let result = synthesize(text, voice, rate);
+            assert!(
+                matches!(&result, Err(e) if expected(e)),
+                "{voice:?}: {result:?}"
+            );
+        }
+        // A failed voice change must not break the next call.
+        assert!(!synthesize("Still here.", "en", 160)
+            .expect("recover")
+            .is_empty());
+    }
+
+    #[test]
+    fn markup_is_spoken_not_interpreted() {
+        let audio = synthesize("<speak>one</speak>", "en", DEFAULT_RATE_WPM).expect("markup");
+        assert!(!audio.is_empty());
+    }
+
+    #[test]
+    fn concurrent_calls_are_serialised() {
+        let voices = ["en-us", "en", "en-gb", "en-us+f3", "en-gb+f3", "gmw/en"];
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                std::thread::spawn(move || {
+                    let text = format!("Caller number {i}, please hold.");
+                    synthesize(&text, voices[i % voices.len()], 140 + 10 * i as u16)
+                })
+            })
+            .collect();
+        for handle in handles {
+            let audio = handle.join().expect("no panic").expect("synthesize");
+            assert!(rms(&audio) > 1_000.0);
+        }
+    }
+}
