@@ -155,21 +155,24 @@ pub fn synthesize(text: &str, voice: &str, rate_wpm: u16) -> Result<Vec<i16>, Tt
     let native_rate = engine.native_rate;
     drop(engine);
 
-    let lead_in = duration_samples(LEAD_IN, native_rate);
-    let first_audible = native
-        .iter()
-        .position(|s| s.unsigned_abs() > SILENCE_THRESHOLD.unsigned_abs())
-        .unwrap_or(native.len());
-    let start = first_audible.saturating_sub(lead_in);
-    let samples: Vec<f32> = native
-        .get(start..)
-        .unwrap_or_default()
+    let samples: Vec<f32> = trim_lead_in(&native, native_rate)
         .iter()
         .copied()
         .map(i16_to_f32)
         .collect();
     let resampled = resample(&samples, native_rate, SAMPLE_RATE)?;
     Ok(resampled.into_iter().map(f32_to_i16).collect())
+}
+
+/// Drops silence before the first audible sample, except the last [`LEAD_IN`] of it; audio
+/// that never gets loud keeps only its last [`LEAD_IN`].
+fn trim_lead_in(samples: &[i16], rate_hz: u32) -> &[i16] {
+    let first_audible = samples
+        .iter()
+        .position(|s| s.unsigned_abs() > SILENCE_THRESHOLD.unsigned_abs())
+        .unwrap_or(samples.len());
+    let start = first_audible.saturating_sub(duration_samples(LEAD_IN, rate_hz));
+    samples.get(start..).unwrap_or_default()
 }
 
 /// The rate espeak-ng synthesises at before resampling (22050 Hz for its own voices).
@@ -297,7 +300,7 @@ impl Engine {
 fn list_voices() -> HashSet<String> {
     let mut names = HashSet::new();
     // SAFETY: a null spec lists all voices; the array is null-terminated and stays valid
-    // until the next `espeak_ListVoices`, which cannot run while we hold the lock.
+    // until the next `espeak_ListVoices`, and this is the only caller.
     let mut entry = unsafe { sys::espeak_ListVoices(ptr::null_mut()) };
     while !entry.is_null() {
         // SAFETY: `entry` points into the null-terminated array.
@@ -423,7 +426,33 @@ mod tests {
     }
 
     #[test]
-    fn leading_silence_is_trimmed_to_lead_in() {
+    fn lead_in_silence_is_trimmed_to_50ms() {
+        let silence = |n| vec![0i16; n];
+        let loud = [5_000i16; 100];
+        // (leading silent samples at 8 kHz, trailing loud samples, expected output length)
+        for (lead, tail, expected) in [
+            (1_600, 100, 400 + 100), // 200 ms of silence: 50 ms kept
+            (160, 100, 160 + 100),   // 20 ms: all kept
+            (400, 100, 400 + 100),   // exactly 50 ms
+            (1_000, 0, 400),         // never audible: last 50 ms
+            (0, 0, 0),
+        ] {
+            let mut samples = silence(lead);
+            samples.extend_from_slice(&loud[..tail]);
+            assert_eq!(
+                trim_lead_in(&samples, 8_000).len(),
+                expected,
+                "{lead}+{tail}"
+            );
+        }
+        // Quiet noise under the threshold counts as silence.
+        let mut noisy = vec![300i16; 2_000];
+        noisy.push(-5_000);
+        assert_eq!(trim_lead_in(&noisy, 8_000).len(), 401);
+    }
+
+    #[test]
+    fn speech_starts_promptly() {
         let audio = synthesize("Welcome.", "en", DEFAULT_RATE_WPM).expect("synthesize");
         let first_audible = audio
             .iter()
@@ -461,7 +490,8 @@ mod tests {
     #[test]
     fn bad_inputs_are_errors() {
         let long = "a".repeat(MAX_TEXT_BYTES + 1);
-        let cases: [(&str, &str, u16, fn(&TtsError) -> bool); 8] = [
+        type IsExpected = fn(&TtsError) -> bool;
+        let cases: [(&str, &str, u16, IsExpected); 8] = [
             ("hi", "no-such-voice-xyz", 160, |e| {
                 matches!(e, TtsError::UnknownVoice(_))
             }),
@@ -495,9 +525,11 @@ mod tests {
     }
 
     #[test]
-    fn markup_is_spoken_not_interpreted() {
-        let audio = synthesize("<speak>one</speak>", "en", DEFAULT_RATE_WPM).expect("markup");
-        assert!(!audio.is_empty());
+    fn markup_and_unicode_are_spoken() {
+        for text in ["<speak>one</speak>", "Café, naïve — ✓ 😀 \u{7f}\u{1b}[0m"] {
+            let audio = synthesize(text, "en", DEFAULT_RATE_WPM).expect(text);
+            assert!(rms(&audio) > 500.0, "{text}");
+        }
     }
 
     #[test]
