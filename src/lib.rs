@@ -11,6 +11,7 @@ pub mod dialplan;
 pub mod media;
 pub mod metrics;
 pub mod sdp;
+pub mod server;
 pub mod sip;
 pub mod speech;
 pub mod tickets;

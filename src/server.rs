@@ -1,0 +1,165 @@
+//! `voxdesk serve`: binds the sockets, starts the SIP endpoint, the call manager and the HTTP
+//! API, and drains on SIGTERM/SIGINT (new INVITEs get 503, live calls get their BYE after the
+//! grace period, tickets are flushed).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, watch};
+use tracing::{error, info};
+
+use crate::api::{self, ApiState};
+use crate::call::{self, CallServices, Registry};
+use crate::config::{parse_port_range, Config};
+use crate::media::ports::PortAllocator;
+use crate::sip::endpoint::{Endpoint, EndpointConfig};
+use crate::sip::transport;
+use crate::speech::{PromptCache, PromptCacheLimits};
+use crate::tickets::TicketStore;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A socket could not be bound.
+    #[error("cannot bind {what} on {addr}: {source}")]
+    Bind {
+        /// Which socket.
+        what: &'static str,
+        /// Where.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The dialplan has errors (one `file:line: message` per line).
+    #[error("dialplan errors:\n{0}")]
+    Dialplan(String),
+    /// The data directory or the ticket store failed.
+    #[error("data: {0}")]
+    Data(String),
+    /// Bad configuration.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Binds UDP and TCP on the same port (port 0 picks one free for both).
+async fn bind_sip(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), ServerError> {
+    let bind_err = |what, source| ServerError::Bind { what, addr, source };
+    let udp = UdpSocket::bind(addr)
+        .await
+        .map_err(|e| bind_err("SIP UDP", e))?;
+    let actual = udp.local_addr().map_err(|e| bind_err("SIP UDP", e))?;
+    let tcp = TcpListener::bind(actual)
+        .await
+        .map_err(|e| bind_err("SIP TCP", e))?;
+    Ok((udp, tcp))
+}
+
+/// Runs until a termination signal, then drains.
+pub async fn run(config: Config) -> Result<(), ServerError> {
+    let data = config.data.dir.clone();
+    let recordings = data.join("recordings");
+    std::fs::create_dir_all(&recordings)
+        .map_err(|e| ServerError::Data(format!("{}: {e}", recordings.display())))?;
+    let tickets = TicketStore::open(&data.join("tickets.db"))
+        .map_err(|e| ServerError::Data(e.to_string()))?;
+    let dialplan = crate::dialplan::load_file(&config.dialplan.file)
+        .map_err(|e| ServerError::Dialplan(e.to_string()))?;
+    let (low, high) =
+        parse_port_range(&config.media.rtp_ports).map_err(|e| ServerError::Config(e.to_string()))?;
+
+    let (udp, tcp) = bind_sip(config.sip.listen).await?;
+    let sip_addr = udp.local_addr().unwrap_or(config.sip.listen);
+    let advertised_ip = config.sip.advertise.unwrap_or(match sip_addr.ip() {
+        ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        ip => ip,
+    });
+    let http = TcpListener::bind(config.http.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            what: "HTTP",
+            addr: config.http.listen,
+            source,
+        })?;
+
+    let endpoint = Endpoint::new(EndpointConfig {
+        advertised: SocketAddr::new(advertised_ip, sip_addr.port()),
+        max_calls: config.limits.max_calls,
+        max_message_size: config.sip.max_message_size,
+        retry_after_secs: config.limits.retry_after_secs,
+        timers: config.sip_timers(),
+    });
+    let (event_tx, event_rx) = mpsc::channel(config.limits.sip_queue);
+    let (cmd_tx, cmd_rx) = mpsc::channel(config.limits.sip_queue);
+    let (drain_tx, drain_rx) = watch::channel(false);
+    let registry = Registry::default();
+    let grace = Duration::from_secs(config.shutdown.grace_secs);
+
+    let services = Arc::new(CallServices {
+        dialplan: Arc::new(dialplan),
+        tickets: tickets.clone(),
+        prompts: PromptCache::new(PromptCacheLimits::default()),
+        ports: PortAllocator::new(low, high),
+        media_ip: advertised_ip,
+        recordings_dir: recordings,
+        sip: cmd_tx,
+        registry: registry.clone(),
+        draining: drain_rx.clone(),
+        config,
+    });
+    let sip_task = tokio::spawn(transport::run(udp, tcp, endpoint, event_tx, cmd_rx, drain_rx));
+    tokio::spawn(call::run_manager(event_rx, services.clone()));
+
+    let draining_flag = Arc::new(AtomicBool::new(false));
+    let mut state = ApiState::new(tickets.clone(), Arc::new(registry.clone()));
+    state.draining = draining_flag.clone();
+    let (http_stop_tx, mut http_stop_rx) = watch::channel(false);
+    let http_addr = http.local_addr().ok();
+    let http_task = tokio::spawn(api::serve(http, state, async move {
+        let _ = http_stop_rx.wait_for(|stop| *stop).await;
+    }));
+    info!(sip = %sip_addr, http = ?http_addr, "voxdesk serving");
+
+    wait_for_signal().await;
+    info!(grace_secs = grace.as_secs(), "draining: new calls refused, live calls end after grace");
+    draining_flag.store(true, Ordering::SeqCst);
+    let _ = drain_tx.send(true);
+    // Calls hang up at the grace deadline; allow their BYE transactions a moment to finish.
+    let give_up = tokio::time::Instant::now() + grace + Duration::from_secs(5);
+    while !registry.is_empty() && tokio::time::Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    if let Err(e) = tickets.flush_async().await {
+        error!(error = %e, "ticket flush failed");
+    }
+    let _ = http_stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(2), http_task).await;
+    sip_task.abort();
+    info!("voxdesk stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
