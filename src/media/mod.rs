@@ -36,3 +36,4 @@ pub const SAMPLE_RATE: u32 = 8000;
 pub const FRAME_SAMPLES: usize = 160;
 
 pub mod g711;
+pub mod rtp;
