@@ -35,5 +35,6 @@ pub const SAMPLE_RATE: u32 = 8000;
 /// Samples in one 20 ms frame at 8 kHz.
 pub const FRAME_SAMPLES: usize = 160;
 
+pub mod dtmf;
 pub mod g711;
 pub mod rtp;
