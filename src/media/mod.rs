@@ -37,4 +37,5 @@ pub const FRAME_SAMPLES: usize = 160;
 
 pub mod dtmf;
 pub mod g711;
+pub mod jitter;
 pub mod rtp;
