@@ -38,4 +38,6 @@ pub const FRAME_SAMPLES: usize = 160;
 pub mod dtmf;
 pub mod g711;
 pub mod jitter;
+pub mod ports;
+pub mod recorder;
 pub mod rtp;
