@@ -41,3 +41,4 @@ pub mod jitter;
 pub mod ports;
 pub mod recorder;
 pub mod rtp;
+pub mod session;

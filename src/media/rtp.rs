@@ -9,6 +9,8 @@
 
 use rtp_rs::{RtpReader, RtpReaderError};
 
+use super::Codec;
+
 /// Size of the fixed RTP header.
 pub const RTP_HEADER_LEN: usize = 12;
 
@@ -166,6 +168,16 @@ impl RtpSender {
             SeqNo(rand::random()),
             rand::random(),
         )
+    }
+
+    /// A random-start stream for one of voxdesk's codecs (whose payload types are valid).
+    pub fn for_codec(codec: Codec) -> RtpSender {
+        RtpSender {
+            payload_type: codec.payload_type() & 0x7F,
+            ssrc: rand::random(),
+            seq: SeqNo(rand::random()),
+            timestamp: rand::random(),
+        }
     }
 
     /// A stream with the given starting state (for deterministic tests).
