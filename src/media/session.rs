@@ -12,6 +12,12 @@
 //! A long stall (more than [`MAX_CATCH_UP`]) is not replayed as a burst: the interval is reset
 //! and the RTP timestamp jumps by the skipped samples (no sequence gap), which receivers treat
 //! as a pause, like silence suppression.
+//!
+//! Every tick also pops one caller frame from the jitter buffer (silence when missing) and
+//! hands both sides to the recorder, so the WAV channels stay aligned with wall-clock time.
+//! Symmetric RTP: the first valid packet (codec or DTMF payload type) from any address latches
+//! the send destination to that address; packets from other addresses are then ignored until
+//! `set_remote` re-arms latching.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -88,7 +94,8 @@ impl MediaConfig {
 /// What `call/` asks of a running session.
 #[derive(Debug, Clone)]
 pub enum MediaCommand {
-    /// Queue 8 kHz mono audio after what is playing.
+    /// Queue 8 kHz mono audio after what is playing. Playback only advances while audio is
+    /// actually sent (a destination is known and sending is on), so nothing is skipped unheard.
     Play {
         /// Reported back in `PlaybackFinished`/`PlaybackStopped`.
         id: u64,
