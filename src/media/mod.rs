@@ -34,3 +34,41 @@ impl Codec {
 pub const SAMPLE_RATE: u32 = 8000;
 /// Samples in one 20 ms frame at 8 kHz.
 pub const FRAME_SAMPLES: usize = 160;
+
+impl Codec {
+    /// The codec with this static payload type, if voxdesk speaks it.
+    pub fn from_payload_type(payload_type: u8) -> Option<Codec> {
+        [Codec::Pcmu, Codec::Pcma]
+            .into_iter()
+            .find(|codec| codec.payload_type() == payload_type)
+    }
+}
+
+pub mod dtmf;
+pub mod g711;
+pub mod jitter;
+pub mod ports;
+pub mod recorder;
+pub mod rtp;
+pub mod session;
+
+pub use dtmf::{parse_dtmf_relay, DtmfReceiver};
+pub use jitter::{JitterBuffer, JitterStats};
+pub use ports::PortAllocator;
+pub use recorder::{CallRecorder, RecorderError};
+pub use rtp::{RtpError, RtpPacket, RtpSender, SeqNo};
+pub use session::{
+    MediaCommand, MediaConfig, MediaError, MediaEvent, MediaHandle, MediaSession, MediaStats,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::Codec;
+
+    #[test]
+    fn codec_from_payload_type() {
+        assert_eq!(Codec::from_payload_type(0), Some(Codec::Pcmu));
+        assert_eq!(Codec::from_payload_type(8), Some(Codec::Pcma));
+        assert_eq!(Codec::from_payload_type(101), None);
+    }
+}

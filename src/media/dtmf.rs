@@ -1,0 +1,251 @@
+//! Receiving DTMF digits: RFC 4733 telephone-event packets ([`DtmfReceiver`]) and SIP INFO
+//! bodies ([`parse_dtmf_relay`]). Sans-IO and stateless apart from de-duplication.
+//!
+//! Hand-written: the telephone-event payload is four bytes and the INFO bodies are one line.
+
+use super::rtp::RtpPacket;
+
+/// How many recent events are remembered, so a retransmitted end packet of an older event
+/// that arrives after a newer event has started is still recognised.
+const REMEMBERED_EVENTS: usize = 8;
+/// Longest SIP INFO body we bother to read.
+const MAX_RELAY_BODY: usize = 1024;
+
+/// Turns RFC 4733 telephone-event packets into digits, exactly one per event.
+///
+/// An event is identified by its RTP timestamp (all packets of one event share the timestamp
+/// of its start) together with its event code. The digit is emitted on the first packet of an
+/// event that was not seen before, whatever that packet is: the marked start, an unmarked
+/// continuation, or one of the end packets when the start was lost.
+///
+/// Not handled: events longer than 8 s, which RFC 4733 2.5.1.3 splits into segments with new
+/// timestamps, are reported once per segment.
+#[derive(Debug, Default, Clone)]
+pub struct DtmfReceiver {
+    /// Ring of recently seen `(timestamp, event)` keys.
+    seen: [Option<(u32, u8)>; REMEMBERED_EVENTS],
+    next_slot: usize,
+}
+
+impl DtmfReceiver {
+    /// A receiver that has seen no events.
+    pub fn new() -> DtmfReceiver {
+        DtmfReceiver::default()
+    }
+
+    /// Handles one telephone-event packet (the caller has checked the payload type); returns the
+    /// digit if this packet starts an event not seen before. Malformed payloads give `None`.
+    pub fn handle(&mut self, pkt: &RtpPacket) -> Option<char> {
+        let event = *pkt.payload.first()?;
+        if pkt.payload.len() < 4 {
+            return None;
+        }
+        let key = (pkt.timestamp, event);
+        if self.seen.contains(&Some(key)) {
+            return None;
+        }
+        if let Some(slot) = self.seen.get_mut(self.next_slot) {
+            *slot = Some(key);
+        }
+        self.next_slot = (self.next_slot + 1) % REMEMBERED_EVENTS;
+        event_char(event)
+    }
+}
+
+/// The character for a DTMF event code (RFC 4733 3.2); `None` for non-DTMF events.
+pub fn event_char(event: u8) -> Option<char> {
+    match event {
+        0..=9 => char::from_digit(u32::from(event), 10),
+        10 => Some('*'),
+        11 => Some('#'),
+        12..=15 => Some(char::from(b'A' + (event - 12))),
+        _ => None,
+    }
+}
+
+/// Reads the digit from a SIP INFO body: `application/dtmf-relay` (`Signal=5\r\nDuration=160`)
+/// or `application/dtmf` (`5`). Digits may be given as characters or as event codes (`11` = `#`).
+pub fn parse_dtmf_relay(body: &str) -> Option<char> {
+    if body.len() > MAX_RELAY_BODY {
+        return None;
+    }
+    let signal = body.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        key.trim().eq_ignore_ascii_case("signal").then_some(value)
+    });
+    match signal {
+        Some(value) => digit_from_text(value),
+        None if !body.contains('=') => digit_from_text(body),
+        None => None,
+    }
+}
+
+fn digit_from_text(text: &str) -> Option<char> {
+    let text = text.trim();
+    if let Ok(code) = text.parse::<u8>() {
+        return event_char(code);
+    }
+    let mut chars = text.chars();
+    let digit = chars.next()?.to_ascii_uppercase();
+    if chars.next().is_some() {
+        return None;
+    }
+    matches!(digit, '0'..='9' | '*' | '#' | 'A'..='D').then_some(digit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::rtp::SeqNo;
+
+    const DTMF_PT: u8 = 101;
+
+    /// One telephone-event packet: (seq, timestamp, marker, event, end, duration).
+    fn pkt(
+        seq: u16,
+        timestamp: u32,
+        marker: bool,
+        event: u8,
+        end: bool,
+        duration: u16,
+    ) -> RtpPacket {
+        let [d0, d1] = duration.to_be_bytes();
+        RtpPacket {
+            payload_type: DTMF_PT,
+            marker,
+            seq: SeqNo(seq),
+            timestamp,
+            ssrc: 7,
+            payload: vec![event, if end { 0x80 | 10 } else { 10 }, d0, d1],
+        }
+    }
+
+    /// A whole event as a sender emits it: start, continuations, three end packets.
+    fn event(seq: u16, timestamp: u32, marker: bool, code: u8) -> Vec<RtpPacket> {
+        let mut out = vec![pkt(seq, timestamp, marker, code, false, 160)];
+        for i in 1..4u16 {
+            out.push(pkt(
+                seq.wrapping_add(i),
+                timestamp,
+                false,
+                code,
+                false,
+                160 * (i + 1),
+            ));
+        }
+        for i in 4..7u16 {
+            out.push(pkt(seq.wrapping_add(i), timestamp, false, code, true, 800));
+        }
+        out
+    }
+
+    fn run(packets: &[RtpPacket]) -> String {
+        let mut rx = DtmfReceiver::new();
+        packets.iter().filter_map(|p| rx.handle(p)).collect()
+    }
+
+    fn short_payload(len: usize) -> RtpPacket {
+        let mut p = pkt(1, 1, true, 5, false, 160);
+        p.payload.truncate(len);
+        p
+    }
+
+    #[test]
+    fn one_digit_per_event() {
+        let lost_start: Vec<RtpPacket> = event(10, 1000, true, 3).split_off(4);
+        let same_digit_twice = [event(10, 1000, true, 5), event(17, 2600, true, 5)].concat();
+        let late_end_of_previous = {
+            let mut first = event(10, 1000, true, 1);
+            let straggler = first.pop().into_iter();
+            [first, event(17, 2600, true, 2), straggler.collect()].concat()
+        };
+        let cases: Vec<(&str, Vec<RtpPacket>, &str)> = vec![
+            ("normal event with marker", event(10, 1000, true, 5), "5"),
+            ("no marker", event(10, 1000, false, 7), "7"),
+            ("lost start, only end packets", lost_start, "3"),
+            (
+                "three end retransmits only",
+                vec![pkt(1, 50, false, 11, true, 800); 3],
+                "#",
+            ),
+            ("two consecutive same digits", same_digit_twice, "55"),
+            (
+                "seq wraps inside the event",
+                event(65533, 9000, true, 10),
+                "*",
+            ),
+            (
+                "end of earlier event after next one",
+                late_end_of_previous,
+                "12",
+            ),
+            (
+                "letters",
+                [event(1, 10, true, 12), event(8, 900, true, 15)].concat(),
+                "AD",
+            ),
+            ("flash is ignored", event(1, 10, true, 16), ""),
+            (
+                "garbage",
+                vec![short_payload(0), short_payload(1), short_payload(3)],
+                "",
+            ),
+        ];
+        for (name, packets, want) in cases {
+            assert_eq!(run(&packets), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn remembers_a_bounded_number_of_events() {
+        let mut rx = DtmfReceiver::new();
+        for i in 0..100u32 {
+            assert_eq!(
+                rx.handle(&pkt(i as u16, i * 1000, true, 1, false, 160)),
+                Some('1')
+            );
+        }
+        // The newest events are still known, the oldest have been forgotten.
+        assert_eq!(rx.handle(&pkt(200, 99_000, false, 1, true, 800)), None);
+        assert_eq!(rx.handle(&pkt(201, 0, false, 1, true, 800)), Some('1'));
+    }
+
+    #[test]
+    fn parses_info_bodies() {
+        let cases = [
+            ("Signal=5\r\nDuration=160\r\n", Some('5')),
+            ("Signal= #\r\nDuration=100", Some('#')),
+            ("signal=*\nduration=250", Some('*')),
+            ("Duration=160\r\nSignal=11\r\n", Some('#')),
+            ("Signal=d\r\n", Some('D')),
+            ("5", Some('5')),
+            ("5\r\n", Some('5')),
+            ("10", Some('*')),
+            ("Signal=16", None),
+            ("Signal=\r\n", None),
+            ("Signal=55", None),
+            ("Duration=160", None),
+            ("", None),
+            ("hello", None),
+            ("x", None),
+        ];
+        for (body, want) in cases {
+            assert_eq!(parse_dtmf_relay(body), want, "{body:?}");
+        }
+        assert_eq!(parse_dtmf_relay(&"5".repeat(5000)), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn relay_parser_never_panics(body in ".{0,64}") {
+            let _ = parse_dtmf_relay(&body);
+        }
+
+        #[test]
+        fn receiver_never_panics(payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..16)) {
+            let mut p = pkt(1, 1, true, 0, false, 0);
+            p.payload = payload;
+            let _ = DtmfReceiver::new().handle(&p);
+        }
+    }
+}
