@@ -715,10 +715,11 @@ impl Interp {
     }
 
     fn hangup(&mut self, disposition: Disposition, reason: String) -> Flow {
-        self.record(TurnRecord::Hangup {
+        // Never dropped, unlike other records: the ticket must say why the call ended.
+        self.push(Action::Record(TurnRecord::Hangup {
             disposition,
             reason,
-        });
+        }));
         self.push(Action::Hangup { disposition });
         self.state = State::Finished;
         Flow::Wait
