@@ -190,6 +190,16 @@ pub enum Problem {
         /// What is wrong with it.
         error: TemplateError,
     },
+    /// Text longer than a prompt may be.
+    #[error("`{key}` is {len} characters long, at most {max} are allowed")]
+    TooLong {
+        /// The key.
+        key: String,
+        /// Its length in characters.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
     /// `set`/`collect` into something that is not a variable name.
     #[error("bad variable name `{0}` (use letters, digits and `_`)")]
     BadVarName(String),

@@ -486,3 +486,68 @@ fn play_steps_emit_play_and_wait_for_their_end() {
     let out = call.finish_prompt();
     assert!(matches!(control(&out)[..], [Action::Hangup { .. }]));
 }
+
+#[derive(Debug, Clone)]
+enum Op {
+    Key(char),
+    EndPrompt,
+    StopPrompt,
+    StalePrompt(u64),
+    Sleep(u64),
+    FireTimer,
+    TransferFailed,
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        proptest::sample::select(vec!['0', '1', '2', '3', '7', '9', '#', '*', 'A'])
+            .prop_map(Op::Key),
+        Just(Op::EndPrompt),
+        Just(Op::StopPrompt),
+        (0u64..50).prop_map(Op::StalePrompt),
+        (0u64..20_000).prop_map(Op::Sleep),
+        Just(Op::FireTimer),
+        Just(Op::TransferFailed),
+    ]
+}
+
+proptest::proptest! {
+    #[test]
+    fn random_callers_never_panic_and_end_at_most_once(
+        ops in proptest::collection::vec(op(), 0..200)
+    ) {
+        let mut call = Call::default_plan();
+        for op in ops {
+            let out = match op {
+                Op::Key(k) => call.keys(&k.to_string()),
+                Op::EndPrompt => call.finish_prompt(),
+                Op::StopPrompt => {
+                    let id = call.current_prompt();
+                    call.event(Event::PromptStopped(id))
+                }
+                Op::StalePrompt(n) => call.event(Event::PromptFinished(PromptId(n))),
+                Op::Sleep(ms) => {
+                    call.now += Duration::from_millis(ms);
+                    call.interp.handle_timeout(call.now);
+                    call.drain()
+                }
+                Op::FireTimer => match call.interp.poll_timeout() {
+                    Some(_) => call.time_out(),
+                    None => Vec::new(),
+                },
+                Op::TransferFailed => call.event(Event::TransferFailed { reason: "x".into() }),
+            };
+            proptest::prop_assert!(out.len() <= MAX_QUEUED_ACTIONS + 4);
+            if let Some(deadline) = call.interp.poll_timeout() {
+                proptest::prop_assert!(deadline > call.now, "a due deadline did not fire");
+            }
+        }
+        let hangups = control(&call.log)
+            .into_iter()
+            .filter(|a| matches!(a, Action::Hangup { .. }))
+            .count();
+        proptest::prop_assert!(hangups <= 1);
+        proptest::prop_assert_eq!(hangups == 1, call.interp.is_finished());
+    }
+}

@@ -14,7 +14,7 @@ use super::model::{
     Assignment, Collect, Dialplan, Disposition, InputRules, Menu, Play, Say, Step, StepKind,
     Target, Transfer,
 };
-use super::template::{is_var_name, Template};
+use super::template::{is_var_name, Template, MAX_RENDERED_CHARS};
 use super::yaml::{self, Node, Value};
 
 /// Largest dialplan file accepted.
@@ -685,6 +685,13 @@ impl Loader<'_> {
 
     fn template(&mut self, node: &Node, key: &str) -> Option<Template> {
         let text = self.string(node, key)?;
+        let len = text.chars().count();
+        if len > MAX_RENDERED_CHARS {
+            let key = key.to_owned();
+            let max = MAX_RENDERED_CHARS;
+            self.error(node.line, Problem::TooLong { key, len, max });
+            return None;
+        }
         match Template::parse(&text) {
             Ok(template) => {
                 for var in template.variables() {

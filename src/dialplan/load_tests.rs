@@ -49,6 +49,7 @@ fn each_rule_reports_its_line_and_message() {
         ("steps:\n  - transfer: { on_failure: a }\n", 2, "transfer step is missing required key `to`"),
         ("steps:\n  - play: missing.wav\n", 2, "cannot play `missing.wav`"),
         ("steps:\n  - set: { \"1x\": y }\n", 2, "bad variable name `1x`"),
+        ("steps:\n  - say: \"{long}\"\n", 2, "`say` is 1025 characters long, at most 1024"),
         ("steps:\n  - set: {}\n", 2, "`set` must be a non-empty mapping"),
         ("steps:\n  - menu: hi\n", 2, "`menu` must be a mapping, found `hi`"),
         ("steps:\n  - menu:\n      options: { \"1\": a }\n", 3, "menu step is missing required key `prompt`"),
@@ -75,7 +76,9 @@ fn each_rule_reports_its_line_and_message() {
         ("steps:\n  - menu:\n      prompt: p\n      options: { *: a }\n", 4, "YAML aliases"),
         ("steps:\n  - say: a\n    say: b\n", 3, "duplicate key `say` (first on line 2)"),
     ];
+    let long = "x".repeat(1025);
     for (snippet, line, needle) in cases {
+        let snippet = &snippet.replace("{long}", &long);
         let text = format!(
             "{snippet}{}",
             if snippet.starts_with("steps:\n  -") {
