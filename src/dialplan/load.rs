@@ -12,10 +12,12 @@ use std::time::Duration;
 use super::error::{DialplanError, DialplanErrors, Problem};
 use super::model::{
     Assignment, Collect, Dialplan, Disposition, InputRules, Menu, Play, Say, Step, StepKind,
-    Target, Transfer,
+    Transfer,
 };
-use super::template::{is_var_name, Template, MAX_RENDERED_CHARS};
-use super::yaml::{self, Node, Value};
+use super::yaml::{self, Node};
+
+mod fields;
+use fields::get;
 
 /// Largest dialplan file accepted.
 pub const MAX_FILE_BYTES: usize = 1 << 20;
@@ -139,12 +141,6 @@ struct Loader<'a> {
     writes: Vec<String>,
 }
 
-fn get<'n>(map: &'n [(Node, Node)], key: &str) -> Option<&'n Node> {
-    map.iter()
-        .find(|(k, _)| k.as_scalar() == Some(key))
-        .map(|(_, v)| v)
-}
-
 fn is_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
@@ -162,25 +158,6 @@ fn is_transfer_uri(s: &str) -> bool {
         && !s
             .chars()
             .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'))
-}
-
-/// `5s`, `1500ms`, within [MIN_TIMEOUT, MAX_TIMEOUT].
-fn parse_duration(s: &str) -> Option<Duration> {
-    let (digits, unit_ms) = if let Some(d) = s.strip_suffix("ms") {
-        (d, 1)
-    } else if let Some(d) = s.strip_suffix('s') {
-        (d, 1000)
-    } else {
-        return None;
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let millis = digits.parse::<u64>().ok()?.checked_mul(unit_ms)?;
-    let duration = Duration::from_millis(millis);
-    (MIN_TIMEOUT..=MAX_TIMEOUT)
-        .contains(&duration)
-        .then_some(duration)
 }
 
 impl Loader<'_> {
@@ -550,192 +527,5 @@ impl Loader<'_> {
             self.error(node.line, Problem::BadDisposition(text));
         }
         parsed
-    }
-
-    // ---- typed getters: each records its own error and returns None ----
-
-    fn check_keys(&mut self, map: &[(Node, Node)], allowed: &[&str], context: &str, skip: &[&str]) {
-        for (key, _) in map {
-            let name = key.as_scalar().unwrap_or_default();
-            if !allowed.contains(&name) && !skip.contains(&name) {
-                self.error(
-                    key.line,
-                    Problem::UnknownKey {
-                        key: name.to_owned(),
-                        context: context.to_owned(),
-                        allowed: allowed.join(", "),
-                    },
-                );
-            }
-        }
-    }
-
-    fn missing(&mut self, node: &Node, key: &str, context: &str) {
-        self.error(
-            node.line,
-            Problem::MissingKey {
-                key: key.to_owned(),
-                context: format!("{context} step"),
-            },
-        );
-    }
-
-    fn wrong_type(&mut self, node: &Node, key: &str, expected: &'static str) {
-        let found = match node.as_scalar() {
-            Some(text) if !node.is_null() => format!("`{text}`"),
-            _ => node.describe().to_owned(),
-        };
-        self.error(
-            node.line,
-            Problem::WrongType {
-                key: key.to_owned(),
-                expected,
-                found,
-            },
-        );
-    }
-
-    fn out_of_range(&mut self, line: usize, key: &str, value: String, min: u64, max: u64) {
-        self.error(
-            line,
-            Problem::OutOfRange {
-                key: key.to_owned(),
-                value,
-                min,
-                max,
-            },
-        );
-    }
-
-    fn mapping<'n>(&mut self, node: &'n Node, key: &str) -> Option<&'n [(Node, Node)]> {
-        let map = node.as_map();
-        if map.is_none() {
-            self.wrong_type(node, key, "a mapping");
-        }
-        map
-    }
-
-    fn string(&mut self, node: &Node, key: &str) -> Option<String> {
-        match &node.value {
-            Value::Scalar { text, .. } if !node.is_null() => Some(text.clone()),
-            _ => {
-                self.wrong_type(node, key, "a string");
-                None
-            }
-        }
-    }
-
-    fn boolean(&mut self, node: &Node, key: &str) -> Option<bool> {
-        match &node.value {
-            Value::Scalar {
-                text,
-                quoted: false,
-            } if text == "true" => Some(true),
-            Value::Scalar {
-                text,
-                quoted: false,
-            } if text == "false" => Some(false),
-            _ => {
-                self.wrong_type(node, key, "true or false");
-                None
-            }
-        }
-    }
-
-    /// `map[key]` as a whole number in `min..=max`, or `default` when absent.
-    fn number_or(
-        &mut self,
-        map: &[(Node, Node)],
-        key: &str,
-        default: u64,
-        min: u64,
-        max: u64,
-    ) -> Option<u64> {
-        let Some(node) = get(map, key) else {
-            return Some(default);
-        };
-        let text = node.as_scalar().unwrap_or_default();
-        if node.is_null() || text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-            self.wrong_type(node, key, "a whole number");
-            return None;
-        }
-        match text.parse::<u64>() {
-            Ok(n) if (min..=max).contains(&n) => Some(n),
-            _ => {
-                self.out_of_range(node.line, key, text.to_owned(), min, max);
-                None
-            }
-        }
-    }
-
-    fn duration(&mut self, node: &Node, key: &str) -> Option<Duration> {
-        let text = self.string(node, key)?;
-        let parsed = parse_duration(&text);
-        if parsed.is_none() {
-            self.error(
-                node.line,
-                Problem::BadDuration {
-                    key: key.to_owned(),
-                    value: text,
-                },
-            );
-        }
-        parsed
-    }
-
-    fn template(&mut self, node: &Node, key: &str) -> Option<Template> {
-        let text = self.string(node, key)?;
-        let len = text.chars().count();
-        if len > MAX_RENDERED_CHARS {
-            let key = key.to_owned();
-            let max = MAX_RENDERED_CHARS;
-            self.error(node.line, Problem::TooLong { key, len, max });
-            return None;
-        }
-        match Template::parse(&text) {
-            Ok(template) => {
-                for var in template.variables() {
-                    self.reads.push((var.to_owned(), node.line));
-                }
-                Some(template)
-            }
-            Err(error) => {
-                self.error(
-                    node.line,
-                    Problem::Template {
-                        key: key.to_owned(),
-                        error,
-                    },
-                );
-                None
-            }
-        }
-    }
-
-    fn var_name(&mut self, node: &Node, key: &str) -> Option<String> {
-        let name = self.string(node, key)?;
-        if !is_var_name(&name) || name.len() > 64 {
-            self.error(node.line, Problem::BadVarName(name));
-            return None;
-        }
-        self.writes.push(name.clone());
-        Some(name)
-    }
-
-    fn target(&mut self, node: &Node, key: &str) -> Option<Target> {
-        let label = self.string(node, key)?;
-        match self.labels.get(&label) {
-            Some(&(index, _)) => Some(Target { label, index }),
-            None => {
-                self.error(
-                    node.line,
-                    Problem::UnknownLabel {
-                        key: key.to_owned(),
-                        label,
-                    },
-                );
-                None
-            }
-        }
     }
 }

@@ -11,6 +11,7 @@
 //! branch to labels.
 
 mod error;
+mod events;
 mod interp;
 mod load;
 mod model;
@@ -25,10 +26,8 @@ mod load_tests;
 use std::path::Path;
 
 pub use error::{DialplanError, DialplanErrors, Problem};
-pub use interp::{
-    Action, Event, Interp, PromptId, TurnRecord, MAX_QUEUED_ACTIONS, MAX_STEPS_PER_INPUT,
-    MAX_TYPEAHEAD,
-};
+pub use events::{Action, Event, PromptId, TurnRecord};
+pub use interp::{Interp, MAX_QUEUED_ACTIONS, MAX_STEPS_PER_INPUT, MAX_TYPEAHEAD};
 pub use load::{load_file, load_str, BUILTIN_VARS, MAX_FILE_BYTES, MAX_STEPS};
 pub use model::{
     Assignment, Collect, Dialplan, Disposition, InputRules, Menu, Play, Say, Step, StepKind,
