@@ -1,1 +1,68 @@
-//! dialplan (placeholder)
+//! Dialplans: the IVR script a call runs, loaded from YAML files under `dialplans/`.
+//!
+//! Owns the file format ([`load_file`], [`load_str`], errors as `file:line: message`), the typed
+//! model ([`Dialplan`], [`Step`], [`StepKind`]) and the sans-IO interpreter ([`Interp`]) that runs
+//! one call: events in, actions out, `now` passed in. Imports no tokio, no sockets, no clock;
+//! `call/` drives it and turns its actions into TTS, RTP and SIP.
+//!
+//! Format (see `dialplans/default.yaml`): top-level `name`, `voice`, `start`, `steps`; each step
+//! is a mapping with an optional `label` and exactly one action key: `say`, `play`, `menu`,
+//! `collect`, `set`, `goto`, `transfer`, `hangup`. Steps run in order; `goto` and menu options
+//! branch to labels.
+
+mod error;
+mod events;
+mod interp;
+mod load;
+mod model;
+mod template;
+mod yaml;
+
+#[cfg(test)]
+mod interp_tests;
+#[cfg(test)]
+mod load_tests;
+
+use std::path::Path;
+
+pub use error::{DialplanError, DialplanErrors, Problem};
+pub use events::{Action, Event, PromptId, TurnRecord};
+pub use interp::{Interp, MAX_QUEUED_ACTIONS, MAX_STEPS_PER_INPUT, MAX_TYPEAHEAD};
+pub use load::{load_file, load_str, BUILTIN_VARS, MAX_FILE_BYTES, MAX_STEPS};
+pub use model::{
+    Assignment, Collect, Dialplan, Disposition, InputRules, Menu, Play, Say, Step, StepKind,
+    Target, Transfer,
+};
+pub use template::{Filter, Template, TemplateError};
+
+/// Result of `voxdesk dialplan check FILE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    /// True when the file loads (warnings allowed).
+    pub ok: bool,
+    /// Lines to print: errors, or warnings then `FILE: ok (N steps)`.
+    pub output: String,
+}
+
+/// Loads `path` and describes the outcome for the CLI, which prints `output` and exits
+/// non-zero unless `ok`.
+pub fn check_file(path: &Path) -> CheckReport {
+    match load_file(path) {
+        Ok(plan) => {
+            let mut output = String::new();
+            for warning in plan.warnings() {
+                output.push_str(&format!("{warning}\n"));
+            }
+            output.push_str(&format!(
+                "{}: ok ({} steps)",
+                path.display(),
+                plan.steps().len()
+            ));
+            CheckReport { ok: true, output }
+        }
+        Err(errors) => CheckReport {
+            ok: false,
+            output: errors.to_string(),
+        },
+    }
+}

@@ -1,0 +1,229 @@
+//! Dialplan load errors: each one is `file:line: what is wrong`, and a load collects them all.
+
+use std::fmt;
+
+use super::template::TemplateError;
+
+/// One thing wrong with a dialplan file (or a warning about it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialplanError {
+    /// The file name as given to the loader.
+    pub file: String,
+    /// 1-based line; `None` for whole-file problems such as an unreadable file.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub problem: Problem,
+}
+
+impl fmt::Display for DialplanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.file, line, self.problem),
+            None => write!(f, "{}: {}", self.file, self.problem),
+        }
+    }
+}
+
+impl std::error::Error for DialplanError {}
+
+/// Every error found in one file, in line order. Displays one `file:line: message` per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialplanErrors(pub Vec<DialplanError>);
+
+impl fmt::Display for DialplanErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DialplanErrors {}
+
+/// What is wrong, without the position.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    /// The file could not be read.
+    #[error("cannot read: {0}")]
+    Io(String),
+    /// Bigger than any sane dialplan.
+    #[error("file is larger than {0} bytes")]
+    TooLarge(usize),
+    /// yaml-rust2 rejected the text.
+    #[error("YAML syntax error: {0}")]
+    Syntax(String),
+    /// Nested deeper than we parse.
+    #[error("YAML nested deeper than {0} levels")]
+    TooDeep(usize),
+    /// `*name` aliases (a bare `*` key also parses as one).
+    #[error("YAML aliases (*name) are not supported; write a `*` menu key as \"*\"")]
+    Alias,
+    /// `---` twice.
+    #[error("only one YAML document is allowed per file")]
+    MultipleDocuments,
+    /// `? [a, b]: x`.
+    #[error("mapping keys must be plain strings")]
+    ComplexKey,
+    /// The same key twice in one mapping.
+    #[error("duplicate key `{key}` (first on line {first_line})")]
+    DuplicateKey {
+        /// The key.
+        key: String,
+        /// Where it first appeared.
+        first_line: usize,
+    },
+    /// No steps at all (or an empty file).
+    #[error("the dialplan is empty: it needs a non-empty `steps` list")]
+    Empty,
+    /// A key that `context` does not take.
+    #[error("unknown key `{key}` in {context}; allowed keys: {allowed}")]
+    UnknownKey {
+        /// The key.
+        key: String,
+        /// E.g. "menu step".
+        context: String,
+        /// Comma-separated list.
+        allowed: String,
+    },
+    /// A required key is absent.
+    #[error("{context} is missing required key `{key}`")]
+    MissingKey {
+        /// The key.
+        key: String,
+        /// E.g. "collect step".
+        context: String,
+    },
+    /// A value of the wrong shape.
+    #[error("`{key}` must be {expected}, found {found}")]
+    WrongType {
+        /// The key (or "step", "dialplan").
+        key: String,
+        /// E.g. "a string".
+        expected: &'static str,
+        /// What it was.
+        found: String,
+    },
+    /// A step whose action key we do not know.
+    #[error("unknown step kind `{kind}`; expected one of: {allowed}")]
+    UnknownStepKind {
+        /// The key that looked like an action.
+        kind: String,
+        /// Comma-separated list.
+        allowed: String,
+    },
+    /// A step with only a label (or nothing).
+    #[error("step has no action; expected one of: {allowed}")]
+    NoStepKind {
+        /// Comma-separated list.
+        allowed: String,
+    },
+    /// `say:` and `goto:` in one step.
+    #[error("step has both `{first}` and `{second}`; a step does exactly one thing")]
+    SeveralStepKinds {
+        /// First action key.
+        first: String,
+        /// Second action key.
+        second: String,
+    },
+    /// A branch to a label that no step has.
+    #[error("`{key}` refers to unknown label `{label}`")]
+    UnknownLabel {
+        /// Where the branch is (e.g. "goto", "options.1").
+        key: String,
+        /// The missing label.
+        label: String,
+    },
+    /// Two steps with one label.
+    #[error("duplicate label `{label}` (first on line {first_line})")]
+    DuplicateLabel {
+        /// The label.
+        label: String,
+        /// Where it was first defined.
+        first_line: usize,
+    },
+    /// Labels are identifiers so that they read well in tickets and logs.
+    #[error("bad label `{0}` (use letters, digits, `_` and `-`)")]
+    BadLabel(String),
+    /// Menu keys are single DTMF digits.
+    #[error("menu option `{0}` is not a single key 0-9, * or #")]
+    BadDigit(String),
+    /// A menu with no options.
+    #[error("menu `options` must not be empty")]
+    NoOptions,
+    /// A number outside its allowed range.
+    #[error("`{key}` is {value}, must be between {min} and {max}")]
+    OutOfRange {
+        /// The key.
+        key: String,
+        /// The value found.
+        value: String,
+        /// Inclusive minimum.
+        min: u64,
+        /// Inclusive maximum.
+        max: u64,
+    },
+    /// `min_digits` > `max_digits`.
+    #[error("`min_digits` ({min}) is greater than `max_digits` ({max})")]
+    MinAboveMax {
+        /// min_digits.
+        min: u64,
+        /// max_digits.
+        max: u64,
+    },
+    /// Not `5s`, `1500ms`.
+    #[error("`{key}`: `{value}` is not a duration like 5s or 1500ms (between 100ms and 120s)")]
+    BadDuration {
+        /// The key.
+        key: String,
+        /// The value found.
+        value: String,
+    },
+    /// A `{variable}` syntax problem.
+    #[error("`{key}`: {error}")]
+    Template {
+        /// The key holding the template.
+        key: String,
+        /// What is wrong with it.
+        error: TemplateError,
+    },
+    /// Text longer than a prompt may be.
+    #[error("`{key}` is {len} characters long, at most {max} are allowed")]
+    TooLong {
+        /// The key.
+        key: String,
+        /// Its length in characters.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// `set`/`collect` into something that is not a variable name.
+    #[error("bad variable name `{0}` (use letters, digits and `_`)")]
+    BadVarName(String),
+    /// Collect terminator other than `#`/`*`.
+    #[error("`terminator` must be \"#\" or \"*\", found `{0}`")]
+    BadTerminator(String),
+    /// Hangup disposition we do not know.
+    #[error("unknown hangup disposition `{0}`; expected one of: completed, no-input, failed")]
+    BadDisposition(String),
+    /// Transfer target is not a SIP/tel URI.
+    #[error("transfer target `{0}` is not a sip:, sips: or tel: URI")]
+    BadUri(String),
+    /// `play` file missing or not a WAV.
+    #[error("cannot play `{path}`: {reason}")]
+    BadAudioFile {
+        /// Path as written.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// `start` names an unknown label.
+    #[error("`start` refers to unknown label `{0}`")]
+    UnknownStart(String),
+    /// Warning only: read but never set, so it always renders empty.
+    #[error("warning: variable `{0}` is never set (it renders empty)")]
+    UnsetVariable(String),
+}

@@ -1,0 +1,591 @@
+//! The sans-IO interpreter that runs one call through a [`Dialplan`].
+//!
+//! Events (prompt ended, DTMF, transfer failed) and time go in through `handle_*`; actions
+//! (say, play, stop prompt, transfer, hang up, ticket records) come out of `poll_action`; the one
+//! input deadline comes out of `poll_timeout`. No I/O, no clock, no tokio: the call task drives it.
+//!
+//! Input steps (`menu`, `collect`) share one machine: an attempt plays the prompt, then listens
+//! until a deadline; a timeout or invalid input counts against `retries`. A future speech `ask`
+//! step reuses it with one more [`Event`] (a recognition result) and one more [`Action`]
+//! (start listening), without touching the DTMF paths.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::events::{Action, Event, PromptId, TurnRecord};
+use super::model::{Dialplan, Disposition, InputRules, StepKind};
+use super::template::{truncate_chars, MAX_RENDERED_CHARS};
+
+/// Steps run for one input before we call it a runaway `goto` loop.
+pub const MAX_STEPS_PER_INPUT: usize = 1000;
+/// Keys remembered while no menu/collect is listening; more are dropped.
+pub const MAX_TYPEAHEAD: usize = 32;
+/// Queued actions beyond which `Record`s are dropped (control actions never are).
+pub const MAX_QUEUED_ACTIONS: usize = 256;
+
+/// Where a call is in the dialplan.
+#[derive(Debug)]
+enum State {
+    NotStarted,
+    /// A `say`/`play` step waits for its prompt to end.
+    Prompt {
+        step: usize,
+        id: PromptId,
+        barge_in: bool,
+    },
+    /// A `menu`/`collect` attempt.
+    Input(InputRun),
+    /// Waiting for the call layer to take the call away (or report failure).
+    Transferring {
+        step: usize,
+    },
+    Finished,
+}
+
+#[derive(Debug)]
+struct InputRun {
+    step: usize,
+    /// Failed attempts so far.
+    failures: u32,
+    /// Collect only: digits so far.
+    digits: String,
+    phase: Phase,
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// The no-input timer only starts once the prompt has ended.
+    Prompting {
+        id: PromptId,
+        then: AfterPrompt,
+    },
+    Listening {
+        deadline: Instant,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+enum AfterPrompt {
+    /// The step's prompt ended: listen.
+    Listen,
+    /// The "invalid choice" prompt ended: start the next attempt.
+    NextAttempt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    Timeout,
+    Invalid,
+}
+
+/// What to do after a state change: run another step now, or wait for input.
+#[derive(Debug)]
+enum Flow {
+    Goto(usize),
+    Wait,
+}
+
+/// Runs one call through a dialplan.
+#[derive(Debug)]
+pub struct Interp {
+    plan: Arc<Dialplan>,
+    vars: HashMap<String, String>,
+    state: State,
+    typeahead: VecDeque<char>,
+    /// After a collect filled `max_digits`, a terminator pressed next is dropped, not typed ahead.
+    swallow_terminator: Option<char>,
+    actions: VecDeque<Action>,
+    next_prompt: u64,
+}
+
+impl Interp {
+    /// A call about to start; `vars` usually holds `caller`, `called` and `call_id`.
+    pub fn new(plan: Arc<Dialplan>, vars: HashMap<String, String>) -> Self {
+        let vars = vars
+            .into_iter()
+            .map(|(k, v)| (k, truncate_chars(v, MAX_RENDERED_CHARS)))
+            .collect();
+        Interp {
+            plan,
+            vars,
+            state: State::NotStarted,
+            typeahead: VecDeque::new(),
+            swallow_terminator: None,
+            actions: VecDeque::new(),
+            next_prompt: 1,
+        }
+    }
+
+    /// Runs the start step. Only the first call has an effect.
+    pub fn start(&mut self, now: Instant) {
+        if matches!(self.state, State::NotStarted) {
+            self.run(Flow::Goto(self.plan.start()), now);
+        }
+    }
+
+    /// Feeds one event.
+    pub fn handle_event(&mut self, event: Event, now: Instant) {
+        match event {
+            Event::Dtmf(digit) => self.on_dtmf(digit, now),
+            Event::PromptFinished(id) | Event::PromptStopped(id) => self.on_prompt_end(id, now),
+            Event::TransferFailed { reason } => self.on_transfer_failed(reason, now),
+        }
+    }
+
+    /// Fires the input deadline if `now` reached it.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due = matches!(&self.state,
+            State::Input(InputRun { phase: Phase::Listening { deadline }, .. }) if now >= *deadline);
+        if !due {
+            return;
+        }
+        let State::Input(run) = std::mem::replace(&mut self.state, State::Finished) else {
+            return;
+        };
+        let flow = if run.digits.is_empty() {
+            self.record(TurnRecord::NoInput {
+                step: run.step,
+                attempt: run.failures + 1,
+            });
+            self.fail(run.step, run.failures, Failure::Timeout, now)
+        } else {
+            self.finish_collect(run.step, run.failures, run.digits, now)
+        };
+        self.run(flow, now);
+    }
+
+    /// Next thing for the call layer to do.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When to call `handle_timeout` next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match &self.state {
+            State::Input(InputRun {
+                phase: Phase::Listening { deadline },
+                ..
+            }) => Some(*deadline),
+            _ => None,
+        }
+    }
+
+    /// The call's variables (builtins, collected digits, `set` values).
+    pub fn vars(&self) -> &HashMap<String, String> {
+        &self.vars
+    }
+
+    /// True once the interpreter has hung up.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state, State::Finished)
+    }
+
+    // ---- stepping ----
+
+    /// Runs steps until one waits, capping runaway loops.
+    fn run(&mut self, mut flow: Flow, now: Instant) {
+        let mut executed = 0;
+        while let Flow::Goto(step) = flow {
+            executed += 1;
+            if executed > MAX_STEPS_PER_INPUT {
+                let reason = format!(
+                    "ran {MAX_STEPS_PER_INPUT} steps without waiting for the caller (goto loop?)"
+                );
+                self.hangup(Disposition::Failed, reason);
+                return;
+            }
+            flow = self.enter(step, now);
+        }
+    }
+
+    fn enter(&mut self, index: usize, now: Instant) -> Flow {
+        let plan = Arc::clone(&self.plan);
+        let Some(step) = plan.steps().get(index) else {
+            return self.hangup(
+                Disposition::Completed,
+                "reached the end of the dialplan".into(),
+            );
+        };
+        self.record(TurnRecord::StepEntered {
+            step: index,
+            label: step.label.clone(),
+            kind: step.kind.name(),
+        });
+        match &step.kind {
+            StepKind::Say(say) => {
+                if say.barge_in && !self.typeahead.is_empty() {
+                    self.record(TurnRecord::PromptSkipped { step: index });
+                    return Flow::Goto(index + 1);
+                }
+                let text = say.text.render(&self.vars);
+                let id = self.say(text, say.barge_in);
+                self.state = State::Prompt {
+                    step: index,
+                    id,
+                    barge_in: say.barge_in,
+                };
+                Flow::Wait
+            }
+            StepKind::Play(play) => {
+                if play.barge_in && !self.typeahead.is_empty() {
+                    self.record(TurnRecord::PromptSkipped { step: index });
+                    return Flow::Goto(index + 1);
+                }
+                let id = self.new_prompt_id();
+                self.record(TurnRecord::PromptFile {
+                    id,
+                    path: play.path.clone(),
+                });
+                self.push(Action::Play {
+                    id,
+                    path: play.path.clone(),
+                    barge_in: play.barge_in,
+                });
+                self.state = State::Prompt {
+                    step: index,
+                    id,
+                    barge_in: play.barge_in,
+                };
+                Flow::Wait
+            }
+            StepKind::Menu(_) | StepKind::Collect(_) => self.begin_attempt(index, 0, now),
+            StepKind::Set(assignments) => {
+                for a in assignments {
+                    let value = a.value.render(&self.vars);
+                    self.record(TurnRecord::VarSet {
+                        var: a.var.clone(),
+                        value: value.clone(),
+                    });
+                    self.vars.insert(a.var.clone(), value);
+                }
+                Flow::Goto(index + 1)
+            }
+            StepKind::Goto(target) => Flow::Goto(target.index),
+            StepKind::Transfer(transfer) => {
+                self.record(TurnRecord::Transfer {
+                    target: transfer.target.clone(),
+                });
+                self.push(Action::Transfer {
+                    target: transfer.target.clone(),
+                });
+                self.state = State::Transferring { step: index };
+                Flow::Wait
+            }
+            StepKind::Hangup(disposition) => self.hangup(*disposition, "hangup step".into()),
+        }
+    }
+
+    // ---- input steps ----
+
+    /// Starts attempt `failures + 1`: type-ahead first, else the prompt.
+    fn begin_attempt(&mut self, step: usize, failures: u32, now: Instant) -> Flow {
+        let plan = Arc::clone(&self.plan);
+        let Some(rules) = input_rules(&plan, step) else {
+            return self.hangup(Disposition::Failed, "internal: not an input step".into());
+        };
+        let mut run = InputRun {
+            step,
+            failures,
+            digits: String::new(),
+            phase: Phase::Listening {
+                deadline: now + rules.timeout,
+            },
+        };
+        while let Some(digit) = self.typeahead.pop_front() {
+            if let Some(flow) = self.take_digit(&mut run, digit, now) {
+                return flow;
+            }
+        }
+        if run.digits.is_empty() {
+            if let Some(prompt) = &rules.prompt {
+                let id = self.say(prompt.render(&self.vars), rules.barge_in);
+                run.phase = Phase::Prompting {
+                    id,
+                    then: AfterPrompt::Listen,
+                };
+            }
+        }
+        self.state = State::Input(run);
+        Flow::Wait
+    }
+
+    /// One key for an input step. `None` = keep listening (run updated), `Some` = step decided.
+    fn take_digit(&mut self, run: &mut InputRun, digit: char, now: Instant) -> Option<Flow> {
+        let plan = Arc::clone(&self.plan);
+        match &plan.steps().get(run.step)?.kind {
+            StepKind::Menu(menu) => {
+                let choice = menu.options.iter().find(|(d, _)| *d == digit);
+                Some(match choice {
+                    Some((_, target)) => {
+                        self.record(TurnRecord::MenuChoice {
+                            step: run.step,
+                            digit,
+                            target: target.label.clone(),
+                        });
+                        Flow::Goto(target.index)
+                    }
+                    None => {
+                        self.record(TurnRecord::InvalidInput {
+                            step: run.step,
+                            input: digit.to_string(),
+                            attempt: run.failures + 1,
+                        });
+                        self.fail(run.step, run.failures, Failure::Invalid, now)
+                    }
+                })
+            }
+            StepKind::Collect(collect) => {
+                let done = Some(digit) == collect.terminator || {
+                    run.digits.push(digit);
+                    run.digits.len() >= collect.max_digits
+                };
+                if done {
+                    if Some(digit) != collect.terminator {
+                        self.swallow_terminator = collect.terminator;
+                    }
+                    let digits = std::mem::take(&mut run.digits);
+                    return Some(self.finish_collect(run.step, run.failures, digits, now));
+                }
+                run.phase = Phase::Listening {
+                    deadline: now + collect.input.timeout,
+                };
+                None
+            }
+            _ => Some(self.hangup(Disposition::Failed, "internal: not an input step".into())),
+        }
+    }
+
+    fn finish_collect(&mut self, step: usize, failures: u32, digits: String, now: Instant) -> Flow {
+        let plan = Arc::clone(&self.plan);
+        let Some(StepKind::Collect(collect)) = plan.steps().get(step).map(|s| &s.kind) else {
+            return self.hangup(Disposition::Failed, "internal: not a collect step".into());
+        };
+        if digits.len() >= collect.min_digits {
+            self.record(TurnRecord::Collected {
+                var: collect.var.clone(),
+                value: digits.clone(),
+            });
+            self.vars.insert(collect.var.clone(), digits);
+            return Flow::Goto(step + 1);
+        }
+        self.swallow_terminator = None;
+        self.record(TurnRecord::InvalidInput {
+            step,
+            input: digits,
+            attempt: failures + 1,
+        });
+        self.fail(step, failures, Failure::Invalid, now)
+    }
+
+    /// Counts a failed attempt: retry (after the invalid prompt), or branch away.
+    fn fail(&mut self, step: usize, failures: u32, failure: Failure, now: Instant) -> Flow {
+        let failures = failures + 1;
+        let plan = Arc::clone(&self.plan);
+        let Some(rules) = input_rules(&plan, step) else {
+            return self.hangup(Disposition::Failed, "internal: not an input step".into());
+        };
+        if failures > rules.retries {
+            let target = match failure {
+                Failure::Timeout => rules.on_timeout.as_ref(),
+                Failure::Invalid => rules.on_invalid.as_ref().or(rules.on_timeout.as_ref()),
+            };
+            return match (target, failure) {
+                (Some(target), _) => Flow::Goto(target.index),
+                (None, Failure::Timeout) => {
+                    self.hangup(Disposition::NoInput, "no input after all retries".into())
+                }
+                (None, Failure::Invalid) => self.hangup(
+                    Disposition::Failed,
+                    "invalid input after all retries".into(),
+                ),
+            };
+        }
+        let typed_ahead = rules.barge_in && !self.typeahead.is_empty();
+        match (&rules.invalid, failure) {
+            (Some(invalid), Failure::Invalid) if !typed_ahead => {
+                let id = self.say(invalid.render(&self.vars), rules.barge_in);
+                self.state = State::Input(InputRun {
+                    step,
+                    failures,
+                    digits: String::new(),
+                    phase: Phase::Prompting {
+                        id,
+                        then: AfterPrompt::NextAttempt,
+                    },
+                });
+                Flow::Wait
+            }
+            _ => self.begin_attempt(step, failures, now),
+        }
+    }
+
+    // ---- events ----
+
+    fn on_dtmf(&mut self, digit: char, now: Instant) {
+        if !matches!(digit, '0'..='9' | '*' | '#')
+            || matches!(
+                self.state,
+                State::NotStarted | State::Transferring { .. } | State::Finished
+            )
+        {
+            return;
+        }
+        self.record(TurnRecord::Dtmf { digit });
+        if self.swallow_terminator.take() == Some(digit) {
+            return;
+        }
+        match std::mem::replace(&mut self.state, State::Finished) {
+            State::Prompt { step, id, barge_in } => {
+                self.buffer(digit);
+                if barge_in {
+                    self.stop_prompt(id);
+                    self.run(Flow::Goto(step + 1), now);
+                } else {
+                    self.state = State::Prompt { step, id, barge_in };
+                }
+            }
+            State::Input(mut run) => {
+                let Some(rules) = input_rules(&self.plan, run.step) else {
+                    return;
+                };
+                let (barge_in, timeout) = (rules.barge_in, rules.timeout);
+                if let Phase::Prompting { id, then } = run.phase {
+                    if !barge_in {
+                        self.buffer(digit);
+                        self.state = State::Input(run);
+                        return;
+                    }
+                    self.stop_prompt(id);
+                    if let AfterPrompt::NextAttempt = then {
+                        // The key answers the next attempt, whose prompt need not play.
+                        self.buffer(digit);
+                        let flow = self.begin_attempt(run.step, run.failures, now);
+                        self.run(flow, now);
+                        return;
+                    }
+                    run.phase = Phase::Listening {
+                        deadline: now + timeout,
+                    };
+                }
+                match self.take_digit(&mut run, digit, now) {
+                    Some(flow) => self.run(flow, now),
+                    None => self.state = State::Input(run),
+                }
+            }
+            other => self.state = other,
+        }
+    }
+
+    fn on_prompt_end(&mut self, ended: PromptId, now: Instant) {
+        match std::mem::replace(&mut self.state, State::Finished) {
+            State::Prompt { step, id, .. } if id == ended => self.run(Flow::Goto(step + 1), now),
+            State::Input(mut run) => match run.phase {
+                Phase::Prompting { id, then } if id == ended => match then {
+                    AfterPrompt::Listen => {
+                        let timeout = input_rules(&self.plan, run.step)
+                            .map(|r| r.timeout)
+                            .unwrap_or_default();
+                        run.phase = Phase::Listening {
+                            deadline: now + timeout,
+                        };
+                        while let Some(digit) = self.typeahead.pop_front() {
+                            if let Some(flow) = self.take_digit(&mut run, digit, now) {
+                                self.run(flow, now);
+                                return;
+                            }
+                        }
+                        self.state = State::Input(run);
+                    }
+                    AfterPrompt::NextAttempt => {
+                        let flow = self.begin_attempt(run.step, run.failures, now);
+                        self.run(flow, now);
+                    }
+                },
+                _ => self.state = State::Input(run),
+            },
+            other => self.state = other,
+        }
+    }
+
+    fn on_transfer_failed(&mut self, reason: String, now: Instant) {
+        let State::Transferring { step } = self.state else {
+            return;
+        };
+        self.record(TurnRecord::TransferFailed { reason });
+        let on_failure = match self.plan.steps().get(step).map(|s| &s.kind) {
+            Some(StepKind::Transfer(t)) => t.on_failure.as_ref().map(|t| t.index),
+            _ => None,
+        };
+        match on_failure {
+            Some(index) => self.run(Flow::Goto(index), now),
+            None => {
+                self.hangup(Disposition::Failed, "transfer failed".into());
+            }
+        }
+    }
+
+    // ---- output ----
+
+    fn new_prompt_id(&mut self) -> PromptId {
+        let id = PromptId(self.next_prompt);
+        self.next_prompt += 1;
+        id
+    }
+
+    fn say(&mut self, text: String, barge_in: bool) -> PromptId {
+        let id = self.new_prompt_id();
+        self.record(TurnRecord::Prompt {
+            id,
+            text: text.clone(),
+        });
+        self.push(Action::Say {
+            id,
+            text,
+            voice: self.plan.voice.clone(),
+            barge_in,
+        });
+        id
+    }
+
+    fn stop_prompt(&mut self, id: PromptId) {
+        self.record(TurnRecord::BargeIn { id });
+        self.push(Action::StopPrompt { id });
+    }
+
+    fn hangup(&mut self, disposition: Disposition, reason: String) -> Flow {
+        // Never dropped, unlike other records: the ticket must say why the call ended.
+        self.push(Action::Record(TurnRecord::Hangup {
+            disposition,
+            reason,
+        }));
+        self.push(Action::Hangup { disposition });
+        self.state = State::Finished;
+        Flow::Wait
+    }
+
+    fn buffer(&mut self, digit: char) {
+        if self.typeahead.len() < MAX_TYPEAHEAD {
+            self.typeahead.push_back(digit);
+        }
+    }
+
+    fn record(&mut self, record: TurnRecord) {
+        if self.actions.len() < MAX_QUEUED_ACTIONS {
+            self.actions.push_back(Action::Record(record));
+        }
+    }
+
+    fn push(&mut self, action: Action) {
+        self.actions.push_back(action);
+    }
+}
+
+/// The prompt/timeout/retry rules of an input step.
+fn input_rules(plan: &Dialplan, step: usize) -> Option<&InputRules> {
+    match &plan.steps().get(step)?.kind {
+        StepKind::Menu(menu) => Some(&menu.input),
+        StepKind::Collect(collect) => Some(&collect.input),
+        _ => None,
+    }
+}

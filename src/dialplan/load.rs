@@ -1,0 +1,531 @@
+//! Loader and validator: YAML text → [`Dialplan`], or every problem as `file:line: message`.
+//!
+//! Validation keeps going after an error so one `voxdesk dialplan check` run shows them all.
+//! A getter that finds a problem records it and returns `None`; a step whose parse recorded any
+//! error is dropped, and the load fails if anything was recorded.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use super::error::{DialplanError, DialplanErrors, Problem};
+use super::model::{
+    Assignment, Collect, Dialplan, Disposition, InputRules, Menu, Play, Say, Step, StepKind,
+    Transfer,
+};
+use super::yaml::{self, Node};
+
+mod fields;
+use fields::get;
+
+/// Largest dialplan file accepted.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
+/// Most steps in one dialplan.
+pub const MAX_STEPS: usize = 10_000;
+
+/// Variables the call layer always provides.
+pub const BUILTIN_VARS: &[&str] = &["caller", "called", "call_id"];
+
+const STEP_KINDS: &[&str] = &[
+    "say", "play", "menu", "collect", "set", "goto", "transfer", "hangup",
+];
+const TOP_KEYS: &[&str] = &["name", "voice", "start", "steps"];
+const MENU_KEYS: &[&str] = &[
+    "prompt",
+    "options",
+    "timeout",
+    "retries",
+    "invalid",
+    "on_timeout",
+    "on_invalid",
+    "barge_in",
+];
+const COLLECT_KEYS: &[&str] = &[
+    "prompt",
+    "var",
+    "min_digits",
+    "max_digits",
+    "terminator",
+    "timeout",
+    "retries",
+    "invalid",
+    "on_timeout",
+    "on_invalid",
+    "barge_in",
+];
+const TRANSFER_KEYS: &[&str] = &["to", "on_failure"];
+
+const DEFAULT_VOICE: &str = "en-us";
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_RETRIES: u64 = 2;
+const MAX_RETRIES: u64 = 10;
+const DEFAULT_MAX_DIGITS: u64 = 16;
+const MAX_DIGITS_LIMIT: u64 = 32;
+const MIN_TIMEOUT: Duration = Duration::from_millis(100);
+const MAX_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Loads and validates a dialplan file. `play` paths resolve against the file's directory.
+pub fn load_file(path: &Path) -> Result<Dialplan, DialplanErrors> {
+    let name = path.display().to_string();
+    let whole_file = |problem| DialplanErrors(vec![file_error(&name, problem)]);
+    let file = std::fs::File::open(path).map_err(|e| whole_file(Problem::Io(e.to_string())))?;
+    let mut text = String::new();
+    file.take(MAX_FILE_BYTES as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| whole_file(Problem::Io(e.to_string())))?;
+    if text.len() > MAX_FILE_BYTES {
+        return Err(whole_file(Problem::TooLarge(MAX_FILE_BYTES)));
+    }
+    load_in(&name, &text, path.parent().unwrap_or(Path::new("")))
+}
+
+/// Loads and validates dialplan text; `name` is used in messages, and its directory (if any)
+/// resolves `play` paths.
+pub fn load_str(name: &str, text: &str) -> Result<Dialplan, DialplanErrors> {
+    if text.len() > MAX_FILE_BYTES {
+        return Err(DialplanErrors(vec![file_error(
+            name,
+            Problem::TooLarge(MAX_FILE_BYTES),
+        )]));
+    }
+    load_in(
+        name,
+        text,
+        Path::new(name).parent().unwrap_or(Path::new("")),
+    )
+}
+
+fn file_error(file: &str, problem: Problem) -> DialplanError {
+    DialplanError {
+        file: file.to_owned(),
+        line: None,
+        problem,
+    }
+}
+
+fn load_in(name: &str, text: &str, base_dir: &Path) -> Result<Dialplan, DialplanErrors> {
+    let mut loader = Loader {
+        file: name,
+        base_dir,
+        errors: Vec::new(),
+        labels: HashMap::new(),
+        reads: Vec::new(),
+        writes: BUILTIN_VARS.iter().map(|v| v.to_string()).collect(),
+    };
+    let plan = match yaml::parse(text) {
+        Ok(root) => loader.dialplan(root.as_ref()),
+        Err((line, problem)) => {
+            loader.error(line, problem);
+            None
+        }
+    };
+    match plan {
+        Some(plan) if loader.errors.is_empty() => Ok(plan),
+        _ => {
+            loader.errors.sort_by_key(|e| e.line);
+            Err(DialplanErrors(loader.errors))
+        }
+    }
+}
+
+struct Loader<'a> {
+    file: &'a str,
+    base_dir: &'a Path,
+    errors: Vec<DialplanError>,
+    /// Label → (step index, line).
+    labels: HashMap<String, (usize, usize)>,
+    /// Variables read by templates, with the line of the first read.
+    reads: Vec<(String, usize)>,
+    /// Variables something sets.
+    writes: Vec<String>,
+}
+
+fn is_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn is_transfer_uri(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    let rest = ["sip:", "sips:", "tel:"]
+        .iter()
+        .find_map(|scheme| lower.strip_prefix(scheme));
+    matches!(rest, Some(rest) if !rest.is_empty())
+        && s.len() <= 256
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'))
+}
+
+impl Loader<'_> {
+    fn error(&mut self, line: usize, problem: Problem) {
+        self.errors.push(DialplanError {
+            file: self.file.to_owned(),
+            line: Some(line),
+            problem,
+        });
+    }
+
+    fn dialplan(&mut self, root: Option<&Node>) -> Option<Dialplan> {
+        let Some(root) = root else {
+            self.error(1, Problem::Empty);
+            return None;
+        };
+        let Some(map) = root.as_map() else {
+            self.wrong_type(root, "dialplan", "a mapping with `steps`");
+            return None;
+        };
+        self.check_keys(map, TOP_KEYS, "the dialplan", &[]);
+        let name = match get(map, "name") {
+            Some(node) => self.string(node, "name").unwrap_or_default(),
+            None => Path::new(self.file)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        let voice = match get(map, "voice") {
+            Some(node) => self.string(node, "voice").unwrap_or_default(),
+            None => DEFAULT_VOICE.to_owned(),
+        };
+        let Some(steps_node) = get(map, "steps") else {
+            self.error(root.line, Problem::Empty);
+            return None;
+        };
+        let Some(step_nodes) = steps_node.as_seq() else {
+            if steps_node.is_null() {
+                self.error(steps_node.line, Problem::Empty);
+            } else {
+                self.wrong_type(steps_node, "steps", "a list of steps");
+            }
+            return None;
+        };
+        if step_nodes.is_empty() {
+            self.error(steps_node.line, Problem::Empty);
+            return None;
+        }
+        if step_nodes.len() > MAX_STEPS {
+            let value = step_nodes.len().to_string();
+            self.out_of_range(steps_node.line, "steps", value, 1, MAX_STEPS as u64);
+            return None;
+        }
+        self.collect_labels(step_nodes);
+        let steps: Vec<Option<Step>> = step_nodes.iter().map(|n| self.step(n)).collect();
+        let start = match get(map, "start") {
+            Some(node) => {
+                let label = self.string(node, "start")?;
+                match self.labels.get(&label) {
+                    Some(&(index, _)) => index,
+                    None => {
+                        self.error(node.line, Problem::UnknownStart(label));
+                        return None;
+                    }
+                }
+            }
+            None => 0,
+        };
+        let warnings = self.unset_variable_warnings();
+        Some(Dialplan {
+            name,
+            voice,
+            file: self.file.to_owned(),
+            start,
+            steps: steps.into_iter().collect::<Option<Vec<_>>>()?,
+            warnings,
+        })
+    }
+
+    /// First pass, so branches may point forward.
+    fn collect_labels(&mut self, steps: &[Node]) {
+        for (index, step) in steps.iter().enumerate() {
+            let Some(node) = step.as_map().and_then(|m| get(m, "label")) else {
+                continue;
+            };
+            let Some(label) = self.string(node, "label") else {
+                continue;
+            };
+            if !is_label(&label) {
+                self.error(node.line, Problem::BadLabel(label));
+            } else if let Some(&(_, first_line)) = self.labels.get(&label) {
+                self.error(node.line, Problem::DuplicateLabel { label, first_line });
+            } else {
+                self.labels.insert(label, (index, node.line));
+            }
+        }
+    }
+
+    fn unset_variable_warnings(&self) -> Vec<DialplanError> {
+        let mut warned: Vec<&str> = Vec::new();
+        let mut warnings = Vec::new();
+        for (name, line) in &self.reads {
+            if self.writes.contains(name) || warned.contains(&name.as_str()) {
+                continue;
+            }
+            warned.push(name);
+            warnings.push(DialplanError {
+                file: self.file.to_owned(),
+                line: Some(*line),
+                problem: Problem::UnsetVariable(name.clone()),
+            });
+        }
+        warnings
+    }
+
+    fn step(&mut self, node: &Node) -> Option<Step> {
+        let Some(map) = node.as_map() else {
+            self.wrong_type(node, "step", "a mapping like `say: ...`");
+            return None;
+        };
+        let kinds: Vec<(&str, &Node, &Node)> = map
+            .iter()
+            .filter_map(|(k, v)| {
+                let key = k.as_scalar()?;
+                STEP_KINDS.contains(&key).then_some((key, k, v))
+            })
+            .collect();
+        let Some(&(kind, _, value)) = kinds.first() else {
+            let allowed = STEP_KINDS.join(", ");
+            let unknown = map
+                .iter()
+                .find(|(k, _)| !matches!(k.as_scalar(), Some("label" | "barge_in")));
+            match unknown {
+                Some((k, _)) => {
+                    let kind = k.as_scalar().unwrap_or_default().to_owned();
+                    self.error(k.line, Problem::UnknownStepKind { kind, allowed });
+                }
+                None => self.error(node.line, Problem::NoStepKind { allowed }),
+            }
+            return None;
+        };
+        for &(second, key_node, _) in kinds.iter().skip(1) {
+            self.error(
+                key_node.line,
+                Problem::SeveralStepKinds {
+                    first: kind.to_owned(),
+                    second: second.to_owned(),
+                },
+            );
+        }
+        let allowed: &[&str] = match kind {
+            "say" | "play" => &["label", kind, "barge_in"],
+            _ => &["label", kind],
+        };
+        self.check_keys(map, allowed, &format!("{kind} step"), STEP_KINDS);
+        let label = get(map, "label").and_then(|n| n.as_scalar().map(str::to_owned));
+        let barge_in = match get(map, "barge_in") {
+            Some(n) => self.boolean(n, "barge_in"),
+            None => Some(true),
+        };
+        let before = self.errors.len();
+        let kind = match kind {
+            "say" => StepKind::Say(Say {
+                text: self.template(value, "say")?,
+                barge_in: barge_in?,
+            }),
+            "play" => StepKind::Play(self.play(value, barge_in?)?),
+            "menu" => StepKind::Menu(self.menu(value)?),
+            "collect" => StepKind::Collect(self.collect(value)?),
+            "set" => StepKind::Set(self.set(value)?),
+            "goto" => StepKind::Goto(self.target(value, "goto")?),
+            "transfer" => StepKind::Transfer(self.transfer(value)?),
+            _ => StepKind::Hangup(self.disposition(value)?),
+        };
+        if self.errors.len() > before {
+            return None;
+        }
+        Some(Step {
+            line: node.line,
+            label,
+            kind,
+        })
+    }
+
+    fn play(&mut self, node: &Node, barge_in: bool) -> Option<Play> {
+        let written = self.string(node, "play")?;
+        let path = self.base_dir.join(&written);
+        if let Err(e) = hound::WavReader::open(&path) {
+            let reason = match e {
+                hound::Error::IoError(io) => io.to_string(),
+                other => format!("not a usable WAV file ({other})"),
+            };
+            self.error(
+                node.line,
+                Problem::BadAudioFile {
+                    path: written,
+                    reason,
+                },
+            );
+            return None;
+        }
+        Some(Play { path, barge_in })
+    }
+
+    fn menu(&mut self, node: &Node) -> Option<Menu> {
+        let map = self.mapping(node, "menu")?;
+        let before = self.errors.len();
+        self.check_keys(map, MENU_KEYS, "menu", &[]);
+        let input = self.input_rules(node, map, "menu", true);
+        let mut options = Vec::new();
+        match get(map, "options") {
+            None => self.missing(node, "options", "menu"),
+            Some(opts) => match opts.as_map() {
+                None => self.wrong_type(opts, "options", "a mapping of key to label"),
+                Some([]) => self.error(opts.line, Problem::NoOptions),
+                Some(entries) => {
+                    for (key, value) in entries {
+                        let digit = key.as_scalar().unwrap_or_default();
+                        let mut chars = digit.chars();
+                        let parsed = match (chars.next(), chars.next()) {
+                            (Some(c @ ('0'..='9' | '*' | '#')), None) => Some(c),
+                            _ => {
+                                self.error(key.line, Problem::BadDigit(digit.to_owned()));
+                                None
+                            }
+                        };
+                        let target = self.target(value, &format!("options.{digit}"));
+                        if let (Some(d), Some(t)) = (parsed, target) {
+                            options.push((d, t));
+                        }
+                    }
+                }
+            },
+        }
+        (self.errors.len() == before).then_some(Menu {
+            input: input?,
+            options,
+        })
+    }
+
+    fn collect(&mut self, node: &Node) -> Option<Collect> {
+        let map = self.mapping(node, "collect")?;
+        let before = self.errors.len();
+        self.check_keys(map, COLLECT_KEYS, "collect", &[]);
+        let input = self.input_rules(node, map, "collect", false);
+        let var = match get(map, "var") {
+            Some(n) => self.var_name(n, "var"),
+            None => {
+                self.missing(node, "var", "collect");
+                None
+            }
+        };
+        let min = self.number_or(map, "min_digits", 1, 1, MAX_DIGITS_LIMIT);
+        let max = self.number_or(map, "max_digits", DEFAULT_MAX_DIGITS, 1, MAX_DIGITS_LIMIT);
+        if let (Some(min), Some(max)) = (min, max) {
+            if min > max {
+                let line = get(map, "min_digits").map_or(node.line, |n| n.line);
+                self.error(line, Problem::MinAboveMax { min, max });
+            }
+        }
+        let terminator = match get(map, "terminator") {
+            None => Some(None),
+            Some(n) => match self.string(n, "terminator") {
+                Some(t) if t == "#" || t == "*" => Some(t.chars().next()),
+                Some(t) => {
+                    self.error(n.line, Problem::BadTerminator(t));
+                    None
+                }
+                None => None,
+            },
+        };
+        if self.errors.len() > before {
+            return None;
+        }
+        Some(Collect {
+            input: input?,
+            var: var?,
+            min_digits: usize::try_from(min?).ok()?,
+            max_digits: usize::try_from(max?).ok()?,
+            terminator: terminator?,
+        })
+    }
+
+    fn input_rules(
+        &mut self,
+        node: &Node,
+        map: &[(Node, Node)],
+        context: &str,
+        prompt_required: bool,
+    ) -> Option<InputRules> {
+        let prompt = match get(map, "prompt") {
+            Some(n) => Some(self.template(n, "prompt")),
+            None if prompt_required => {
+                self.missing(node, "prompt", context);
+                Some(None)
+            }
+            None => None,
+        };
+        let timeout = match get(map, "timeout") {
+            Some(n) => self.duration(n, "timeout"),
+            None => Some(DEFAULT_TIMEOUT),
+        };
+        let retries = self.number_or(map, "retries", DEFAULT_RETRIES, 0, MAX_RETRIES);
+        let invalid = get(map, "invalid").map(|n| self.template(n, "invalid"));
+        let on_timeout = get(map, "on_timeout").map(|n| self.target(n, "on_timeout"));
+        let on_invalid = get(map, "on_invalid").map(|n| self.target(n, "on_invalid"));
+        let barge_in = match get(map, "barge_in") {
+            Some(n) => self.boolean(n, "barge_in"),
+            None => Some(true),
+        };
+        Some(InputRules {
+            prompt: prompt.map_or(Some(None), |p| p.map(Some))?,
+            barge_in: barge_in?,
+            timeout: timeout?,
+            retries: u32::try_from(retries?).ok()?,
+            invalid: invalid.map_or(Some(None), |t| t.map(Some))?,
+            on_timeout: on_timeout.map_or(Some(None), |t| t.map(Some))?,
+            on_invalid: on_invalid.map_or(Some(None), |t| t.map(Some))?,
+        })
+    }
+
+    fn set(&mut self, node: &Node) -> Option<Vec<Assignment>> {
+        let map = self.mapping(node, "set")?;
+        if map.is_empty() {
+            self.wrong_type(node, "set", "a non-empty mapping of variable to value");
+            return None;
+        }
+        let mut assignments = Vec::new();
+        for (key, value) in map {
+            let var = self.var_name(key, "set");
+            let value = self.template(value, &format!("set.{}", key.as_scalar().unwrap_or("")));
+            if let (Some(var), Some(value)) = (var, value) {
+                assignments.push(Assignment { var, value });
+            }
+        }
+        (assignments.len() == map.len()).then_some(assignments)
+    }
+
+    fn transfer(&mut self, node: &Node) -> Option<Transfer> {
+        let (target_node, on_failure) = match node.as_map() {
+            Some(map) => {
+                self.check_keys(map, TRANSFER_KEYS, "transfer", &[]);
+                let on_failure = get(map, "on_failure").map(|n| self.target(n, "on_failure"));
+                let Some(to) = get(map, "to") else {
+                    self.missing(node, "to", "transfer");
+                    return None;
+                };
+                (to, on_failure.map_or(Some(None), |t| t.map(Some))?)
+            }
+            None => (node, None),
+        };
+        let target = self.string(target_node, "transfer")?;
+        if !is_transfer_uri(&target) {
+            self.error(target_node.line, Problem::BadUri(target));
+            return None;
+        }
+        Some(Transfer { target, on_failure })
+    }
+
+    fn disposition(&mut self, node: &Node) -> Option<Disposition> {
+        if node.is_null() {
+            return Some(Disposition::Completed);
+        }
+        let text = self.string(node, "hangup")?;
+        let parsed = Disposition::parse(&text);
+        if parsed.is_none() {
+            self.error(node.line, Problem::BadDisposition(text));
+        }
+        parsed
+    }
+}
