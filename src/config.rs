@@ -239,8 +239,7 @@ impl Config {
     /// Checks ranges that serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
         parse_port_range(&self.media.rtp_ports)?;
-        if self.limits.max_calls == 0 || self.limits.call_queue == 0 || self.limits.sip_queue == 0
-        {
+        if self.limits.max_calls == 0 || self.limits.call_queue == 0 || self.limits.sip_queue == 0 {
             return Err(ConfigError::Invalid(
                 "limits.max_calls, limits.call_queue and limits.sip_queue must be > 0".into(),
             ));
@@ -301,7 +300,9 @@ mod tests {
             ("[sip\n", "x.toml"),
         ];
         for (text, want) in cases {
-            let err = Config::parse(Path::new("x.toml"), text).unwrap_err().to_string();
+            let err = Config::parse(Path::new("x.toml"), text)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(want), "{text:?} gave {err}");
         }
     }

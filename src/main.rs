@@ -64,12 +64,12 @@ fn main() -> ExitCode {
         Command::Dialplan {
             command: DialplanCommand::Check { file },
         } => {
-            let (report, ok) = voxdesk::dialplan::check_file(&file);
-            if ok {
-                println!("{report}");
+            let report = voxdesk::dialplan::check_file(&file);
+            if report.ok {
+                println!("{}", report.output);
                 ExitCode::SUCCESS
             } else {
-                eprintln!("{report}");
+                eprintln!("{}", report.output);
                 ExitCode::FAILURE
             }
         }
@@ -79,10 +79,10 @@ fn main() -> ExitCode {
 fn serve(args: ServeArgs) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let mut config = match &args.config {
         Some(path) => match Config::load(path) {

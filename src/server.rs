@@ -67,8 +67,8 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         .map_err(|e| ServerError::Data(e.to_string()))?;
     let dialplan = crate::dialplan::load_file(&config.dialplan.file)
         .map_err(|e| ServerError::Dialplan(e.to_string()))?;
-    let (low, high) =
-        parse_port_range(&config.media.rtp_ports).map_err(|e| ServerError::Config(e.to_string()))?;
+    let (low, high) = parse_port_range(&config.media.rtp_ports)
+        .map_err(|e| ServerError::Config(e.to_string()))?;
 
     let (udp, tcp) = bind_sip(config.sip.listen).await?;
     let sip_addr = udp.local_addr().unwrap_or(config.sip.listen);
@@ -109,7 +109,9 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         draining: drain_rx.clone(),
         config,
     });
-    let sip_task = tokio::spawn(transport::run(udp, tcp, endpoint, event_tx, cmd_rx, drain_rx));
+    let sip_task = tokio::spawn(transport::run(
+        udp, tcp, endpoint, event_tx, cmd_rx, drain_rx,
+    ));
     tokio::spawn(call::run_manager(event_rx, services.clone()));
 
     let draining_flag = Arc::new(AtomicBool::new(false));
@@ -123,7 +125,10 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     info!(sip = %sip_addr, http = ?http_addr, "voxdesk serving");
 
     wait_for_signal().await;
-    info!(grace_secs = grace.as_secs(), "draining: new calls refused, live calls end after grace");
+    info!(
+        grace_secs = grace.as_secs(),
+        "draining: new calls refused, live calls end after grace"
+    );
     draining_flag.store(true, Ordering::SeqCst);
     let _ = drain_tx.send(true);
     // Calls hang up at the grace deadline; allow their BYE transactions a moment to finish.
@@ -146,7 +151,10 @@ async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
             (Ok(mut term), Ok(mut int)) => {
                 tokio::select! {
                     _ = term.recv() => {}

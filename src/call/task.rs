@@ -42,7 +42,11 @@ enum Outcome {
 }
 
 /// Runs one call to its end.
-pub(super) async fn run(setup: CallSetup, sip_rx: mpsc::Receiver<SipEvent>, svc: Arc<CallServices>) {
+pub(super) async fn run(
+    setup: CallSetup,
+    sip_rx: mpsc::Receiver<SipEvent>,
+    svc: Arc<CallServices>,
+) {
     let span = tracing::info_span!("call", call_id = %setup.call_id);
     async move {
         let _active = crate::metrics::global().call_started();
@@ -169,7 +173,11 @@ impl Call {
                 Action::Record(rec) => self.record(rec),
                 Action::Transfer { target } if pending.is_empty() => {
                     self.svc.tickets.set_transfer(self.ticket, &target);
-                    self.turn(TurnKind::Transfer, format!("302 to {target}"), json!({"target": target, "method": "302"}));
+                    self.turn(
+                        TurnKind::Transfer,
+                        format!("302 to {target}"),
+                        json!({"target": target, "method": "302"}),
+                    );
                     self.sip(SipCommand::Redirect(key, target)).await;
                     return (Disposition::Transferred, None);
                 }
@@ -201,7 +209,9 @@ impl Call {
             }
         }
         self.sip(SipCommand::Answer(key, local_sdp)).await;
-        self.svc.registry.update(key, |c| c.state = "answering".into());
+        self.svc
+            .registry
+            .update(key, |c| c.state = "answering".into());
 
         // Wait for the ACK: media and prompts start only then.
         loop {
@@ -225,7 +235,8 @@ impl Call {
                 Some(SipEvent::AckTimeout(_)) => {
                     return (Disposition::Failed, Some("no ACK for 200 OK".into()));
                 }
-                Some(SipEvent::Cancelled(_) | SipEvent::RemoteBye(_) | SipEvent::Ended(_)) | None => {
+                Some(SipEvent::Cancelled(_) | SipEvent::RemoteBye(_) | SipEvent::Ended(_))
+                | None => {
                     return (Disposition::CallerHungUp, None);
                 }
                 Some(_) => {}
@@ -235,7 +246,9 @@ impl Call {
             return (Disposition::Failed, None);
         };
         self.svc.tickets.answered(self.ticket, Timestamp::now());
-        self.svc.registry.update(key, |c| c.state = "answered".into());
+        self.svc
+            .registry
+            .update(key, |c| c.state = "answered".into());
         self.start_media(socket, &negotiated);
 
         match self.converse(interp, pending, local, origin).await {
@@ -249,9 +262,11 @@ impl Call {
 
     fn start_media(&mut self, socket: UdpSocket, n: &Negotiated) {
         let cfg = &self.svc.config.media;
-        let record_path = cfg
-            .record
-            .then(|| self.svc.recordings_dir.join(format!("{}.wav", self.ticket.0)));
+        let record_path = cfg.record.then(|| {
+            self.svc
+                .recordings_dir
+                .join(format!("{}.wav", self.ticket.0))
+        });
         let mut media_cfg = MediaConfig::new(n.codec);
         media_cfg.dtmf_pt = n.dtmf_pt;
         media_cfg.remote = n.remote_rtp;
@@ -389,7 +404,9 @@ impl Call {
     async fn execute(&mut self, action: Action, interp: &mut Interp) -> Option<Outcome> {
         match action {
             Action::Record(rec) => self.record(rec),
-            Action::Say { id, text, voice, .. } => {
+            Action::Say {
+                id, text, voice, ..
+            } => {
                 let audio = self.svc.prompts.synthesize_async(&text, &voice).await;
                 self.play(id, audio.map_err(|e| e.to_string()), interp);
             }
@@ -429,10 +446,16 @@ impl Call {
         }
     }
 
-    async fn reinvite(&mut self, offer: Option<String>, local: &LocalMedia, origin: &mut SessionOrigin) {
+    async fn reinvite(
+        &mut self,
+        offer: Option<String>,
+        local: &LocalMedia,
+        origin: &mut SessionOrigin,
+    ) {
         let Some(offer) = offer else {
             // We would have to offer and read the answer from the ACK; refuse instead.
-            self.sip(SipCommand::AnswerReinvite(self.key, Err(488))).await;
+            self.sip(SipCommand::AnswerReinvite(self.key, Err(488)))
+                .await;
             return;
         };
         match sdp::answer(&offer, local, origin) {
@@ -446,13 +469,18 @@ impl Call {
                 let held = !n.sends();
                 self.turn(
                     TurnKind::Note,
-                    if held { "caller put the call on hold" } else { "call resumed" },
+                    if held {
+                        "caller put the call on hold"
+                    } else {
+                        "call resumed"
+                    },
                     json!({"direction": n.local_direction.attribute()}),
                 );
-                self.svc
-                    .registry
-                    .update(self.key, |c| c.state = if held { "held" } else { "answered" }.into());
-                self.sip(SipCommand::AnswerReinvite(self.key, Ok(text))).await;
+                self.svc.registry.update(self.key, |c| {
+                    c.state = if held { "held" } else { "answered" }.into()
+                });
+                self.sip(SipCommand::AnswerReinvite(self.key, Ok(text)))
+                    .await;
             }
             Err(e) => {
                 self.sip(SipCommand::AnswerReinvite(self.key, Err(e.sip_status())))
@@ -478,22 +506,36 @@ impl Call {
                 path.display().to_string(),
                 json!({"prompt_id": id.0, "file": path.display().to_string()}),
             ),
-            TurnRecord::PromptSkipped { step } => {
-                self.turn(TurnKind::Note, "prompt skipped: caller typed ahead", json!({"step": step}))
-            }
+            TurnRecord::PromptSkipped { step } => self.turn(
+                TurnKind::Note,
+                "prompt skipped: caller typed ahead",
+                json!({"step": step}),
+            ),
             TurnRecord::BargeIn { id } => {
                 self.turn(TurnKind::Note, "barge-in", json!({"prompt_id": id.0}))
             }
             TurnRecord::Dtmf { digit } => {
                 self.svc.tickets.add_digits(self.ticket, &digit.to_string());
-                self.turn(TurnKind::Dtmf, digit.to_string(), json!({"digit": digit.to_string()}));
+                self.turn(
+                    TurnKind::Dtmf,
+                    digit.to_string(),
+                    json!({"digit": digit.to_string()}),
+                );
             }
-            TurnRecord::MenuChoice { step, digit, target } => self.turn(
+            TurnRecord::MenuChoice {
+                step,
+                digit,
+                target,
+            } => self.turn(
                 TurnKind::Menu,
                 format!("{digit} -> {target}"),
                 json!({"step": step, "digit": digit.to_string(), "branch": target}),
             ),
-            TurnRecord::InvalidInput { step, input, attempt } => self.turn(
+            TurnRecord::InvalidInput {
+                step,
+                input,
+                attempt,
+            } => self.turn(
                 TurnKind::Note,
                 format!("invalid input {input:?}"),
                 json!({"step": step, "input": input, "attempt": attempt}),
@@ -518,10 +560,15 @@ impl Call {
                 format!("REFER to {target}"),
                 json!({"target": target, "method": "REFER"}),
             ),
-            TurnRecord::TransferFailed { reason } => {
-                self.turn(TurnKind::Transfer, format!("transfer failed: {reason}"), json!({"reason": reason}))
-            }
-            TurnRecord::Hangup { disposition, reason } => self.turn(
+            TurnRecord::TransferFailed { reason } => self.turn(
+                TurnKind::Transfer,
+                format!("transfer failed: {reason}"),
+                json!({"reason": reason}),
+            ),
+            TurnRecord::Hangup {
+                disposition,
+                reason,
+            } => self.turn(
                 TurnKind::Note,
                 format!("hangup: {reason}"),
                 json!({"disposition": map_disposition(disposition).as_str()}),
@@ -556,7 +603,11 @@ impl Call {
             self.svc.ports.release(port);
         }
         self.svc.registry.remove(self.key);
-        info!(disposition = disposition.as_str(), note = note.as_deref().unwrap_or(""), "call ended");
+        info!(
+            disposition = disposition.as_str(),
+            note = note.as_deref().unwrap_or(""),
+            "call ended"
+        );
     }
 }
 

@@ -604,7 +604,8 @@ mod tests {
 
     #[test]
     fn table_of_broken_inputs() {
-        let cases: &[(&str, fn(&Result<Message, ParseError>) -> bool)] = &[
+        type Check = fn(&Result<Message, ParseError>) -> bool;
+        let cases: &[(&str, Check)] = &[
             ("", |r| matches!(r, Err(ParseError::Junk(_)))),
             ("\r\n\r\n", |r| matches!(r, Err(ParseError::Junk(_)))),
             ("hello world\r\n\r\n", |r| {
