@@ -3,6 +3,8 @@
 //!
 //! Hand-written: the telephone-event payload is four bytes and the INFO bodies are one line.
 
+use std::time::{Duration, Instant};
+
 use super::rtp::RtpPacket;
 
 /// How many recent events are remembered, so a retransmitted end packet of an older event
@@ -22,10 +24,23 @@ const MAX_RELAY_BODY: usize = 1024;
 /// timestamps, are reported once per segment.
 #[derive(Debug, Default, Clone)]
 pub struct DtmfReceiver {
-    /// Ring of recently seen `(timestamp, event)` keys.
-    seen: [Option<(u32, u8)>; REMEMBERED_EVENTS],
+    /// Ring of recently seen events.
+    seen: [Option<SeenEvent>; REMEMBERED_EVENTS],
     next_slot: usize,
 }
+
+/// An event key and when its last packet arrived.
+#[derive(Debug, Clone, Copy)]
+struct SeenEvent {
+    timestamp: u32,
+    code: u8,
+    last_packet: Instant,
+}
+
+/// Packets of one event (continuations, end retransmits) arrive every ~50 ms at most; the
+/// same (timestamp, code) after this much silence is a new key press. Replayed captures (SIPp
+/// `play_pcap_audio` of the same digit twice) reuse timestamps, and must count twice.
+pub const SAME_EVENT_GAP: Duration = Duration::from_millis(1000);
 
 impl DtmfReceiver {
     /// A receiver that has seen no events.
@@ -35,17 +50,30 @@ impl DtmfReceiver {
 
     /// Handles one telephone-event packet (the caller has checked the payload type); returns the
     /// digit if this packet starts an event not seen before. Malformed payloads give `None`.
-    pub fn handle(&mut self, pkt: &RtpPacket) -> Option<char> {
+    pub fn handle(&mut self, pkt: &RtpPacket, now: Instant) -> Option<char> {
         let event = *pkt.payload.first()?;
         if pkt.payload.len() < 4 {
             return None;
         }
-        let key = (pkt.timestamp, event);
-        if self.seen.contains(&Some(key)) {
-            return None;
+        let known = self
+            .seen
+            .iter_mut()
+            .flatten()
+            .find(|e| e.timestamp == pkt.timestamp && e.code == event);
+        if let Some(seen) = known {
+            let gap = now.saturating_duration_since(seen.last_packet);
+            seen.last_packet = now;
+            if gap <= SAME_EVENT_GAP {
+                return None;
+            }
+            return event_char(event);
         }
         if let Some(slot) = self.seen.get_mut(self.next_slot) {
-            *slot = Some(key);
+            *slot = Some(SeenEvent {
+                timestamp: pkt.timestamp,
+                code: event,
+                last_packet: now,
+            });
         }
         self.next_slot = (self.next_slot + 1) % REMEMBERED_EVENTS;
         event_char(event)
@@ -141,7 +169,12 @@ mod tests {
 
     fn run(packets: &[RtpPacket]) -> String {
         let mut rx = DtmfReceiver::new();
-        packets.iter().filter_map(|p| rx.handle(p)).collect()
+        let start = Instant::now();
+        packets
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| rx.handle(p, start + Duration::from_millis(20 * i as u64)))
+            .collect()
     }
 
     fn short_payload(len: usize) -> RtpPacket {
@@ -199,15 +232,38 @@ mod tests {
     #[test]
     fn remembers_a_bounded_number_of_events() {
         let mut rx = DtmfReceiver::new();
+        let now = Instant::now();
         for i in 0..100u32 {
             assert_eq!(
-                rx.handle(&pkt(i as u16, i * 1000, true, 1, false, 160)),
+                rx.handle(&pkt(i as u16, i * 1000, true, 1, false, 160), now),
                 Some('1')
             );
         }
         // The newest events are still known, the oldest have been forgotten.
-        assert_eq!(rx.handle(&pkt(200, 99_000, false, 1, true, 800)), None);
-        assert_eq!(rx.handle(&pkt(201, 0, false, 1, true, 800)), Some('1'));
+        assert_eq!(rx.handle(&pkt(200, 99_000, false, 1, true, 800), now), None);
+        assert_eq!(rx.handle(&pkt(201, 0, false, 1, true, 800), now), Some('1'));
+    }
+
+    #[test]
+    fn a_replayed_event_after_a_pause_is_a_new_press() {
+        // SIPp's play_pcap_audio replays identical timestamps for the same digit.
+        let mut rx = DtmfReceiver::new();
+        let t0 = Instant::now();
+        let first: String = event(10, 1000, true, 1)
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| rx.handle(p, t0 + Duration::from_millis(20 * i as u64)))
+            .collect();
+        let t1 = t0 + Duration::from_secs(2);
+        let again: String = event(10, 1000, true, 1)
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| rx.handle(p, t1 + Duration::from_millis(20 * i as u64)))
+            .collect();
+        assert_eq!((first.as_str(), again.as_str()), ("1", "1"));
+        // A late end retransmit well within the gap is still the same event.
+        let late = pkt(17, 1000, false, 1, true, 800);
+        assert_eq!(rx.handle(&late, t1 + Duration::from_millis(400)), None);
     }
 
     #[test]
@@ -245,7 +301,7 @@ mod tests {
         fn receiver_never_panics(payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..16)) {
             let mut p = pkt(1, 1, true, 0, false, 0);
             p.payload = payload;
-            let _ = DtmfReceiver::new().handle(&p);
+            let _ = DtmfReceiver::new().handle(&p, Instant::now());
         }
     }
 }

@@ -452,7 +452,7 @@ impl MediaSession {
             return;
         }
         if is_dtmf {
-            if let Some(digit) = self.dtmf.handle(&pkt) {
+            if let Some(digit) = self.dtmf.handle(&pkt, now.into_std()) {
                 self.stats.dtmf_digits += 1;
                 self.emit(MediaEvent::Dtmf(digit));
             }
