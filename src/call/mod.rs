@@ -104,10 +104,10 @@ fn event_key(event: &SipEvent) -> CallKey {
     match event {
         SipEvent::IncomingCall { key, .. }
         | SipEvent::Acked { key, .. }
-        | SipEvent::ReInvite { key, .. } => *key,
+        | SipEvent::ReInvite { key, .. }
+        | SipEvent::Info { key, .. } => *key,
         SipEvent::Cancelled(k)
         | SipEvent::RemoteBye(k)
-        | SipEvent::Dtmf(k, _)
         | SipEvent::ReferResponse(k, _)
         | SipEvent::TransferProgress(k, _)
         | SipEvent::AckTimeout(k)

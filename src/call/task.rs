@@ -15,6 +15,7 @@ use tracing::{info, warn, Instrument};
 use super::CallServices;
 use crate::api::LiveCall;
 use crate::dialplan::{self, Action, Event, Interp, PromptId, TurnRecord};
+use crate::media::dtmf::parse_dtmf_relay;
 use crate::media::session::{MediaConfig, MediaEvent, MediaHandle, MediaSession};
 use crate::media::Codec;
 use crate::sdp::{self, LocalMedia, Negotiated, SessionOrigin};
@@ -337,7 +338,11 @@ impl Call {
                         SipEvent::Ended(_) => {
                             return Outcome::Gone(Disposition::Failed, Some("dialog ended".into()));
                         }
-                        SipEvent::Dtmf(_, digit) => interp.handle_event(Event::Dtmf(digit), Instant::now()),
+                        SipEvent::Info { body, .. } => {
+                            if let Some(digit) = parse_dtmf_relay(&body) {
+                                interp.handle_event(Event::Dtmf(digit), Instant::now());
+                            }
+                        }
                         SipEvent::ReInvite { offer, .. } => self.reinvite(offer, &local, &mut origin).await,
                         SipEvent::ReferResponse(_, code) if (200..300).contains(&code) => {
                             transfer_deadline = Some(tokio::time::Instant::now() + notify_wait);

@@ -315,7 +315,14 @@ fn bye_ends_call_and_info_delivers_dtmf() {
     );
     net.send(&info);
     assert_eq!(net.codes(), vec![200]);
-    assert_eq!(net.events(), vec![SipEvent::Dtmf(key, '5')]);
+    assert_eq!(
+        net.events(),
+        vec![SipEvent::Info {
+            key,
+            content_type: "application/dtmf-relay".into(),
+            body: "Signal=5\r\nDuration=160\r\n".into()
+        }]
+    );
     // An old CSeq is refused.
     net.send(&in_dialog("BYE", "c1", &tag, 2, "z9hG4bKold"));
     assert_eq!(net.codes(), vec![500]);

@@ -1,0 +1,242 @@
+//! Commands from the call layer: answering, rejecting, redirecting, hanging up, transferring,
+//! and the in-dialog requests they send.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rsip::Method as M;
+
+use super::*;
+use crate::sip::message::{reason_phrase, response_to};
+use crate::sip::transaction::ClientNonInvite;
+
+impl Endpoint {
+    pub(super) fn contact(&self, peer: Peer) -> String {
+        match peer {
+            Peer::Udp(_) => format!("sip:voxdesk@{}", self.cfg.advertised),
+            Peer::Tcp(..) => format!("sip:voxdesk@{};transport=tcp", self.cfg.advertised),
+        }
+    }
+
+    /// Sends a final response to the call's INVITE.
+    pub(super) fn final_response(
+        &mut self,
+        call_key: CallKey,
+        code: u16,
+        sdp: Option<&str>,
+        now: Instant,
+    ) {
+        let Some(call) = self.calls.get(&call_key) else {
+            return;
+        };
+        let tx_key = call.invite_tx.clone();
+        let local_tag = call.dialog.local_tag.clone();
+        let contact = self.contact(call.peer);
+        let Some(entry) = self.server_txs.get_mut(&tx_key) else {
+            return;
+        };
+        let Some(invite) = &entry.invite else {
+            return;
+        };
+        let mut rsp = response_to(invite, code, reason_phrase(code), Some(&local_tag));
+        if (200..300).contains(&code) {
+            for rr in invite.headers.get_all("Record-Route") {
+                rsp.headers.push("Record-Route", rr);
+            }
+            rsp.headers.push("Contact", format!("<{contact}>"));
+            rsp.headers.push("Allow", ALLOW);
+            rsp.headers.push("Supported", "replaces");
+        }
+        rsp.headers.push("User-Agent", "voxdesk");
+        if let Some(sdp) = sdp {
+            rsp.headers.push("Content-Type", "application/sdp");
+            rsp.body = sdp.as_bytes().to_vec();
+        }
+        if let ServerTx::Invite(tx) = &mut entry.tx {
+            tx.respond(code, Arc::from(rsp.to_bytes()), now);
+        }
+        self.drain_server(&tx_key, now);
+    }
+
+    /// 180 Ringing.
+    pub fn ringing(&mut self, call_key: CallKey, now: Instant) {
+        if self
+            .calls
+            .get(&call_key)
+            .is_some_and(|c| c.state == CallState::Early)
+        {
+            self.final_response(call_key, 180, None, now);
+        }
+    }
+
+    /// Answers with 200 OK carrying `sdp` (an answer, or our offer when the INVITE had none).
+    pub fn answer(&mut self, call_key: CallKey, sdp: &str, now: Instant) {
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
+        if call.state != CallState::Early {
+            return;
+        }
+        call.state = CallState::AwaitingAck;
+        call.awaiting_ack = Some((call.dialog.remote_cseq, call.invite_tx.clone()));
+        self.final_response(call_key, 200, Some(sdp), now);
+    }
+
+    /// Rejects an unanswered call (486, 488, 503 …).
+    pub fn reject(&mut self, call_key: CallKey, code: u16, now: Instant) {
+        if self
+            .calls
+            .get(&call_key)
+            .is_some_and(|c| c.state == CallState::Early)
+        {
+            self.final_response(call_key, code, None, now);
+            self.forget_call(call_key);
+        }
+    }
+
+    /// Redirects an unanswered call with 302 to `target` (blind transfer before answer).
+    pub fn redirect(&mut self, call_key: CallKey, target: &str, now: Instant) {
+        let Some(call) = self.calls.get(&call_key) else {
+            return;
+        };
+        if call.state != CallState::Early {
+            return;
+        }
+        let tx_key = call.invite_tx.clone();
+        let local_tag = call.dialog.local_tag.clone();
+        if let Some(entry) = self.server_txs.get_mut(&tx_key) {
+            if let (Some(invite), ServerTx::Invite(tx)) = (&entry.invite, &mut entry.tx) {
+                let mut rsp = response_to(invite, 302, reason_phrase(302), Some(&local_tag));
+                rsp.headers.push("Contact", format!("<{target}>"));
+                tx.respond(302, Arc::from(rsp.to_bytes()), now);
+            }
+        }
+        self.drain_server(&tx_key, now);
+        self.forget_call(call_key);
+    }
+
+    /// Ends the call from our side: BYE when answered, 480 when not.
+    pub fn hangup(&mut self, call_key: CallKey, now: Instant) {
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
+        match call.state {
+            CallState::Early => {
+                self.final_response(call_key, 480, None, now);
+                self.forget_call(call_key);
+            }
+            // §15: no BYE before the 2xx is acknowledged (or its transaction times out).
+            CallState::AwaitingAck => call.bye_after_ack = true,
+            CallState::Confirmed => self.send_bye(call_key, now),
+            CallState::Terminating => {}
+        }
+    }
+
+    /// Blind transfer: REFER the caller to `target`.
+    pub fn refer(&mut self, call_key: CallKey, target: &str, now: Instant) {
+        if self
+            .calls
+            .get(&call_key)
+            .is_some_and(|c| c.state == CallState::Confirmed)
+        {
+            let extra = [
+                ("Refer-To", format!("<{target}>")),
+                ("Referred-By", String::new()),
+            ];
+            self.send_in_dialog(call_key, M::Refer, Purpose::Refer, &extra, now);
+        }
+    }
+
+    /// Answers a pending re-INVITE with an SDP (Ok) or a status code (Err).
+    pub fn answer_reinvite(&mut self, call_key: CallKey, result: Result<&str, u16>, now: Instant) {
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
+        let Some(tx_key) = call.pending_reinvite.take() else {
+            return;
+        };
+        let local_tag = call.dialog.local_tag.clone();
+        let cseq = call.dialog.remote_cseq;
+        let peer = call.peer;
+        if result.is_ok() {
+            call.awaiting_ack = Some((cseq, tx_key.clone()));
+        }
+        let contact = self.contact(peer);
+        let Some(entry) = self.server_txs.get_mut(&tx_key) else {
+            return;
+        };
+        let (Some(invite), ServerTx::Invite(tx)) = (&entry.invite, &mut entry.tx) else {
+            return;
+        };
+        let rsp = match result {
+            Ok(sdp) => {
+                let mut rsp = response_to(invite, 200, "OK", Some(&local_tag));
+                rsp.headers.push("Contact", format!("<{contact}>"));
+                rsp.headers.push("Allow", ALLOW);
+                rsp.headers.push("Content-Type", "application/sdp");
+                rsp.body = sdp.as_bytes().to_vec();
+                rsp
+            }
+            Err(code) => response_to(invite, code, reason_phrase(code), Some(&local_tag)),
+        };
+        tx.respond(rsp.code, Arc::from(rsp.to_bytes()), now);
+        self.drain_server(&tx_key, now);
+    }
+
+    pub(super) fn send_bye(&mut self, call_key: CallKey, now: Instant) {
+        if let Some(call) = self.calls.get_mut(&call_key) {
+            call.state = CallState::Terminating;
+        }
+        self.send_in_dialog(call_key, M::Bye, Purpose::Bye, &[], now);
+    }
+
+    pub(super) fn send_in_dialog(
+        &mut self,
+        call_key: CallKey,
+        method: M,
+        purpose: Purpose,
+        extra: &[(&str, String)],
+        now: Instant,
+    ) {
+        let advertised = self.cfg.advertised.to_string();
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return;
+        };
+        let peer = match call.peer {
+            // Over UDP follow the route set / Contact; fall back to the INVITE's source.
+            Peer::Udp(src) => Peer::Udp(call.dialog.next_hop().unwrap_or(src)),
+            tcp => tcp,
+        };
+        let contact = match peer {
+            Peer::Udp(_) => format!("sip:voxdesk@{advertised}"),
+            Peer::Tcp(..) => format!("sip:voxdesk@{advertised};transport=tcp"),
+        };
+        let branch = random_token("z9hG4bK");
+        let mut req = call
+            .dialog
+            .request(method, &advertised, peer.transport(), &branch, &contact);
+        for (name, value) in extra {
+            match (*name, value.is_empty()) {
+                ("Referred-By", true) => req.headers.push(*name, format!("<{contact}>")),
+                _ => req.headers.push(*name, value.clone()),
+            }
+        }
+        let tx = ClientNonInvite::new(
+            Arc::from(req.to_bytes()),
+            peer.reliable(),
+            self.cfg.timers,
+            now,
+        );
+        let key = (branch, method.to_string());
+        self.client_txs.insert(
+            key.clone(),
+            ClientEntry {
+                tx,
+                peer,
+                call: call_key,
+                purpose,
+            },
+        );
+        self.drain_client(&key, now);
+    }
+}
