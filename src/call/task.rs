@@ -269,6 +269,7 @@ impl Call {
                 .join(format!("{}.wav", self.ticket.0))
         });
         let mut media_cfg = MediaConfig::new(n.codec);
+        media_cfg.audio_pt = n.codec_pt;
         media_cfg.dtmf_pt = n.dtmf_pt;
         media_cfg.remote = n.remote_rtp;
         media_cfg.rtp_timeout = Duration::from_secs(cfg.rtp_timeout_secs);

@@ -61,6 +61,9 @@ const SILENCE: [i16; FRAME_SAMPLES] = [0; FRAME_SAMPLES];
 pub struct MediaConfig {
     /// The negotiated audio codec.
     pub codec: Codec,
+    /// Its payload type on this call: the static one unless the offer mapped the codec to a
+    /// dynamic number, which the answer must keep (RFC 3264 §6.1).
+    pub audio_pt: u8,
     /// The negotiated RFC 4733 telephone-event payload type, if any.
     pub dtmf_pt: Option<u8>,
     /// Where to send until packets arrive (from SDP); nothing is sent while unknown.
@@ -81,6 +84,7 @@ impl MediaConfig {
     pub fn new(codec: Codec) -> MediaConfig {
         MediaConfig {
             codec,
+            audio_pt: codec.payload_type(),
             dtmf_pt: None,
             remote: None,
             rtp_timeout: Duration::from_secs(30),
@@ -233,6 +237,7 @@ struct Prompt {
 /// The state of one session's task; see [`MediaSession::start`].
 pub struct MediaSession {
     codec: Codec,
+    audio_pt: u8,
     dtmf_pt: Option<u8>,
     remote: Option<SocketAddr>,
     /// Where the caller's packets really come from; `None` = latch on the next valid packet.
@@ -281,6 +286,7 @@ impl MediaSession {
         });
         MediaSession {
             codec: cfg.codec,
+            audio_pt: cfg.audio_pt & 0x7F,
             dtmf_pt: cfg.dtmf_pt,
             remote: cfg.remote,
             latched: None,
@@ -289,7 +295,8 @@ impl MediaSession {
             rtp_timeout: cfg.rtp_timeout,
             last_rx: now,
             timed_out: false,
-            sender: RtpSender::for_codec(cfg.codec),
+            sender: RtpSender::new(cfg.audio_pt & 0x7F)
+                .unwrap_or_else(|_| RtpSender::for_codec(cfg.codec)),
             jitter: JitterBuffer::new(cfg.jitter_depth),
             dtmf: DtmfReceiver::new(),
             recorder,
@@ -430,7 +437,7 @@ impl MediaSession {
             self.stats.packets_invalid += 1;
             return;
         };
-        let is_audio = pkt.payload_type == self.codec.payload_type();
+        let is_audio = pkt.payload_type == self.audio_pt;
         let is_dtmf = self.dtmf_pt == Some(pkt.payload_type);
         if !is_audio && !is_dtmf {
             self.stats.packets_ignored += 1;
