@@ -1,0 +1,391 @@
+//! Harness for the end-to-end tests: starts the real `voxdesk serve` release binary on fresh
+//! ports with its own data directory, waits for `/healthz`, drives it with SIPp and reads the
+//! results back over the HTTP API. Every test owns its voxdesk, so tests run in parallel.
+//!
+//! On failure the harness prints what is needed to see why: SIPp's error, message and screen
+//! logs ([`SippOutcome`]'s `Display`) and voxdesk's stderr log (printed when a test panics
+//! while a [`Voxdesk`] is alive).
+
+#![allow(dead_code)] // every test binary uses its own subset
+
+pub mod dtmf_pcap;
+pub mod http;
+pub mod sipp;
+
+use std::fs::File;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub use http::HttpResponse;
+pub use sipp::{Sipp, SippOutcome};
+
+/// How long voxdesk may take to answer `/healthz`.
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a dropped voxdesk gets to exit on SIGTERM before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// RTP ports per voxdesk: RTP + RTCP for 30 concurrent calls, with room to spare.
+const RTP_PORTS: u16 = 100;
+
+// ---------------------------------------------------------------------------------------------
+// Ports
+
+/// A port free on 127.0.0.1 for both UDP and TCP (SIP binds both on one number).
+pub fn free_sip_port() -> u16 {
+    for _ in 0..100 {
+        let Ok(udp) = UdpSocket::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let Ok(addr) = udp.local_addr() else {
+            continue;
+        };
+        if TcpListener::bind(addr).is_ok() {
+            return addr.port();
+        }
+    }
+    panic!("no port free for both UDP and TCP on 127.0.0.1");
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind a TCP port on 127.0.0.1")
+}
+
+/// A free UDP port on 127.0.0.1.
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("bind a UDP port on 127.0.0.1")
+}
+
+/// Next candidate block for [`reserve_udp_block`]; seeded per process so that two test
+/// binaries running at once start far apart.
+static NEXT_BLOCK: AtomicU16 = AtomicU16::new(0);
+/// Blocks come from below Linux's ephemeral range (32768-60999), where `bind(0)` never lands.
+const BLOCK_AREA: std::ops::Range<u16> = 10_000..32_000;
+
+/// The first of `len` consecutive UDP ports (even, so RTP/RTCP pairs line up) that were all
+/// free when checked and that no other caller in this process gets.
+pub fn reserve_udp_block(len: u16) -> u16 {
+    let area = BLOCK_AREA.end - BLOCK_AREA.start;
+    let _ = NEXT_BLOCK.compare_exchange(
+        0,
+        (std::process::id() % 97) as u16 * 211 % area,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    let step = len.next_multiple_of(2);
+    for _ in 0..500 {
+        let offset = NEXT_BLOCK.fetch_add(step, Ordering::Relaxed) % (area - step);
+        let low = (BLOCK_AREA.start + offset) & !1;
+        let all_free: Option<Vec<UdpSocket>> = (low..low + len)
+            .map(|port| UdpSocket::bind(("127.0.0.1", port)).ok())
+            .collect();
+        if all_free.is_some() {
+            return low;
+        }
+    }
+    panic!("no block of {len} free UDP ports in {BLOCK_AREA:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Waiting
+
+/// Polls `probe` every 100 ms until it returns `Some`, or panics naming `what` after `timeout`.
+pub fn eventually<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The voxdesk process
+
+/// A running `voxdesk serve` with its own ports and temporary data directory.
+pub struct Voxdesk {
+    child: Child,
+    exit: Option<ExitStatus>,
+    dir: tempfile::TempDir,
+    log_path: PathBuf,
+    /// SIP address (UDP and TCP).
+    pub sip: SocketAddr,
+    /// HTTP API address.
+    pub http: SocketAddr,
+    /// RTP port range given to voxdesk.
+    pub rtp_ports: (u16, u16),
+}
+
+impl Voxdesk {
+    /// Starts voxdesk with the embedded defaults and waits until it is ready.
+    pub fn start() -> Voxdesk {
+        Voxdesk::start_with_config(None)
+    }
+
+    /// Starts voxdesk with `config` (TOML) as its `--config` file, e.g.
+    /// `"[sip]\nanswer_delay_ms = 2000\n"`, and waits until it is ready.
+    pub fn start_with_config(config: Option<&str>) -> Voxdesk {
+        let dir = tempfile::Builder::new()
+            .prefix("voxdesk-e2e-")
+            .tempdir()
+            .expect("create a temporary directory");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).expect("create the data directory");
+        let sip = SocketAddr::from(([127, 0, 0, 1], free_sip_port()));
+        let http = SocketAddr::from(([127, 0, 0, 1], free_tcp_port()));
+        let rtp_low = reserve_udp_block(RTP_PORTS);
+        let rtp_ports = (rtp_low, rtp_low + RTP_PORTS - 1);
+        let dialplan = Path::new(env!("CARGO_MANIFEST_DIR")).join("dialplans/default.yaml");
+
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_voxdesk"));
+        cmd.arg("serve")
+            .args(["--sip", &sip.to_string()])
+            .args(["--http", &http.to_string()])
+            .arg("--data")
+            .arg(&data)
+            .arg("--dialplan")
+            .arg(&dialplan)
+            .args(["--rtp-ports", &format!("{}-{}", rtp_ports.0, rtp_ports.1)]);
+        if let Some(config) = config {
+            let path = dir.path().join("voxdesk.toml");
+            std::fs::write(&path, config).expect("write the config file");
+            cmd.arg("--config").arg(path);
+        }
+        if std::env::var_os("RUST_LOG").is_none() {
+            cmd.env("RUST_LOG", "info");
+        }
+        let log_path = dir.path().join("voxdesk.log");
+        let log = File::create(&log_path).expect("create the voxdesk log");
+        let log_err = log.try_clone().expect("clone the log handle");
+        let child = cmd
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .spawn()
+            .expect("start voxdesk");
+        let mut voxdesk = Voxdesk {
+            child,
+            exit: None,
+            dir,
+            log_path,
+            sip,
+            http,
+            rtp_ports,
+        };
+        voxdesk.wait_ready();
+        voxdesk
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(status) = self.try_exit() {
+                panic!("voxdesk exited before it was ready ({status})");
+            }
+            if let Ok(rsp) = http::get(self.http, "/healthz") {
+                if rsp.status == 200 {
+                    let body: Value = rsp.json();
+                    assert_eq!(body["status"], "ok", "healthz body: {}", rsp.body);
+                    return;
+                }
+            }
+            if Instant::now() > deadline {
+                panic!("voxdesk not ready after {READY_TIMEOUT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The temporary directory (config, log, SIPp runs; `data/` is voxdesk's `--data`).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// voxdesk's `--data` directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Everything voxdesk wrote to stdout and stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// A SIPp run of `scenario` (a file in sipp-scenarios/) against this voxdesk.
+    pub fn sipp(&self, scenario: &str) -> Sipp {
+        Sipp::new(scenario, self.sip, self.dir.path())
+    }
+
+    /// Panics with SIPp's logs unless every call of the run passed.
+    pub fn assert_passed(&self, outcome: &SippOutcome) {
+        assert!(outcome.passed(), "SIPp run failed:\n{outcome}");
+    }
+
+    /// Panics with SIPp's logs unless the run failed (for negative checks).
+    pub fn assert_failed(&self, outcome: &SippOutcome) {
+        assert!(!outcome.passed(), "SIPp run passed, expected a failure:\n{outcome}");
+    }
+
+    /// `GET path` on the HTTP API.
+    pub fn get(&self, path: &str) -> HttpResponse {
+        http::get(self.http, path).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// `GET path`, which must answer 200 with JSON.
+    pub fn get_json(&self, path: &str) -> Value {
+        let rsp = self.get(path);
+        assert_eq!(rsp.status, 200, "GET {path}: {}", rsp.body);
+        rsp.json()
+    }
+
+    /// The newest tickets (first page of 100) and the total count.
+    pub fn tickets(&self) -> (Vec<Value>, u64) {
+        let page = self.get_json("/api/tickets?page=1&per_page=100");
+        let tickets = page["tickets"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no tickets array: {page}"))
+            .clone();
+        let total = page["total"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no total: {page}"));
+        (tickets, total)
+    }
+
+    /// Waits until exactly `count` tickets exist and all of them have ended; returns them.
+    pub fn ended_tickets(&self, count: usize, timeout: Duration) -> Vec<Value> {
+        eventually(timeout, &format!("{count} ended tickets"), || {
+            let (tickets, total) = self.tickets();
+            let ended = tickets.iter().all(|t| !t["ended_at"].is_null());
+            (total == count as u64 && tickets.len() == count && ended).then_some(tickets)
+        })
+    }
+
+    /// One ticket with its turns.
+    pub fn ticket(&self, id: &Value) -> Value {
+        let id = match id {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        self.get_json(&format!("/api/tickets/{id}"))
+    }
+
+    /// Number of live calls in `GET /api/calls` (a list, or an object with a `calls` list).
+    pub fn live_calls(&self) -> usize {
+        let calls = self.get_json("/api/calls");
+        let list = calls.get("calls").unwrap_or(&calls);
+        list.as_array()
+            .unwrap_or_else(|| panic!("/api/calls is no list: {calls}"))
+            .len()
+    }
+
+    /// Sends SIGTERM (drain, then exit).
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {} failed", self.child.id());
+    }
+
+    /// The exit status, if voxdesk has exited.
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        if self.exit.is_none() {
+            self.exit = self.child.try_wait().expect("poll voxdesk");
+        }
+        self.exit
+    }
+
+    /// Waits up to `timeout` for voxdesk to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.try_exit() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Voxdesk {
+    fn drop(&mut self) {
+        if self.try_exit().is_none() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            if self.wait_exit(STOP_TIMEOUT).is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "----- voxdesk log ({}) -----\n{}",
+                self.log_path.display(),
+                self.log()
+            );
+            if std::env::var_os("VOXDESK_KEEP_TEST_DIR").is_some() {
+                let kept = std::mem::replace(
+                    &mut self.dir,
+                    tempfile::tempdir().expect("create a temporary directory"),
+                );
+                eprintln!("kept test directory {}", kept.keep().display());
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recordings
+
+/// What a call recording looks like.
+#[derive(Debug)]
+pub struct Recording {
+    /// Channels (2: caller left, voxdesk right).
+    pub channels: u16,
+    /// Sample rate in Hz.
+    pub sample_rate: u32,
+    /// Length in samples per channel.
+    pub frames: u32,
+    /// Largest absolute sample of each channel.
+    pub peak: Vec<i32>,
+}
+
+/// Reads a WAV file; a relative `path` is taken relative to `data_dir`.
+pub fn read_recording(data_dir: &Path, path: &str) -> Recording {
+    let path = data_dir.join(path); // an absolute `path` replaces `data_dir`
+    let mut reader = hound::WavReader::open(&path)
+        .unwrap_or_else(|e| panic!("open recording {}: {e}", path.display()));
+    let spec = reader.spec();
+    let channels = spec.channels;
+    let mut peak = vec![0i32; usize::from(channels)];
+    for (i, sample) in reader.samples::<i32>().enumerate() {
+        let sample = sample.unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let slot = &mut peak[i % usize::from(channels)];
+        *slot = (*slot).max(sample.abs());
+    }
+    Recording {
+        channels,
+        sample_rate: spec.sample_rate,
+        frames: reader.duration(),
+        peak,
+    }
+}
