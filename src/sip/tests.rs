@@ -421,3 +421,86 @@ fn invite_without_sdp_gets_answer_from_ack() {
         }]
     );
 }
+
+#[test]
+fn oversized_request_gets_513() {
+    let mut net = Net::new(10);
+    net.ep = Endpoint::new(EndpointConfig {
+        max_message_size: 1024,
+        ..EndpointConfig::default()
+    });
+    let big = invite("z9hG4bK1", "c1", false).replace(
+        "Max-Forwards: 70\r\n",
+        &format!("Max-Forwards: 70\r\nX-Pad: {}\r\n", "a".repeat(2000)),
+    );
+    net.send(&big);
+    assert_eq!(net.codes(), vec![513]);
+    assert!(net.events().is_empty());
+}
+
+fn mutate(text: &str, edits: &[(usize, u8)]) -> Vec<u8> {
+    let mut bytes = text.as_bytes().to_vec();
+    for &(pos, byte) in edits {
+        if bytes.is_empty() {
+            break;
+        }
+        let pos = pos % bytes.len();
+        match byte % 3 {
+            0 => bytes[pos] = byte,
+            1 => {
+                bytes.remove(pos);
+            }
+            _ => bytes.insert(pos, byte),
+        }
+    }
+    bytes
+}
+
+proptest::proptest! {
+    /// Any sequence of (possibly mangled) dialog messages and clock steps leaves the endpoint
+    /// without a panic and with every call either live or ended exactly once.
+    #[test]
+    fn endpoint_survives_mangled_dialogs(
+        script in proptest::collection::vec(
+            (0u8..8, proptest::collection::vec((0usize..400, proptest::num::u8::ANY), 0..4), 0u64..40_000),
+            1..25,
+        )
+    ) {
+        let mut net = Net::new(3);
+        let mut tag = String::from("none");
+        let mut ended = std::collections::HashSet::new();
+        for (kind, edits, step_ms) in script {
+            let text = match kind {
+                0 => invite("z9hG4bK1", "c1", true),
+                1 => invite("z9hG4bK2", "c2", false),
+                2 => in_dialog("ACK", "c1", &tag, 1, "z9hG4bKa"),
+                3 => in_dialog("BYE", "c1", &tag, 2, "z9hG4bKb"),
+                4 => in_dialog("CANCEL", "c1", "", 1, "z9hG4bK1").replace(";tag=", ""),
+                5 => in_dialog("INVITE", "c1", &tag, 3, "z9hG4bKr"),
+                6 => in_dialog("INFO", "c1", &tag, 4, "z9hG4bKi"),
+                _ => "SIP/2.0 200 OK\r\nCSeq: 1 BYE\r\nVia: x;branch=y\r\n\r\n".to_string(),
+            };
+            let bytes = mutate(&text, &edits);
+            net.ep.handle_input(&bytes, caller(), net.now);
+            for ev in net.events() {
+                match ev {
+                    SipEvent::IncomingCall { key, .. } => {
+                        net.ep.answer(key, "v=0\r\n", net.now);
+                    }
+                    SipEvent::Ended(key) => proptest::prop_assert!(ended.insert(key), "ended twice"),
+                    SipEvent::ReInvite { key, .. } => net.ep.answer_reinvite(key, Err(488), net.now),
+                    _ => {}
+                }
+            }
+            for rsp in net.responses() {
+                if let Some(t) = rsp.headers.get("To").and_then(|to| super::message::param(to, "tag")) {
+                    if rsp.code == 200 { tag = t.to_string(); }
+                }
+            }
+            net.now += Duration::from_millis(step_ms);
+            net.ep.handle_timeout(net.now);
+            net.responses();
+        }
+        proptest::prop_assert!(net.ep.active_calls() <= 3);
+    }
+}

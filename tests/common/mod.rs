@@ -238,7 +238,10 @@ impl Voxdesk {
 
     /// Panics with SIPp's logs unless the run failed (for negative checks).
     pub fn assert_failed(&self, outcome: &SippOutcome) {
-        assert!(!outcome.passed(), "SIPp run passed, expected a failure:\n{outcome}");
+        assert!(
+            !outcome.passed(),
+            "SIPp run passed, expected a failure:\n{outcome}"
+        );
     }
 
     /// `GET path` on the HTTP API.

@@ -316,8 +316,9 @@ impl Endpoint {
                 self.stats.malformed += 1;
                 self.reply_to_broken(bytes, peer, 400, &reason);
             }
+            // Answered when its head is readable (counted as junk otherwise).
             Err(ParseError::TooLarge) => {
-                self.stats.junk_dropped += 1;
+                self.reply_to_broken(bytes, peer, 513, "Message Too Large")
             }
             Err(_) => self.stats.junk_dropped += 1,
         }
