@@ -28,12 +28,27 @@ fn turns(ticket: &Value) -> Vec<Value> {
         .clone()
 }
 
+/// The first of `names` the ticket has (the API names the parties `from`/`to` or
+/// `from_uri`/`to_uri`).
+fn field<'a>(ticket: &'a Value, names: &[&str]) -> &'a Value {
+    names
+        .iter()
+        .map(|name| &ticket[*name])
+        .find(|value| !value.is_null())
+        .unwrap_or_else(|| panic!("ticket lacks {names:?}: {ticket}"))
+}
+
 /// Field checks every ended ticket must pass.
 fn assert_ticket_shape(ticket: &Value) {
-    for field in ["id", "call_id", "from", "to", "disposition", "started_at", "ended_at"] {
-        assert!(!ticket[field].is_null(), "ticket lacks {field}: {ticket}");
+    for name in ["id", "call_id", "disposition", "started_at", "ended_at"] {
+        assert!(!ticket[name].is_null(), "ticket lacks {name}: {ticket}");
     }
-    assert!(ticket["digits"].is_string(), "digits is no string: {ticket}");
+    field(ticket, &["from", "from_uri"]);
+    field(ticket, &["to", "to_uri"]);
+    assert!(
+        ticket["digits"].is_string(),
+        "digits is no string: {ticket}"
+    );
 }
 
 #[test]
@@ -47,7 +62,10 @@ fn basic_call_is_recorded_and_ticketed() {
     assert_ticket_shape(ticket);
     assert_eq!(ticket["disposition"], "caller-hung-up", "{ticket}");
     assert!(!ticket["answered_at"].is_null(), "{ticket}");
-    assert!(text(&ticket["to"]).contains("support"), "{ticket}");
+    assert!(
+        text(field(ticket, &["to", "to_uri"])).contains("support"),
+        "{ticket}"
+    );
 
     let path = text(&ticket["recording_path"]);
     assert!(!path.is_empty(), "no recording: {ticket}");
@@ -78,8 +96,7 @@ fn dtmf_order_status_reads_the_number_back() {
     let detail = vox.ticket(&ticket["id"]);
     let turns = turns(&detail);
     let collected = turns.iter().any(|t| {
-        t["kind"] == "collect"
-            && (t["data"]["value"] == "1234" || t["data"]["value"] == 1234)
+        t["kind"] == "collect" && (t["data"]["value"] == "1234" || t["data"]["value"] == 1234)
     });
     assert!(collected, "no collect turn with 1234: {detail}");
     let read_back = turns
@@ -126,7 +143,11 @@ fn invite_without_sdp_gets_an_offer_and_takes_the_answer_from_the_ack() {
 
     let tickets = vox.ended_tickets(1, TICKET_WAIT);
     assert_ticket_shape(&tickets[0]);
-    assert_eq!(tickets[0]["disposition"], "caller-hung-up", "{}", tickets[0]);
+    assert_eq!(
+        tickets[0]["disposition"], "caller-hung-up",
+        "{}",
+        tickets[0]
+    );
 }
 
 #[test]
@@ -227,7 +248,12 @@ fn sigterm_drains_live_calls_and_exits_0() {
     );
     // ...and voxdesk exits cleanly soon after.
     let status = vox.wait_exit(DRAIN_GRACE + Duration::from_secs(5));
-    let status = status.unwrap_or_else(|| panic!("voxdesk still running {:?} after SIGTERM", draining.elapsed()));
+    let status = status.unwrap_or_else(|| {
+        panic!(
+            "voxdesk still running {:?} after SIGTERM",
+            draining.elapsed()
+        )
+    });
     assert!(status.success(), "voxdesk exited with {status}");
 }
 
@@ -251,8 +277,14 @@ fn dtmf_pcaps_are_one_increasing_rfc4733_stream() {
         let seq_step = b.seq.wrapping_sub(a.seq);
         if a.timestamp == b.timestamp {
             // Within an event: the end packet is repeated with the same sequence number.
-            assert!(seq_step == 1 || (a.end && b.end && seq_step == 0), "{a:?} {b:?}");
-            assert!(b.duration >= a.duration && a.event == b.event, "{a:?} {b:?}");
+            assert!(
+                seq_step == 1 || (a.end && b.end && seq_step == 0),
+                "{a:?} {b:?}"
+            );
+            assert!(
+                b.duration >= a.duration && a.event == b.event,
+                "{a:?} {b:?}"
+            );
         } else {
             // A new event: new timestamp, later than the last one.
             assert_eq!(seq_step, 1, "{a:?} {b:?}");

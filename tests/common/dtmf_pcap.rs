@@ -100,9 +100,7 @@ impl DtmfStream {
                     self.seq = self.seq.wrapping_add(1);
                 }
             }
-            self.timestamp = self
-                .timestamp
-                .wrapping_add(KEY_PERIOD_MS * SAMPLES_PER_MS);
+            self.timestamp = self.timestamp.wrapping_add(KEY_PERIOD_MS * SAMPLES_PER_MS);
         }
         // The next file is played some seconds later; keep the timestamps roughly real.
         self.timestamp = self.timestamp.wrapping_add(4_000 * SAMPLES_PER_MS);
@@ -156,7 +154,9 @@ fn frame(pkt: &EventPacket) -> Vec<u8> {
 
     let udp_len = (8 + rtp.len()) as u16;
     let ip_len = 20 + udp_len;
-    let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1];
+    let mut ip = vec![
+        0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
+    ];
     ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
     let checksum = ipv4_checksum(&ip);
     ip[10..12].copy_from_slice(&checksum.to_be_bytes());
@@ -175,7 +175,12 @@ fn frame(pkt: &EventPacket) -> Vec<u8> {
 fn ipv4_checksum(header: &[u8]) -> u16 {
     let mut sum: u32 = header
         .chunks(2)
-        .map(|pair| u32::from(u16::from_be_bytes([pair[0], pair.get(1).copied().unwrap_or(0)])))
+        .map(|pair| {
+            u32::from(u16::from_be_bytes([
+                pair[0],
+                pair.get(1).copied().unwrap_or(0),
+            ]))
+        })
         .sum();
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);

@@ -96,7 +96,9 @@ fn dechunk(mut data: &[u8]) -> io::Result<Vec<u8>> {
         }
         let chunk = data.get(..size).ok_or_else(|| bad("truncated chunk"))?;
         out.extend_from_slice(chunk);
-        data = data.get(size + 2..).ok_or_else(|| bad("truncated chunk end"))?;
+        data = data
+            .get(size + 2..)
+            .ok_or_else(|| bad("truncated chunk end"))?;
     }
 }
 

@@ -274,7 +274,11 @@ impl fmt::Display for SippOutcome {
             Some(s) => s.to_string(),
             None => format!("killed after {HARD_TIMEOUT:?}"),
         };
-        writeln!(f, "{}\n  -> {status} after {:.1?}", self.label, self.elapsed)?;
+        writeln!(
+            f,
+            "{}\n  -> {status} after {:.1?}",
+            self.label, self.elapsed
+        )?;
         writeln!(f, "----- sipp errors -----\n{}", self.errors)?;
         writeln!(f, "----- sipp stderr -----\n{}", tail(&self.stderr, 40))?;
         writeln!(f, "----- sipp messages (last 200 lines) -----")?;
