@@ -116,6 +116,14 @@ pub fn eventually<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> O
 // ---------------------------------------------------------------------------------------------
 // The voxdesk process
 
+/// The binary under test: cargo's build of this crate, or `$VOXDESK_BIN` (e.g. to run the
+/// tests against an installed or differently built binary).
+pub fn voxdesk_binary() -> PathBuf {
+    std::env::var_os("VOXDESK_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_voxdesk")))
+}
+
 /// A running `voxdesk serve` with its own ports and temporary data directory.
 pub struct Voxdesk {
     child: Child,
@@ -151,7 +159,7 @@ impl Voxdesk {
         let rtp_ports = (rtp_low, rtp_low + RTP_PORTS - 1);
         let dialplan = Path::new(env!("CARGO_MANIFEST_DIR")).join("dialplans/default.yaml");
 
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_voxdesk"));
+        let mut cmd = Command::new(voxdesk_binary());
         cmd.arg("serve")
             .args(["--sip", &sip.to_string()])
             .args(["--http", &http.to_string()])
