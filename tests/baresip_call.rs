@@ -24,7 +24,14 @@ fn caller_audio(path: &Path, secs: u32) {
         .arg(&speech)
         .args(["-r", "8000", "-c", "1", "-b", "16"])
         .arg(path)
-        .args(["pad", "0.5", &format!("{secs}"), "trim", "0", &format!("{secs}")])
+        .args([
+            "pad",
+            "0.5",
+            &format!("{secs}"),
+            "trim",
+            "0",
+            &format!("{secs}"),
+        ])
         .status()
         .expect("run sox");
     assert!(status.success());
@@ -104,10 +111,7 @@ fn baresip_hears_the_greeting_and_is_recorded() {
         .filter(|t| t["kind"] == "prompt")
         .filter_map(|t| t["text"].as_str())
         .collect();
-    assert!(
-        prompts.iter().any(|p| p.contains("Welcome")),
-        "{prompts:?}"
-    );
+    assert!(prompts.iter().any(|p| p.contains("Welcome")), "{prompts:?}");
     let recording = read_recording(
         &vox.data_dir(),
         ticket["recording_path"].as_str().expect("recording path"),
@@ -116,6 +120,12 @@ fn baresip_hears_the_greeting_and_is_recorded() {
     // About the 7 s the caller's file lasted.
     let secs = f64::from(recording.frames) / 8000.0;
     assert!((5.0..9.0).contains(&secs), "recording lasts {secs:.1} s");
-    assert!(recording.peak[0] > 3000, "caller speech missing: {recording:?}");
-    assert!(recording.peak[1] > 3000, "voxdesk speech missing: {recording:?}");
+    assert!(
+        recording.peak[0] > 3000,
+        "caller speech missing: {recording:?}"
+    );
+    assert!(
+        recording.peak[1] > 3000,
+        "voxdesk speech missing: {recording:?}"
+    );
 }
