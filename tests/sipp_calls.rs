@@ -257,6 +257,85 @@ fn sigterm_drains_live_calls_and_exits_0() {
     assert!(status.success(), "voxdesk exited with {status}");
 }
 
+#[test]
+fn info_dtmf_order_status_reads_the_number_back() {
+    let vox = Voxdesk::start();
+    let run = vox.sipp("info_dtmf.xml").run();
+    vox.assert_passed(&run);
+
+    let tickets = vox.ended_tickets(1, TICKET_WAIT);
+    let ticket = &tickets[0];
+    assert_eq!(ticket["disposition"], "completed", "{ticket}");
+    assert_eq!(ticket["digits"], "11234#", "{ticket}");
+    let detail = vox.ticket(&ticket["id"]);
+    let read_back = turns(&detail)
+        .iter()
+        .any(|t| t["kind"] == "prompt" && text(&t["text"]).contains("1 2 3 4"));
+    assert!(read_back, "order number not read back: {detail}");
+}
+
+#[test]
+fn basic_call_over_tcp() {
+    let vox = Voxdesk::start();
+    let run = vox.sipp("basic_call.xml").transport("t1").run();
+    vox.assert_passed(&run);
+    let tickets = vox.ended_tickets(1, TICKET_WAIT);
+    assert_eq!(
+        tickets[0]["disposition"], "caller-hung-up",
+        "{}",
+        tickets[0]
+    );
+}
+
+#[test]
+fn hold_and_resume_with_reinvites() {
+    let vox = Voxdesk::start();
+    let run = vox.sipp("hold_resume.xml").run();
+    vox.assert_passed(&run);
+    let tickets = vox.ended_tickets(1, TICKET_WAIT);
+    let detail = vox.ticket(&tickets[0]["id"]);
+    let notes: Vec<String> = turns(&detail)
+        .iter()
+        .filter(|t| t["kind"] == "note")
+        .map(|t| text(&t["text"]).to_string())
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.contains("hold")) && notes.iter().any(|n| n.contains("resumed")),
+        "{notes:?}"
+    );
+}
+
+#[test]
+fn dead_call_is_hung_up_after_the_rtp_timeout() {
+    // SIPp sends no RTP at all: voxdesk must notice and send BYE itself.
+    let vox = Voxdesk::start_with_config(Some("[media]\nrtp_timeout_secs = 2\n"));
+    let started = Instant::now();
+    let run = vox.sipp("long_call.xml").run();
+    vox.assert_passed(&run);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "BYE came only after {:?}",
+        started.elapsed()
+    );
+    let tickets = vox.ended_tickets(1, TICKET_WAIT);
+    assert_eq!(tickets[0]["disposition"], "failed", "{}", tickets[0]);
+    let detail = vox.ticket(&tickets[0]["id"]);
+    let noted = turns(&detail)
+        .iter()
+        .any(|t| text(&t["text"]).contains("RTP timeout"));
+    assert!(noted, "{detail}");
+}
+
+#[test]
+fn silent_caller_ends_as_no_input() {
+    // SIPp sends no RTP; keep the RTP timeout out of the way of the menu's retries.
+    let vox = Voxdesk::start_with_config(Some("[media]\nrtp_timeout_secs = 120\n"));
+    let run = vox.sipp("long_call.xml").run();
+    vox.assert_passed(&run);
+    let tickets = vox.ended_tickets(1, Duration::from_secs(60));
+    assert_eq!(tickets[0]["disposition"], "no-input", "{}", tickets[0]);
+}
+
 /// The DTMF files the scenarios play: one stream per call, nothing a receiver may drop.
 #[test]
 fn dtmf_pcaps_are_one_increasing_rfc4733_stream() {

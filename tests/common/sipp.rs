@@ -37,6 +37,7 @@ pub struct Sipp {
     rate: Option<u32>,
     duration_ms: Option<u64>,
     service: String,
+    transport: String,
     extra: Vec<String>,
 }
 
@@ -52,6 +53,7 @@ impl Sipp {
             rate: None,
             duration_ms: None,
             service: "support".to_string(),
+            transport: "u1".to_string(),
             extra: Vec::new(),
         }
     }
@@ -83,6 +85,12 @@ impl Sipp {
     /// Request-URI user (`-s`), `support` unless set.
     pub fn service(mut self, user: &str) -> Sipp {
         self.service = user.to_string();
+        self
+    }
+
+    /// SIPp transport mode (`-t`): `u1` (UDP, the default) or `t1` (one TCP connection).
+    pub fn transport(mut self, mode: &str) -> Sipp {
+        self.transport = mode.to_string();
         self
     }
 
@@ -127,7 +135,7 @@ impl Sipp {
             "-mp".into(),
             media_port.to_string(),
             "-t".into(),
-            "u1".into(),
+            self.transport.clone(),
             "-m".into(),
             self.calls.to_string(),
             "-timeout".into(),
