@@ -143,6 +143,10 @@ pub struct Limits {
     pub call_queue: usize,
     /// SIP command/event queue length.
     pub sip_queue: usize,
+    /// Open SIP TCP connections; further connections are closed at once.
+    pub max_tcp_connections: usize,
+    /// HTTP requests handled at once; beyond: 503 + Retry-After.
+    pub http_in_flight: usize,
 }
 
 impl Default for Limits {
@@ -152,6 +156,8 @@ impl Default for Limits {
             retry_after_secs: 5,
             call_queue: 64,
             sip_queue: 8192,
+            max_tcp_connections: 1024,
+            http_in_flight: 256,
         }
     }
 }
@@ -186,18 +192,24 @@ impl Default for DialplanConfig {
     }
 }
 
-/// TTS settings.
+/// TTS settings (the voice is chosen per dialplan).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TtsConfig {
-    /// Default espeak-ng voice when a dialplan names none.
-    pub voice: String,
+    /// Speaking rate, words per minute (80–450).
+    pub rate_wpm: u16,
+    /// Synthesized prompts kept in memory.
+    pub cache_entries: usize,
+    /// Seconds of audio kept in the prompt cache over all prompts.
+    pub cache_seconds: usize,
 }
 
 impl Default for TtsConfig {
     fn default() -> Self {
         TtsConfig {
-            voice: "en-us".into(),
+            rate_wpm: 160,
+            cache_entries: 256,
+            cache_seconds: 600,
         }
     }
 }
@@ -239,9 +251,17 @@ impl Config {
     /// Checks ranges that serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
         parse_port_range(&self.media.rtp_ports)?;
-        if self.limits.max_calls == 0 || self.limits.call_queue == 0 || self.limits.sip_queue == 0 {
+        let limits = &self.limits;
+        let sizes = [
+            limits.max_calls,
+            limits.call_queue,
+            limits.sip_queue,
+            limits.max_tcp_connections,
+            limits.http_in_flight,
+        ];
+        if sizes.contains(&0) {
             return Err(ConfigError::Invalid(
-                "limits.max_calls, limits.call_queue and limits.sip_queue must be > 0".into(),
+                "every value under [limits] must be > 0".into(),
             ));
         }
         if self.sip.t1_ms == 0 || self.sip.t2_ms < self.sip.t1_ms {
@@ -296,7 +316,7 @@ mod tests {
         let cases = [
             ("[sip]\nbogus = 1\n", "unknown field"),
             ("[media]\nrtp_ports = \"9-3\"\n", "LOW-HIGH"),
-            ("[limits]\nmax_calls = 0\n", "max_calls"),
+            ("[limits]\nmax_calls = 0\n", "[limits]"),
             ("[sip\n", "x.toml"),
         ];
         for (text, want) in cases {

@@ -70,6 +70,14 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let (low, high) = parse_port_range(&config.media.rtp_ports)
         .map_err(|e| ServerError::Config(e.to_string()))?;
 
+    let prompts = PromptCache::with_rate(
+        PromptCacheLimits {
+            max_entries: config.tts.cache_entries,
+            max_samples: config.tts.cache_seconds.saturating_mul(8_000),
+        },
+        config.tts.rate_wpm,
+    )
+    .map_err(|e| ServerError::Config(format!("tts: {e}")))?;
     let (udp, tcp) = bind_sip(config.sip.listen).await?;
     let sip_addr = udp.local_addr().unwrap_or(config.sip.listen);
     let advertised_ip = config.sip.advertise.unwrap_or(match sip_addr.ip() {
@@ -100,7 +108,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let services = Arc::new(CallServices {
         dialplan: Arc::new(dialplan),
         tickets: tickets.clone(),
-        prompts: PromptCache::new(PromptCacheLimits::default()),
+        prompts,
         ports: PortAllocator::new(low, high),
         media_ip: advertised_ip,
         recordings_dir: recordings,
@@ -110,13 +118,24 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         config,
     });
     let sip_task = tokio::spawn(transport::run(
-        udp, tcp, endpoint, event_tx, cmd_rx, drain_rx,
+        transport::Sockets {
+            udp,
+            tcp,
+            max_tcp_connections: services.config.limits.max_tcp_connections,
+        },
+        endpoint,
+        event_tx,
+        cmd_rx,
+        drain_rx,
     ));
     tokio::spawn(call::run_manager(event_rx, services.clone()));
 
     let draining_flag = Arc::new(AtomicBool::new(false));
     let mut state = ApiState::new(tickets.clone(), Arc::new(registry.clone()));
     state.draining = draining_flag.clone();
+    state.in_flight = Arc::new(tokio::sync::Semaphore::new(
+        services.config.limits.http_in_flight,
+    ));
     let (http_stop_tx, mut http_stop_rx) = watch::channel(false);
     let http_addr = http.local_addr().ok();
     let http_task = tokio::spawn(api::serve(http, state, async move {

@@ -62,7 +62,12 @@ pub struct ApiState {
     pub metrics: &'static Metrics,
     /// Set while the node drains; `/healthz` then answers 503 so balancers stop sending.
     pub draining: Arc<AtomicBool>,
+    /// Requests handled at once; beyond them the answer is 503 with Retry-After.
+    pub in_flight: Arc<tokio::sync::Semaphore>,
 }
+
+/// Default for [`ApiState::in_flight`].
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
 
 impl ApiState {
     /// State over the process-wide metrics with a fresh, unset draining flag.
@@ -72,12 +77,14 @@ impl ApiState {
             live_calls,
             metrics: metrics::global(),
             draining: Arc::new(AtomicBool::new(false)),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
         }
     }
 }
 
 /// All routes.
 pub fn router(state: ApiState) -> Router {
+    let limit = state.in_flight.clone();
     Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
@@ -87,6 +94,27 @@ pub fn router(state: ApiState) -> Router {
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(limit, shed_load))
+}
+
+/// Refuses a request at once when the in-flight limit is reached, rather than queueing it.
+async fn shed_load(
+    axum::extract::State(limit): axum::extract::State<Arc<tokio::sync::Semaphore>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match limit.try_acquire_owned() {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => {
+            let mut rsp = ApiError::unavailable("too many requests in flight").into_response();
+            rsp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+            rsp
+        }
+    }
 }
 
 /// Serves [`router`] on `listener` until `shutdown` resolves, then lets in-flight requests

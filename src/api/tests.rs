@@ -300,3 +300,21 @@ async fn serve_stops_on_shutdown_signal() {
         "listener closed"
     );
 }
+
+#[tokio::test]
+async fn requests_beyond_the_in_flight_limit_get_503() {
+    let server = start(vec![]).await;
+    let all = u32::try_from(crate::api::DEFAULT_MAX_IN_FLIGHT).unwrap();
+    let held = server
+        .state
+        .in_flight
+        .clone()
+        .acquire_many_owned(all)
+        .await
+        .unwrap();
+    let reply = get(&server, "/api/tickets").await;
+    assert_eq!(reply.status, 503);
+    assert!(reply.json()["error"].is_string());
+    drop(held);
+    assert_eq!(get(&server, "/api/tickets").await.status, 200);
+}

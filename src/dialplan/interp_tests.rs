@@ -236,7 +236,8 @@ fn no_input_replays_the_prompt_then_goes_on_timeout() {
     let mut call = Call::default_plan();
     call.finish_prompt(); // greeting
     call.finish_prompt(); // menu prompt, attempt 1
-    for attempt in 1..=2 {
+                          // default.yaml: retries 1, then on_timeout no_input.
+    for attempt in 1..=1 {
         let out = call.time_out();
         assert!(records(&out).contains(&&TurnRecord::NoInput { step: 1, attempt }));
         assert!(
@@ -247,12 +248,15 @@ fn no_input_replays_the_prompt_then_goes_on_timeout() {
         call.finish_prompt();
     }
     let out = call.time_out();
-    assert_eq!(says(&out), ["Thank you for calling Example Shop. Goodbye."]);
+    assert_eq!(
+        says(&out),
+        ["We did not receive your choice. Thank you for calling Example Shop. Goodbye."]
+    );
     let out = call.finish_prompt();
     assert_eq!(
         control(&out),
         [&Action::Hangup {
-            disposition: Disposition::Completed
+            disposition: Disposition::NoInput
         }]
     );
     assert!(call.interp.is_finished());
@@ -290,12 +294,12 @@ fn invalid_key_says_so_reprompts_and_finally_gives_up() {
     let out = call.finish_prompt();
     assert!(says(&out)[0].starts_with("For order status"));
     call.finish_prompt();
-    call.keys("8");
-    call.finish_prompt();
-    call.finish_prompt();
-    // Third failure: retries (2) exhausted; no on_invalid, so on_timeout (goodbye).
-    let out = call.keys("#");
-    assert_eq!(says(&out), ["Thank you for calling Example Shop. Goodbye."]);
+    // Second failure: retries (1) exhausted; no on_invalid, so on_timeout (no_input).
+    let out = call.keys("8");
+    assert_eq!(
+        says(&out),
+        ["We did not receive your choice. Thank you for calling Example Shop. Goodbye."]
+    );
 }
 
 #[test]

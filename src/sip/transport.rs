@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Semaphore};
 
 use super::endpoint::{CallKey, ConnId, Endpoint, EndpointStats, Peer, SipEvent};
 use super::message::{ParseError, StreamFramer};
@@ -45,10 +45,19 @@ enum TcpInput {
 /// Per-connection outgoing queue length (messages).
 const TCP_WRITE_QUEUE: usize = 256;
 
-/// Runs the SIP endpoint until `shutdown` turns true and every call has ended.
+/// The bound SIP sockets and the connection limit.
+pub struct Sockets {
+    /// The UDP socket.
+    pub udp: UdpSocket,
+    /// The TCP listener on the same port.
+    pub tcp: TcpListener,
+    /// Open TCP connections allowed; further ones are closed at once.
+    pub max_tcp_connections: usize,
+}
+
+/// Runs the SIP endpoint until the event receiver goes away.
 pub async fn run(
-    udp: UdpSocket,
-    tcp: TcpListener,
+    sockets: Sockets,
     mut endpoint: Endpoint,
     events: mpsc::Sender<SipEvent>,
     mut commands: mpsc::Receiver<SipCommand>,
@@ -56,10 +65,11 @@ pub async fn run(
 ) {
     let metrics = metrics();
     let mut reported = EndpointStats::default();
-    let udp = Arc::new(udp);
+    let udp = Arc::new(sockets.udp);
     let (tcp_tx, mut tcp_rx) = mpsc::channel::<TcpInput>(1024);
     let max_size = endpoint.max_message_size();
-    let accept = tokio::spawn(accept_loop(tcp, tcp_tx, max_size));
+    let slots = Arc::new(Semaphore::new(sockets.max_tcp_connections));
+    let accept = tokio::spawn(accept_loop(sockets.tcp, tcp_tx, max_size, slots));
     let mut conns: HashMap<ConnId, mpsc::Sender<Wire>> = HashMap::new();
     let mut buf = vec![0u8; 65_536];
     loop {
@@ -163,10 +173,20 @@ fn count_response(metrics: &Metrics, bytes: &[u8]) {
     }
 }
 
-async fn accept_loop(listener: TcpListener, tx: mpsc::Sender<TcpInput>, max_size: usize) {
+async fn accept_loop(
+    listener: TcpListener,
+    tx: mpsc::Sender<TcpInput>,
+    max_size: usize,
+    slots: Arc<Semaphore>,
+) {
     let mut next_id: ConnId = 1;
     loop {
         let Ok((stream, from)) = listener.accept().await else {
+            continue;
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            // Over the limit: closing at once is cheaper than serving badly.
+            drop(stream);
             continue;
         };
         let id = next_id;
@@ -175,7 +195,11 @@ async fn accept_loop(listener: TcpListener, tx: mpsc::Sender<TcpInput>, max_size
         if tx.send(TcpInput::Opened(id, wtx)).await.is_err() {
             return;
         }
-        tokio::spawn(connection(stream, id, from, tx.clone(), wrx, max_size));
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            connection(stream, id, from, tx, wrx, max_size).await;
+            drop(slot);
+        });
     }
 }
 
