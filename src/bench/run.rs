@@ -21,7 +21,6 @@ const DIALPLAN: &str = include_str!("../../dialplans/bench.yaml");
 /// The file name bench_uas_pcap.xml plays from its working directory.
 const PCAP_NAME: &str = "bench_20ms.pcap";
 const MAX_CALLS: usize = 2000;
-const RTP_WARM_UP: Duration = Duration::from_secs(2);
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Who answers the calls.
@@ -181,8 +180,22 @@ impl Bench {
         format!(
             "RTP pacing: per packet |arrival gap - RTP timestamp step| (20 ms), all streams, {} s after all calls are up + {} s warm-up; >=40ms = arrival gaps of two frames or more; lost = sequence gaps; drops as above",
             self.args.rtp_secs,
-            RTP_WARM_UP.as_secs()
+            self.rtp_warm_up().as_secs()
         )
+    }
+
+    /// Time between all calls being up and the measured window (`--quick` shortens it).
+    fn rtp_warm_up(&self) -> Duration {
+        Duration::from_secs(if self.args.quick { 1 } else { 2 })
+    }
+
+    /// The first call's hold: long enough for espeak-ng to synthesise the prompt.
+    fn first_call_hold_ms(&self) -> u64 {
+        if self.args.quick {
+            500
+        } else {
+            3000
+        }
     }
 
     /// `media`: the RTP test (voxdesk records per `--record`; SIPp replays the pcap).
@@ -280,7 +293,8 @@ impl Bench {
         let warm = self
             .work
             .sub(&format!("signalling-{}-warm-up", who.label()))?;
-        self.call(&server, &warm, Caller::short(&self.sink_csv, 20, 20, 0))?;
+        let warm_calls = if self.args.quick { 10 } else { 50 };
+        self.call(&server, &warm, Caller::short(&self.sink_csv, 50, warm_calls, 0))?;
         let mut steps = Vec::new();
         for &rate in &self.args.rates {
             let dir = self
@@ -320,7 +334,7 @@ impl Bench {
                 break;
             }
             // Let the last BYE transactions and ticket writes settle before the next rate.
-            std::thread::sleep(Duration::from_secs(1));
+            std::thread::sleep(Duration::from_millis(if self.args.quick { 200 } else { 1000 }));
         }
         server.process.stop(STOP_GRACE);
         Ok(steps)
@@ -332,7 +346,7 @@ impl Bench {
         let csv = dir.join("ports.csv");
         std::fs::write(&csv, ports_csv(probe.ports()))?;
         let setup = Duration::from_secs(calls as u64 / u64::from(self.args.setup_rate) + 1);
-        let playing = setup + RTP_WARM_UP + Duration::from_secs(self.args.rtp_secs + 30);
+        let playing = setup + self.rtp_warm_up() + Duration::from_secs(self.args.rtp_secs + 30);
         if who == Answerer::Sipp {
             std::fs::write(dir.join(PCAP_NAME), pcap::reference_audio(playing))?;
         }
@@ -342,8 +356,9 @@ impl Bench {
         let warm = self
             .work
             .sub(&format!("rtp-{}-{calls}-warm-up", who.label()))?;
-        self.call(&server, &warm, Caller::short(&self.sink_csv, 1, 1, 3000))?;
-        std::thread::sleep(Duration::from_secs(1));
+        let hold = self.first_call_hold_ms();
+        self.call(&server, &warm, Caller::short(&self.sink_csv, 1, 1, hold))?;
+        std::thread::sleep(Duration::from_millis(hold / 3));
         let rss_before_kib = server.process.rss_kib();
 
         let callers = self
@@ -362,7 +377,7 @@ impl Bench {
         while probe.streams() < calls && Instant::now() < until && uac.exited().is_none() {
             std::thread::sleep(Duration::from_millis(100));
         }
-        std::thread::sleep(RTP_WARM_UP);
+        std::thread::sleep(self.rtp_warm_up());
         let rss_with_kib = server.process.rss_kib();
         probe.reset();
         let cpu = CpuWatch::start(&server.process);
