@@ -25,7 +25,10 @@ fn quick_bench_prints_both_tables() {
         "   10 |      10 ",
         "Memory: answerer VmRSS",
     ] {
-        assert!(stdout.contains(want), "{want:?} missing in:\n{stdout}\n{stderr}");
+        assert!(
+            stdout.contains(want),
+            "{want:?} missing in:\n{stdout}\n{stderr}"
+        );
     }
     assert!(!stdout.contains("SIPp UAS none"), "{stdout}");
     assert!(!stdout.contains("voxdesk none"), "{stdout}");

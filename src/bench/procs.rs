@@ -129,21 +129,25 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// Datagrams the kernel dropped because a UDP receive buffer was full, machine-wide
-/// (`RcvbufErrors` in /proc/net/snmp). The bench's traffic is all on loopback, so a rise during
-/// a step means some socket (voxdesk's, SIPp's or the probe's) did not keep up.
-pub fn udp_receive_drops() -> Option<u64> {
-    parse_rcvbuf_errors(&std::fs::read_to_string("/proc/net/snmp").ok()?)
+/// Datagrams the kernel dropped because the receive buffer of a UDP socket bound to one of
+/// `ports` was full (the `drops` column of /proc/net/udp, summed).
+pub fn udp_drops(ports: &[u16]) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/udp").ok()?;
+    Some(parse_udp_drops(&table, ports))
 }
 
-fn parse_rcvbuf_errors(snmp: &str) -> Option<u64> {
-    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
-    let names = udp.next()?.split_whitespace();
-    let values = udp.next()?.split_whitespace();
-    names
-        .zip(values)
-        .find(|(name, _)| *name == "RcvbufErrors")
-        .and_then(|(_, value)| value.parse().ok())
+fn parse_udp_drops(table: &str, ports: &[u16]) -> u64 {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (_, port_hex) = fields.get(1)?.split_once(':')?;
+            let port = u16::from_str_radix(port_hex, 16).ok()?;
+            let drops: u64 = fields.last()?.parse().ok()?;
+            ports.contains(&port).then_some(drops)
+        })
+        .sum()
 }
 
 /// A 127.0.0.1 port that is free for UDP and TCP right now.
@@ -235,9 +239,13 @@ mod tests {
         let stat = "42 (tokio rt) S 1 2 3 4 5 6 7 8 9 10 150 25 0 0 20 0";
         assert_eq!(parse_cpu_ticks(stat), Some(175));
         assert_eq!(parse_cpu_ticks("42 (x) S 1"), None);
-        let snmp = "Ip: 1 2\nIp: 3 4\nUdp: InDatagrams RcvbufErrors\nUdp: 10 7\nUdpLite: x\n";
-        assert_eq!(parse_rcvbuf_errors(snmp), Some(7));
-        assert_eq!(parse_rcvbuf_errors("Udp: InDatagrams\n"), None);
+        let udp = "  sl  local_address rem_address st tx_queue rx_queue tr tm->when retrnsmt uid timeout inode ref pointer drops\n\
+10160: 0100007F:3AD4 00000000:0000 07 0:0 00:0 0 0 0 33977 2 0000 5\n\
+10161: 0100007F:3AD5 00000000:0000 07 0:0 00:0 0 0 0 33978 2 0000 7\n\
+garbage\n";
+        assert_eq!(parse_udp_drops(udp, &[0x3AD4, 0x3AD5, 9]), 12);
+        assert_eq!(parse_udp_drops(udp, &[0x3AD4]), 5);
+        assert_eq!(parse_udp_drops(udp, &[]), 0);
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub struct Step {
     pub answer_ms: Vec<u32>,
     /// Answerer CPU during the step, percent of one core.
     pub cpu_pct: Option<f64>,
-    /// UDP receive-buffer drops on the machine during the step.
+    /// Datagrams dropped at the answerer's SIP socket during the step.
     pub udp_drops: Option<u64>,
 }
 
@@ -51,7 +51,7 @@ pub struct MediaRun {
     pub failed_calls: u64,
     /// Answerer CPU during the window, percent of one core.
     pub cpu_pct: Option<f64>,
-    /// UDP receive-buffer drops on the machine during the window.
+    /// Datagrams dropped at the probe's sockets during the window.
     pub udp_drops: Option<u64>,
 }
 

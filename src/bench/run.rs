@@ -171,14 +171,14 @@ impl Bench {
 
     fn signalling_note(&self) -> String {
         format!(
-            "Signalling: INVITE/200/ACK, BYE after {} ms, {} s per rate, fresh answerer per side; latency = INVITE->200 ms (SIPp rtd, whole ms: 0 means < 1 ms); retr = SIPp retransmissions; drops = UDP receive-buffer drops machine-wide",
+            "Signalling: INVITE/200/ACK, BYE after {} ms, {} s per rate, fresh answerer per side; latency = INVITE->200 ms (SIPp rtd, whole ms: 0 means < 1 ms); retr = SIPp retransmissions; drops = datagrams dropped at the answerer's full SIP socket buffer",
             self.args.hold_ms, self.args.duration
         )
     }
 
     fn media_note(&self) -> String {
         format!(
-            "RTP pacing: per packet |arrival gap - RTP timestamp step| (20 ms), all streams, {} s after all calls are up + {} s warm-up; >=40ms = arrival gaps of two frames or more; lost = sequence gaps; drops as above",
+            "RTP pacing: per packet |arrival gap - RTP timestamp step| (20 ms), all streams, {} s after all calls are up + {} s warm-up; >=40ms = arrival gaps of two frames or more; lost = sequence gaps; drops = datagrams dropped at the probe's full socket buffers",
             self.args.rtp_secs,
             self.rtp_warm_up().as_secs()
         )
@@ -294,7 +294,11 @@ impl Bench {
             .work
             .sub(&format!("signalling-{}-warm-up", who.label()))?;
         let warm_calls = if self.args.quick { 10 } else { 50 };
-        self.call(&server, &warm, Caller::short(&self.sink_csv, 50, warm_calls, 0))?;
+        self.call(
+            &server,
+            &warm,
+            Caller::short(&self.sink_csv, 50, warm_calls, 0),
+        )?;
         let mut steps = Vec::new();
         for &rate in &self.args.rates {
             let dir = self
@@ -303,9 +307,10 @@ impl Bench {
             let calls = u64::from(rate) * self.args.duration;
             let caller = Caller::short(&self.sink_csv, rate, calls, self.args.hold_ms);
             let cpu = CpuWatch::start(&server.process);
-            let drops = procs::udp_receive_drops();
+            let sip_port = [server.sip.port()];
+            let drops = procs::udp_drops(&sip_port);
             let (stats, mut answer_ms) = self.call(&server, &dir, caller)?;
-            let udp_drops = delta(drops, procs::udp_receive_drops());
+            let udp_drops = delta(drops, procs::udp_drops(&sip_port));
             answer_ms.sort_unstable();
             let step = Step {
                 rate,
@@ -334,7 +339,11 @@ impl Bench {
                 break;
             }
             // Let the last BYE transactions and ticket writes settle before the next rate.
-            std::thread::sleep(Duration::from_millis(if self.args.quick { 200 } else { 1000 }));
+            std::thread::sleep(Duration::from_millis(if self.args.quick {
+                200
+            } else {
+                1000
+            }));
         }
         server.process.stop(STOP_GRACE);
         Ok(steps)
@@ -381,10 +390,10 @@ impl Bench {
         let rss_with_kib = server.process.rss_kib();
         probe.reset();
         let cpu = CpuWatch::start(&server.process);
-        let drops = procs::udp_receive_drops();
+        let drops = procs::udp_drops(probe.ports());
         std::thread::sleep(Duration::from_secs(self.args.rtp_secs));
         let jitter: JitterSummary = probe.summary();
-        let udp_drops = delta(drops, procs::udp_receive_drops());
+        let udp_drops = delta(drops, procs::udp_drops(probe.ports()));
         let cpu_pct = cpu.percent(&server.process);
         let failed_calls = read_stats(&callers).map_or(0, |s| s.failed);
         eprintln!(
