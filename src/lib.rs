@@ -5,6 +5,7 @@
 //! [`tickets`] and [`api`] consume; nothing below `call` knows about tickets or HTTP.
 
 pub mod api;
+pub mod bench;
 pub mod call;
 pub mod config;
 pub mod dialplan;

@@ -1,4 +1,4 @@
-//! The `voxdesk` command line: `serve`, `dialplan check`.
+//! The `voxdesk` command line: `serve`, `dialplan check`, `bench sip`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,6 +24,17 @@ enum Command {
         #[command(subcommand)]
         command: DialplanCommand,
     },
+    /// Benchmarks that print figures (they start their own voxdesk and SIPp).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// SIP calls/s and answer latency, RTP pacing jitter and memory per call, next to SIPp.
+    Sip(voxdesk::bench::SipBenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -73,6 +84,18 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Command::Bench {
+            command: BenchCommand::Sip(args),
+        } => match voxdesk::bench::run_sip(&args) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("voxdesk bench: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
