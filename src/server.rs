@@ -44,12 +44,29 @@ pub enum ServerError {
     Config(String),
 }
 
+/// Socket buffer for SIP over UDP: bursts of thousands of requests per second overflow the
+/// default ~200 KiB before the endpoint task gets to them, and a lost INVITE costs the caller
+/// a 500 ms retransmission. The kernel caps it at `net.core.rmem_max`.
+const SIP_UDP_BUFFER: usize = 4 << 20;
+
+fn bind_udp(addr: SocketAddr, buffer: usize) -> std::io::Result<UdpSocket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    // Best effort: a smaller buffer still works, it only drops sooner.
+    let _ = socket.set_recv_buffer_size(buffer);
+    let _ = socket.set_send_buffer_size(buffer);
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
+}
+
 /// Binds UDP and TCP on the same port (port 0 picks one free for both).
 async fn bind_sip(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), ServerError> {
     let bind_err = |what, source| ServerError::Bind { what, addr, source };
-    let udp = UdpSocket::bind(addr)
-        .await
-        .map_err(|e| bind_err("SIP UDP", e))?;
+    let udp = bind_udp(addr, SIP_UDP_BUFFER).map_err(|e| bind_err("SIP UDP", e))?;
     let actual = udp.local_addr().map_err(|e| bind_err("SIP UDP", e))?;
     let tcp = TcpListener::bind(actual)
         .await

@@ -32,6 +32,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, warn};
 
 use super::dtmf::DtmfReceiver;
+use super::histogram::IntervalHistogram;
 use super::jitter::{JitterBuffer, JitterStats};
 use super::recorder::CallRecorder;
 use super::rtp::{RtpPacket, RtpSender};
@@ -49,8 +50,6 @@ const EVENT_QUEUE: usize = 64;
 const MAX_QUEUED_PROMPTS: usize = 16;
 /// Largest datagram read; anything longer is truncated (and then fails to parse or is cut).
 const MAX_DATAGRAM: usize = 2048;
-/// Send intervals kept for the percentiles (one minute of packets).
-const SEND_INTERVAL_WINDOW: usize = 3000;
 /// How long the final `Stopped` event may wait for room in the event queue.
 const STOPPED_SEND_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -255,7 +254,7 @@ pub struct MediaSession {
     prompts: VecDeque<Prompt>,
     events: mpsc::Sender<MediaEvent>,
     last_send: Option<Instant>,
-    send_intervals_us: VecDeque<u64>,
+    send_intervals: IntervalHistogram,
     stats: MediaStats,
 }
 
@@ -304,7 +303,7 @@ impl MediaSession {
             prompts: VecDeque::new(),
             events,
             last_send: None,
-            send_intervals_us: VecDeque::with_capacity(SEND_INTERVAL_WINDOW),
+            send_intervals: IntervalHistogram::default(),
             stats,
         }
     }
@@ -509,12 +508,9 @@ impl MediaSession {
     fn note_sent(&mut self, now: Instant) {
         self.stats.packets_sent += 1;
         if let Some(previous) = self.last_send.replace(now) {
-            if self.send_intervals_us.len() >= SEND_INTERVAL_WINDOW {
-                self.send_intervals_us.pop_front();
-            }
             let interval = now.saturating_duration_since(previous).as_micros();
-            self.send_intervals_us
-                .push_back(u64::try_from(interval).unwrap_or(u64::MAX));
+            self.send_intervals
+                .record(u64::try_from(interval).unwrap_or(u64::MAX));
         }
     }
 
@@ -530,17 +526,11 @@ impl MediaSession {
     }
 
     fn stats(&self) -> MediaStats {
-        let mut intervals: Vec<u64> = self.send_intervals_us.iter().copied().collect();
-        intervals.sort_unstable();
-        let percentile = |p: usize| {
-            let index = (intervals.len() * p / 100).min(intervals.len().saturating_sub(1));
-            intervals.get(index).copied().unwrap_or(0)
-        };
         MediaStats {
             jitter: self.jitter.stats(),
-            send_interval_us_p50: percentile(50),
-            send_interval_us_p99: percentile(99),
-            send_interval_us_max: intervals.last().copied().unwrap_or(0),
+            send_interval_us_p50: self.send_intervals.percentile(50),
+            send_interval_us_p99: self.send_intervals.percentile(99),
+            send_interval_us_max: self.send_intervals.max(),
             ..self.stats.clone()
         }
     }

@@ -44,6 +44,8 @@ enum TcpInput {
 
 /// Per-connection outgoing queue length (messages).
 const TCP_WRITE_QUEUE: usize = 256;
+/// Datagrams or commands taken per wake-up before the outputs are flushed.
+const BATCH: usize = 64;
 
 /// The bound SIP sockets and the connection limit.
 pub struct Sockets {
@@ -85,6 +87,13 @@ pub async fn run(
                 if let Ok((n, from)) = received {
                     count_request(metrics, &buf[..n]);
                     endpoint.handle_input(&buf[..n], Peer::Udp(from), Instant::now());
+                    // Under load, take what else is queued before the outputs: one wake-up
+                    // per burst instead of per datagram keeps the socket buffer from filling.
+                    for _ in 1..BATCH {
+                        let Ok((n, from)) = udp.try_recv_from(&mut buf) else { break };
+                        count_request(metrics, &buf[..n]);
+                        endpoint.handle_input(&buf[..n], Peer::Udp(from), Instant::now());
+                    }
                 }
             }
             Some(input) = tcp_rx.recv() => match input {
@@ -95,7 +104,13 @@ pub async fn run(
                 TcpInput::Opened(id, tx) => { conns.insert(id, tx); }
                 TcpInput::Closed(id) => { conns.remove(&id); }
             },
-            Some(cmd) = commands.recv() => apply(&mut endpoint, cmd, Instant::now()),
+            Some(cmd) = commands.recv() => {
+                apply(&mut endpoint, cmd, Instant::now());
+                for _ in 1..BATCH {
+                    let Ok(cmd) = commands.try_recv() else { break };
+                    apply(&mut endpoint, cmd, Instant::now());
+                }
+            }
             _ = sleep => endpoint.handle_timeout(Instant::now()),
             changed = draining.changed() => {
                 if changed.is_err() || *draining.borrow() {
@@ -107,7 +122,11 @@ pub async fn run(
             count_response(metrics, &t.bytes);
             match t.peer {
                 Peer::Udp(addr) => {
-                    let _ = udp.send_to(&t.bytes, addr).await;
+                    if let Err(e) = udp.try_send_to(&t.bytes, addr) {
+                        if e.kind() == std::io::ErrorKind::WouldBlock {
+                            let _ = udp.send_to(&t.bytes, addr).await;
+                        }
+                    }
                 }
                 Peer::Tcp(id, _) => {
                     if let Some(tx) = conns.get(&id) {
