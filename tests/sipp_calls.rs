@@ -103,6 +103,11 @@ fn dtmf_order_status_reads_the_number_back() {
         .iter()
         .any(|t| t["kind"] == "prompt" && text(&t["text"]).contains("1 2 3 4"));
     assert!(read_back, "order number not read back: {detail}");
+    // The 1 came while the menu prompt was playing: it cut the prompt short.
+    let barged = turns
+        .iter()
+        .any(|t| t["kind"] == "note" && text(&t["text"]) == "barge-in");
+    assert!(barged, "no barge-in: {detail}");
 }
 
 #[test]
@@ -334,6 +339,25 @@ fn silent_caller_ends_as_no_input() {
     vox.assert_passed(&run);
     let tickets = vox.ended_tickets(1, Duration::from_secs(60));
     assert_eq!(tickets[0]["disposition"], "no-input", "{}", tickets[0]);
+}
+
+#[test]
+fn transfer_before_any_prompt_is_a_302() {
+    let plan = "name: straight to agents\nsteps:\n  - transfer: \"sip:agent@127.0.0.1:5070\"\n";
+    let vox = Voxdesk::start_with(None, Some(plan));
+    let run = vox.sipp("redirect_302.xml").run();
+    vox.assert_passed(&run);
+    let tickets = vox.ended_tickets(1, TICKET_WAIT);
+    let ticket = &tickets[0];
+    assert_eq!(ticket["disposition"], "transferred", "{ticket}");
+    assert_eq!(
+        ticket["transfer_target"], "sip:agent@127.0.0.1:5070",
+        "{ticket}"
+    );
+    assert!(
+        ticket["answered_at"].is_null(),
+        "a redirected call is never answered: {ticket}"
+    );
 }
 
 /// The DTMF files the scenarios play: one stream per call, nothing a receiver may drop.

@@ -147,6 +147,12 @@ impl Voxdesk {
     /// Starts voxdesk with `config` (TOML) as its `--config` file, e.g.
     /// `"[sip]\nanswer_delay_ms = 2000\n"`, and waits until it is ready.
     pub fn start_with_config(config: Option<&str>) -> Voxdesk {
+        Voxdesk::start_with(config, None)
+    }
+
+    /// Starts voxdesk with an optional config and an optional dialplan text (written to the
+    /// test directory; `dialplans/default.yaml` otherwise).
+    pub fn start_with(config: Option<&str>, dialplan_text: Option<&str>) -> Voxdesk {
         let dir = tempfile::Builder::new()
             .prefix("voxdesk-e2e-")
             .tempdir()
@@ -157,7 +163,14 @@ impl Voxdesk {
         let http = SocketAddr::from(([127, 0, 0, 1], free_tcp_port()));
         let rtp_low = reserve_udp_block(RTP_PORTS);
         let rtp_ports = (rtp_low, rtp_low + RTP_PORTS - 1);
-        let dialplan = Path::new(env!("CARGO_MANIFEST_DIR")).join("dialplans/default.yaml");
+        let dialplan = match dialplan_text {
+            Some(text) => {
+                let path = dir.path().join("dialplan.yaml");
+                std::fs::write(&path, text).expect("write the dialplan");
+                path
+            }
+            None => Path::new(env!("CARGO_MANIFEST_DIR")).join("dialplans/default.yaml"),
+        };
 
         let mut cmd = Command::new(voxdesk_binary());
         cmd.arg("serve")
