@@ -66,7 +66,7 @@ pub(super) async fn run(
                 from: setup.from.clone(),
                 to: setup.to.clone(),
                 state: "ringing".into(),
-                started_at: chrono_like_now(),
+                started_at: rfc3339_now(),
                 step: None,
             },
         );
@@ -88,7 +88,7 @@ pub(super) async fn run(
 }
 
 /// RFC 3339 for the live view.
-fn chrono_like_now() -> String {
+fn rfc3339_now() -> String {
     serde_json::to_value(Timestamp::now())
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -163,7 +163,7 @@ impl Call {
         vars.insert("caller".to_string(), user_part(&setup.from));
         vars.insert("called".to_string(), user_part(&setup.to));
         vars.insert("call_id".to_string(), setup.call_id.clone());
-        let _ = &setup.request_uri;
+        vars.insert("request_uri".to_string(), setup.request_uri.clone());
         let mut interp = Interp::new(self.svc.dialplan.clone(), vars);
         interp.start(Instant::now());
         // Run the plan up to its first media action: a plan that transfers before saying

@@ -25,7 +25,7 @@ pub const MAX_FILE_BYTES: usize = 1 << 20;
 pub const MAX_STEPS: usize = 10_000;
 
 /// Variables the call layer always provides.
-pub const BUILTIN_VARS: &[&str] = &["caller", "called", "call_id"];
+pub const BUILTIN_VARS: &[&str] = &["caller", "called", "call_id", "request_uri"];
 
 const STEP_KINDS: &[&str] = &[
     "say", "play", "menu", "collect", "set", "goto", "transfer", "hangup",
