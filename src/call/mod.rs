@@ -20,7 +20,7 @@ use tracing::warn;
 use crate::config::Config;
 use crate::dialplan::Dialplan;
 use crate::media::ports::PortAllocator;
-use crate::sip::endpoint::{CallKey, SipEvent};
+use crate::sip::endpoint::{CallKey, IncomingCall, SipEvent};
 use crate::sip::transport::SipCommand;
 use crate::speech::PromptCache;
 use crate::tickets::TicketStore;
@@ -58,26 +58,9 @@ pub async fn run_manager(mut events: mpsc::Receiver<SipEvent>, services: Arc<Cal
     while let Some(event) = events.recv().await {
         let key = event_key(&event);
         match event {
-            SipEvent::IncomingCall {
-                key,
-                call_id,
-                from,
-                to,
-                request_uri,
-                offer,
-                source,
-            } => {
+            SipEvent::IncomingCall(setup) => {
                 let (tx, rx) = mpsc::channel(services.config.limits.call_queue);
                 routes.insert(key, tx);
-                let setup = task::CallSetup {
-                    key,
-                    call_id,
-                    from,
-                    to,
-                    request_uri,
-                    offer,
-                    source,
-                };
                 tokio::spawn(task::run(setup, rx, services.clone()));
             }
             other => {
@@ -102,7 +85,7 @@ pub async fn run_manager(mut events: mpsc::Receiver<SipEvent>, services: Arc<Cal
 
 fn event_key(event: &SipEvent) -> CallKey {
     match event {
-        SipEvent::IncomingCall { key, .. }
+        SipEvent::IncomingCall(IncomingCall { key, .. })
         | SipEvent::Acked { key, .. }
         | SipEvent::ReInvite { key, .. }
         | SipEvent::Info { key, .. } => *key,

@@ -19,20 +19,9 @@ use crate::media::dtmf::parse_dtmf_relay;
 use crate::media::session::{MediaConfig, MediaEvent, MediaHandle, MediaSession};
 use crate::media::Codec;
 use crate::sdp::{self, LocalMedia, Negotiated, SessionOrigin};
-use crate::sip::endpoint::{CallKey, SipEvent};
+use crate::sip::endpoint::{CallKey, IncomingCall, SipEvent};
 use crate::sip::transport::SipCommand;
 use crate::tickets::{Disposition, NewTicket, TicketId, Timestamp, Turn, TurnKind};
-
-/// What the endpoint told us about a new call.
-pub(super) struct CallSetup {
-    pub key: CallKey,
-    pub call_id: String,
-    pub from: String,
-    pub to: String,
-    pub request_uri: String,
-    pub offer: Option<String>,
-    pub source: SocketAddr,
-}
 
 /// Why the main loop stopped.
 enum Outcome {
@@ -44,7 +33,7 @@ enum Outcome {
 
 /// Runs one call to its end.
 pub(super) async fn run(
-    setup: CallSetup,
+    setup: IncomingCall,
     sip_rx: mpsc::Receiver<SipEvent>,
     svc: Arc<CallServices>,
 ) {
@@ -134,7 +123,7 @@ impl Call {
         None
     }
 
-    async fn run(&mut self, setup: CallSetup) -> (Disposition, Option<String>) {
+    async fn run(&mut self, setup: IncomingCall) -> (Disposition, Option<String>) {
         let key = self.key;
         let Some(socket) = self.bind_rtp().await else {
             self.sip(SipCommand::Reject(key, 503)).await;

@@ -119,7 +119,7 @@ impl Net {
 
     fn incoming(&mut self) -> CallKey {
         match self.events().as_slice() {
-            [SipEvent::IncomingCall { key, .. }] => *key,
+            [SipEvent::IncomingCall(call)] => call.key,
             other => panic!("expected one IncomingCall, got {other:?}"),
         }
     }
@@ -402,9 +402,7 @@ fn invite_without_sdp_gets_answer_from_ack() {
     net.send(&invite("z9hG4bK1", "c1", false));
     net.codes();
     let key = match net.events().as_slice() {
-        [SipEvent::IncomingCall {
-            key, offer: None, ..
-        }] => *key,
+        [SipEvent::IncomingCall(call)] if call.offer.is_none() => call.key,
         other => panic!("{other:?}"),
     };
     let tag = net.answered_to_tag(key);
@@ -484,7 +482,8 @@ proptest::proptest! {
             net.ep.handle_input(&bytes, caller(), net.now);
             for ev in net.events() {
                 match ev {
-                    SipEvent::IncomingCall { key, .. } => {
+                    SipEvent::IncomingCall(call) => {
+                        let key = call.key;
                         net.ep.answer(key, "v=0\r\n", net.now);
                     }
                     SipEvent::Ended(key) => proptest::prop_assert!(ended.insert(key), "ended twice"),

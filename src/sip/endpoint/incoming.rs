@@ -154,7 +154,7 @@ impl Endpoint {
         let dialog = Dialog::from_invite(&req, &random_token("vx"));
         self.dialogs
             .insert((dialog.call_id.clone(), dialog.local_tag.clone()), call_key);
-        let event = SipEvent::IncomingCall {
+        let event = SipEvent::IncomingCall(IncomingCall {
             key: call_key,
             call_id: dialog.call_id.clone(),
             from: message::name_addr_uri(req.headers.get("From").unwrap_or("")).to_string(),
@@ -162,7 +162,7 @@ impl Endpoint {
             request_uri: req.uri.clone(),
             offer,
             source: peer.addr(),
-        };
+        });
         let trying = response_to(&req, 100, "Trying", None);
         self.start_invite_tx(key.clone(), &req, trying, peer, Some(call_key), now);
         self.calls.insert(
@@ -314,19 +314,7 @@ impl Endpoint {
             }
             m if m.is(M::Invite) => {
                 if call.pending_reinvite.is_some() || call.awaiting_ack.is_some() {
-                    let mut tx = ServerInvite::new(peer.reliable(), self.cfg.timers);
-                    let rsp = response_to(&req, 491, reason_phrase(491), None);
-                    tx.respond(491, Arc::from(rsp.to_bytes()), now);
-                    self.server_txs.insert(
-                        key.clone(),
-                        ServerEntry {
-                            tx: ServerTx::Invite(tx),
-                            peer,
-                            call: None,
-                            invite: None,
-                        },
-                    );
-                    self.drain_server(&key, now);
+                    self.respond_stateless(&req, peer, 491, now);
                     return;
                 }
                 if let Some(contact) = req.headers.get_all("Contact").first() {

@@ -73,26 +73,30 @@ pub struct Transmit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallKey(pub u64);
 
+/// A new INVITE, as the call layer needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingCall {
+    /// The call.
+    pub key: CallKey,
+    /// Call-ID header.
+    pub call_id: String,
+    /// From URI.
+    pub from: String,
+    /// To URI.
+    pub to: String,
+    /// Request-URI.
+    pub request_uri: String,
+    /// The SDP offer, if the INVITE had one.
+    pub offer: Option<String>,
+    /// Source of the INVITE.
+    pub source: SocketAddr,
+}
+
 /// What the call layer is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SipEvent {
     /// A new INVITE: answer, reject or redirect it.
-    IncomingCall {
-        /// The call.
-        key: CallKey,
-        /// Call-ID header.
-        call_id: String,
-        /// From URI.
-        from: String,
-        /// To URI.
-        to: String,
-        /// Request-URI.
-        request_uri: String,
-        /// The SDP offer, if the INVITE had one.
-        offer: Option<String>,
-        /// Source of the INVITE.
-        source: SocketAddr,
-    },
+    IncomingCall(IncomingCall),
     /// The caller acknowledged our 200 (with the SDP answer when we offered in the 200).
     Acked {
         /// The call.
