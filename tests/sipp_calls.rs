@@ -73,6 +73,9 @@ fn basic_call_is_recorded_and_ticketed() {
     assert_eq!((wav.channels, wav.sample_rate), (2, 8000), "{wav:?}");
     assert!(wav.frames >= 8000, "shorter than 1 s: {wav:?}");
     assert!(wav.peak[1] > 1000, "voxdesk's greeting is silent: {wav:?}");
+    let download = vox.get(&format!("/api/tickets/{}/recording", ticket["id"]));
+    assert_eq!(download.status, 200);
+    assert!(download.body.starts_with("RIFF"), "not a WAV download");
 
     let detail = vox.ticket(&ticket["id"]);
     let spoke = turns(&detail)

@@ -91,6 +91,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/calls", get(routes::calls))
         .route("/api/tickets", get(routes::tickets))
         .route("/api/tickets/{id}", get(routes::ticket))
+        .route("/api/tickets/{id}/recording", get(routes::recording))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)

@@ -74,19 +74,44 @@ pub(super) async fn tickets(
     }))
 }
 
+fn ticket_id(id: Result<Path<String>, PathRejection>) -> Result<TicketId, ApiError> {
+    let Path(raw) = id?;
+    raw.parse::<i64>()
+        .map(TicketId)
+        .map_err(|_| ApiError::bad_request(format!("ticket id must be an integer, got {raw:?}")))
+}
+
 pub(super) async fn ticket(
     State(state): State<ApiState>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let Path(raw) = id?;
-    let id = raw
-        .parse::<i64>()
-        .map(TicketId)
-        .map_err(|_| ApiError::bad_request(format!("ticket id must be an integer, got {raw:?}")))?;
+    let id = ticket_id(id)?;
     match state.tickets.get(id).await? {
         Some(ticket) => Ok(Json(ticket)),
         None => Err(ApiError::not_found(format!("no ticket {id}"))),
     }
+}
+
+/// The call's stereo WAV (caller left, voxdesk right), for supervisors to listen to.
+pub(super) async fn recording(
+    State(state): State<ApiState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = ticket_id(id)?;
+    let ticket = state
+        .tickets
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no ticket {id}")))?;
+    // The path comes from our own ticket row, never from the request.
+    let path = ticket
+        .summary
+        .recording_path
+        .ok_or_else(|| ApiError::not_found(format!("ticket {id} has no recording")))?;
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|_| ApiError::not_found(format!("recording of ticket {id} is gone")))?;
+    Ok(([(header::CONTENT_TYPE, "audio/wav")], bytes))
 }
 
 pub(super) async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
