@@ -76,7 +76,8 @@ fn parse_response(raw: &[u8]) -> io::Result<HttpResponse> {
     } else if let Some(length) = length {
         body.truncate(length);
     }
-    let body = String::from_utf8(body).map_err(|_| bad("body is not UTF-8"))?;
+    // Binary bodies (recordings) are kept lossily; JSON and text come through unchanged.
+    let body = String::from_utf8_lossy(&body).into_owned();
     Ok(HttpResponse { status, body })
 }
 
