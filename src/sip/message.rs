@@ -78,6 +78,27 @@ impl Headers {
             .collect()
     }
 
+    /// Rewrites the first list element of the first `name` header (e.g. the top Via).
+    pub fn map_first_element(&mut self, name: &str, f: impl FnOnce(&str) -> String) {
+        let Some((_, value)) = self
+            .0
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        else {
+            return;
+        };
+        let elements = split_list(value);
+        let Some((first, rest)) = elements.split_first() else {
+            return;
+        };
+        let mut out = f(first);
+        for element in rest {
+            out.push_str(", ");
+            out.push_str(element);
+        }
+        *value = out;
+    }
+
     /// Removes every header called `name`.
     pub fn remove(&mut self, name: &str) {
         self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));

@@ -503,3 +503,129 @@ proptest::proptest! {
         proptest::prop_assert!(net.ep.active_calls() <= 3);
     }
 }
+
+/// Sets up an answered, acknowledged call; returns its key and our tag.
+fn confirmed_call(net: &mut Net) -> (CallKey, String) {
+    net.send(&invite("z9hG4bK1", "c1", true));
+    net.codes();
+    let key = net.incoming();
+    let tag = net.answered_to_tag(key);
+    net.send(&in_dialog("ACK", "c1", &tag, 1, "z9hG4bKa"));
+    net.events();
+    (key, tag)
+}
+
+fn reinvite(tag: &str, cseq: u32, branch: &str) -> String {
+    in_dialog("INVITE", "c1", tag, cseq, branch).replace(
+        "Content-Length: 0\r\n\r\n",
+        "Content-Type: application/sdp\r\nContent-Length: 12\r\n\r\na=sendonly\r\n",
+    )
+}
+
+#[test]
+fn cancelled_reinvite_gets_487_and_the_call_goes_on() {
+    let mut net = Net::new(10);
+    let (key, tag) = confirmed_call(&mut net);
+    net.send(&reinvite(&tag, 2, "z9hG4bKr"));
+    net.codes();
+    net.events();
+    let cancel = in_dialog("CANCEL", "c1", &tag, 2, "z9hG4bKr");
+    net.send(&cancel);
+    let pairs: Vec<(u16, String)> = net
+        .responses()
+        .iter()
+        .map(|r| (r.code, r.cseq().unwrap().1))
+        .collect();
+    assert_eq!(pairs, vec![(200, "CANCEL".into()), (487, "INVITE".into())]);
+    assert!(net.events().is_empty(), "the call is not cancelled");
+    assert_eq!(net.ep.active_calls(), 1);
+    // The call layer's late answer is a no-op.
+    net.ep.answer_reinvite(key, Ok("v=0\r\n"), net.now);
+    assert!(net.responses().is_empty());
+}
+
+#[test]
+fn bye_while_a_reinvite_is_pending_answers_it_487() {
+    let mut net = Net::new(10);
+    let (key, tag) = confirmed_call(&mut net);
+    net.send(&reinvite(&tag, 2, "z9hG4bKr"));
+    net.codes();
+    net.send(&in_dialog("BYE", "c1", &tag, 3, "z9hG4bKb"));
+    let pairs: Vec<(u16, String)> = net
+        .responses()
+        .iter()
+        .map(|r| (r.code, r.cseq().unwrap().1))
+        .collect();
+    assert!(pairs.contains(&(200, "BYE".into())), "{pairs:?}");
+    assert!(pairs.contains(&(487, "INVITE".into())), "{pairs:?}");
+    assert!(net.events().contains(&SipEvent::Ended(key)));
+    // The re-INVITE's transaction finishes on its own: nothing is retransmitted forever.
+    let sent = net.advance_to(Duration::from_secs(120));
+    assert!(
+        sent.iter().all(|(t, _)| *t < Duration::from_secs(40)),
+        "{sent:?}"
+    );
+    assert_eq!(net.ep.poll_timeout(), None, "no transaction left");
+}
+
+#[test]
+fn ack_carries_the_invite_cseq_even_after_other_requests() {
+    let mut net = Net::new(10);
+    net.send(&invite("z9hG4bK1", "c1", true));
+    net.codes();
+    let key = net.incoming();
+    net.ep.ringing(key, net.now);
+    let ringing = net.responses();
+    let tag = super::message::param(ringing[0].headers.get("To").unwrap(), "tag")
+        .unwrap()
+        .to_string();
+    // An INFO (CSeq 2) arrives while ringing, then we answer and the ACK says CSeq 1.
+    net.send(&in_dialog("INFO", "c1", &tag, 2, "z9hG4bKi"));
+    net.responses();
+    net.ep.answer(key, "v=0\r\n", net.now);
+    net.responses();
+    net.send(&in_dialog("ACK", "c1", &tag, 1, "z9hG4bKa"));
+    assert_eq!(net.events(), vec![SipEvent::Acked { key, answer: None }]);
+    assert!(net.advance_to(Duration::from_secs(40)).is_empty());
+}
+
+#[test]
+fn top_via_gets_received_and_rport() {
+    let mut net = Net::new(10);
+    let options = in_dialog("OPTIONS", "o1", "x", 1, "z9hG4bKo")
+        .replace(";tag=x", "")
+        .replace(
+            &format!("SIP/2.0/UDP {CALLER};branch=z9hG4bKo"),
+            "SIP/2.0/UDP 10.0.0.7:5060;rport;branch=z9hG4bKo",
+        );
+    net.send(&options);
+    let rsp = net.responses();
+    assert_eq!(
+        rsp[0].headers.get("Via"),
+        Some("SIP/2.0/UDP 10.0.0.7:5060;rport=5061;branch=z9hG4bKo;received=127.0.0.1")
+    );
+}
+
+#[test]
+fn ack_timeout_after_our_bye_sends_no_second_bye() {
+    let mut net = Net::new(10);
+    let (key, tag) = confirmed_call(&mut net);
+    net.send(&reinvite(&tag, 2, "z9hG4bKr"));
+    net.codes();
+    net.ep.answer_reinvite(key, Ok("v=0\r\n"), net.now);
+    net.responses();
+    net.now += Duration::from_secs(1);
+    net.ep.hangup(key, net.now);
+    let sent = net.advance_to(Duration::from_secs(60));
+    let byes: std::collections::HashSet<String> = sent
+        .iter()
+        .filter(|(_, l)| l.starts_with("BYE "))
+        .map(|(_, l)| l.clone())
+        .collect();
+    let bye_sends = sent.iter().filter(|(_, l)| l.starts_with("BYE ")).count();
+    assert_eq!(byes.len(), 1);
+    assert!(
+        bye_sends <= 11,
+        "one BYE transaction only: {bye_sends} sends"
+    );
+}

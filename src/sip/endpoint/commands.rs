@@ -18,26 +18,33 @@ impl Endpoint {
         }
     }
 
-    /// Sends a final response to the call's INVITE.
+    /// Sends a response to the call's initial INVITE.
     pub(super) fn final_response(
         &mut self,
         call_key: CallKey,
         code: u16,
         sdp: Option<&str>,
         now: Instant,
-    ) {
-        let Some(call) = self.calls.get(&call_key) else {
-            return;
-        };
-        let tx_key = call.invite_tx.clone();
+    ) -> Option<u32> {
+        let tx_key = self.calls.get(&call_key)?.invite_tx.clone();
+        self.respond_invite(call_key, &tx_key, code, sdp, now)
+    }
+
+    /// Sends a response on one of the call's INVITE transactions (initial or re-INVITE);
+    /// returns that INVITE's CSeq, which its ACK will carry.
+    pub(super) fn respond_invite(
+        &mut self,
+        call_key: CallKey,
+        tx_key: &TxKey,
+        code: u16,
+        sdp: Option<&str>,
+        now: Instant,
+    ) -> Option<u32> {
+        let call = self.calls.get(&call_key)?;
         let local_tag = call.dialog.local_tag.clone();
         let contact = self.contact(call.peer);
-        let Some(entry) = self.server_txs.get_mut(&tx_key) else {
-            return;
-        };
-        let Some(invite) = &entry.invite else {
-            return;
-        };
+        let entry = self.server_txs.get_mut(tx_key)?;
+        let invite = entry.invite.as_ref()?;
         let mut rsp = response_to(invite, code, reason_phrase(code), Some(&local_tag));
         if (200..300).contains(&code) {
             for rr in invite.headers.get_all("Record-Route") {
@@ -52,10 +59,12 @@ impl Endpoint {
             rsp.headers.push("Content-Type", "application/sdp");
             rsp.body = sdp.as_bytes().to_vec();
         }
+        let cseq = invite.cseq().0;
         if let ServerTx::Invite(tx) = &mut entry.tx {
             tx.respond(code, Arc::from(rsp.to_bytes()), now);
         }
-        self.drain_server(&tx_key, now);
+        self.drain_server(tx_key, now);
+        Some(cseq)
     }
 
     /// 180 Ringing.
@@ -78,8 +87,13 @@ impl Endpoint {
             return;
         }
         call.state = CallState::AwaitingAck;
-        call.awaiting_ack = Some((call.dialog.remote_cseq, call.invite_tx.clone()));
-        self.final_response(call_key, 200, Some(sdp), now);
+        let tx_key = call.invite_tx.clone();
+        // The ACK carries the INVITE's CSeq, whatever in-dialog requests came meanwhile.
+        if let Some(cseq) = self.respond_invite(call_key, &tx_key, 200, Some(sdp), now) {
+            if let Some(call) = self.calls.get_mut(&call_key) {
+                call.awaiting_ack = Some((cseq, tx_key));
+            }
+        }
     }
 
     /// Rejects an unanswered call (486, 488, 503 …).
@@ -90,7 +104,7 @@ impl Endpoint {
             .is_some_and(|c| c.state == CallState::Early)
         {
             self.final_response(call_key, code, None, now);
-            self.forget_call(call_key);
+            self.forget_call(call_key, now);
         }
     }
 
@@ -112,7 +126,7 @@ impl Endpoint {
             }
         }
         self.drain_server(&tx_key, now);
-        self.forget_call(call_key);
+        self.forget_call(call_key, now);
     }
 
     /// Ends the call from our side: BYE when answered, 480 when not.
@@ -123,7 +137,7 @@ impl Endpoint {
         match call.state {
             CallState::Early => {
                 self.final_response(call_key, 480, None, now);
-                self.forget_call(call_key);
+                self.forget_call(call_key, now);
             }
             // §15: no BYE before the 2xx is acknowledged (or its transaction times out).
             CallState::AwaitingAck => call.bye_after_ack = true,
@@ -149,38 +163,21 @@ impl Endpoint {
 
     /// Answers a pending re-INVITE with an SDP (Ok) or a status code (Err).
     pub fn answer_reinvite(&mut self, call_key: CallKey, result: Result<&str, u16>, now: Instant) {
-        let Some(call) = self.calls.get_mut(&call_key) else {
+        let Some(tx_key) = self
+            .calls
+            .get_mut(&call_key)
+            .and_then(|c| c.pending_reinvite.take())
+        else {
             return;
         };
-        let Some(tx_key) = call.pending_reinvite.take() else {
-            return;
+        let (code, sdp) = match result {
+            Ok(sdp) => (200, Some(sdp)),
+            Err(code) => (code, None),
         };
-        let local_tag = call.dialog.local_tag.clone();
-        let cseq = call.dialog.remote_cseq;
-        let peer = call.peer;
-        if result.is_ok() {
-            call.awaiting_ack = Some((cseq, tx_key.clone()));
+        let cseq = self.respond_invite(call_key, &tx_key, code, sdp, now);
+        if let (200, Some(cseq), Some(call)) = (code, cseq, self.calls.get_mut(&call_key)) {
+            call.awaiting_ack = Some((cseq, tx_key));
         }
-        let contact = self.contact(peer);
-        let Some(entry) = self.server_txs.get_mut(&tx_key) else {
-            return;
-        };
-        let (Some(invite), ServerTx::Invite(tx)) = (&entry.invite, &mut entry.tx) else {
-            return;
-        };
-        let rsp = match result {
-            Ok(sdp) => {
-                let mut rsp = response_to(invite, 200, "OK", Some(&local_tag));
-                rsp.headers.push("Contact", format!("<{contact}>"));
-                rsp.headers.push("Allow", ALLOW);
-                rsp.headers.push("Content-Type", "application/sdp");
-                rsp.body = sdp.as_bytes().to_vec();
-                rsp
-            }
-            Err(code) => response_to(invite, code, reason_phrase(code), Some(&local_tag)),
-        };
-        tx.respond(rsp.code, Arc::from(rsp.to_bytes()), now);
-        self.drain_server(&tx_key, now);
     }
 
     pub(super) fn send_bye(&mut self, call_key: CallKey, now: Instant) {

@@ -14,7 +14,8 @@ use crate::sip::message::{
 use crate::sip::transaction::{ServerInvite, ServerNonInvite};
 
 impl Endpoint {
-    pub(super) fn handle_request(&mut self, req: Request, peer: Peer, now: Instant) {
+    pub(super) fn handle_request(&mut self, mut req: Request, peer: Peer, now: Instant) {
+        stamp_top_via(&mut req, peer.addr());
         if let Err(reason) = validate_request(&req) {
             self.stats.malformed += 1;
             if !req.method.is(M::Ack) {
@@ -41,7 +42,7 @@ impl Endpoint {
             .is_some_and(|mf| mf.trim() == "0")
             && !req.method.is(M::Ack)
         {
-            self.respond_stateless(&req, peer, 483, now);
+            self.respond_stateless(&req, peer, 483);
             return;
         }
         let to_tag = param(req.headers.get("To").unwrap_or(""), "tag").map(str::to_string);
@@ -49,15 +50,15 @@ impl Endpoint {
             (m, _) if m.is(M::Ack) => self.handle_ack(req, key, now),
             (m, _) if m.is(M::Cancel) => self.handle_cancel(req, peer, now),
             (m, None) if m.is(M::Invite) => self.handle_new_invite(req, key, peer, now),
-            (m, _) if m.is(M::Options) => {
+            (m, None) if m.is(M::Options) => {
                 let rsp = self.options_response(&req);
-                self.respond_new_non_invite(key, rsp, peer, now);
+                self.send_direct(peer, rsp.to_bytes());
             }
             (_, Some(tag)) => self.handle_in_dialog(req, key, tag, peer, now),
             (m, None) if m.is(M::Bye) || m.is(M::Info) || m.is(M::Notify) || m.is(M::Refer) => {
-                self.respond_stateless(&req, peer, 481, now);
+                self.respond_stateless(&req, peer, 481);
             }
-            _ => self.respond_stateless(&req, peer, 405, now),
+            _ => self.respond_stateless(&req, peer, 405),
         }
     }
 
@@ -71,29 +72,14 @@ impl Endpoint {
         rsp
     }
 
-    /// Answers through a fresh non-INVITE transaction so retransmits get the same answer.
-    pub(super) fn respond_stateless(&mut self, req: &Request, peer: Peer, code: u16, now: Instant) {
+    /// Answers without keeping a transaction (§8.2.7): a retransmission is answered again the
+    /// same way, and a flood of stray requests costs no memory.
+    pub(super) fn respond_stateless(&mut self, req: &Request, peer: Peer, code: u16) {
         let mut rsp = response_to(req, code, reason_phrase(code), None);
         if code == 405 {
             rsp.headers.push("Allow", ALLOW);
         }
-        if req.method.is(M::Invite) {
-            let key = Self::tx_key(req);
-            let mut tx = ServerInvite::new(peer.reliable(), self.cfg.timers);
-            tx.respond(code, Arc::from(rsp.to_bytes()), now);
-            self.server_txs.insert(
-                key.clone(),
-                ServerEntry {
-                    tx: ServerTx::Invite(tx),
-                    peer,
-                    call: None,
-                    invite: None,
-                },
-            );
-            self.drain_server(&key, now);
-        } else {
-            self.respond_new_non_invite(Self::tx_key(req), rsp, peer, now);
-        }
+        self.send_direct(peer, rsp.to_bytes());
     }
 
     pub(super) fn respond_new_non_invite(
@@ -123,13 +109,14 @@ impl Endpoint {
             let mut rsp = response_to(&req, 503, reason_phrase(503), Some(&random_token("v")));
             rsp.headers
                 .push("Retry-After", self.cfg.retry_after_secs.to_string());
-            self.start_invite_tx(key, &req, rsp, peer, None, now);
+            // Stateless under overload: a rejected INVITE must cost nothing to remember.
+            self.send_direct(peer, rsp.to_bytes());
             return;
         }
         if let Some(require) = req.headers.get("Require") {
             let mut rsp = response_to(&req, 420, reason_phrase(420), Some(&random_token("v")));
             rsp.headers.push("Unsupported", require.to_string());
-            self.start_invite_tx(key, &req, rsp, peer, None, now);
+            self.send_direct(peer, rsp.to_bytes());
             return;
         }
         let offer = if req.body.is_empty() {
@@ -144,7 +131,7 @@ impl Endpoint {
                     let mut rsp =
                         response_to(&req, 415, reason_phrase(415), Some(&random_token("v")));
                     rsp.headers.push("Accept", "application/sdp");
-                    self.start_invite_tx(key, &req, rsp, peer, None, now);
+                    self.send_direct(peer, rsp.to_bytes());
                     return;
                 }
             }
@@ -262,20 +249,30 @@ impl Endpoint {
     pub(super) fn handle_cancel(&mut self, req: Request, peer: Peer, now: Instant) {
         let invite_key = (Self::tx_key(&req).0, "INVITE".to_string());
         let Some(entry) = self.server_txs.get_mut(&invite_key) else {
-            self.respond_stateless(&req, peer, 481, now);
+            self.respond_stateless(&req, peer, 481);
             return;
         };
         let call = entry.call;
         let pending = matches!(&entry.tx, ServerTx::Invite(tx) if !tx.is_final());
         let ok = response_to(&req, 200, "OK", None);
         self.respond_new_non_invite(Self::tx_key(&req), ok, peer, now);
-        if !pending {
+        let Some(call_key) = call.filter(|_| pending) else {
             return;
-        }
-        if let Some(call_key) = call {
+        };
+        let initial = self
+            .calls
+            .get(&call_key)
+            .is_some_and(|c| c.invite_tx == invite_key);
+        if initial {
             self.final_response(call_key, 487, None, now);
             self.events.push_back(SipEvent::Cancelled(call_key));
-            self.forget_call(call_key);
+            self.forget_call(call_key, now);
+        } else {
+            // A cancelled re-INVITE ends only that transaction; the call goes on (§9.2).
+            if let Some(c) = self.calls.get_mut(&call_key) {
+                c.pending_reinvite = None;
+            }
+            self.respond_invite(call_key, &invite_key, 487, None, now);
         }
     }
 
@@ -288,12 +285,12 @@ impl Endpoint {
         now: Instant,
     ) {
         let Some(&call_key) = self.dialogs.get(&(req.call_id().to_string(), tag)) else {
-            self.respond_stateless(&req, peer, 481, now);
+            self.respond_stateless(&req, peer, 481);
             return;
         };
         let (cseq, _) = req.cseq();
         let Some(call) = self.calls.get_mut(&call_key) else {
-            self.respond_stateless(&req, peer, 481, now);
+            self.respond_stateless(&req, peer, 481);
             return;
         };
         if !call.dialog.accept_remote_cseq(cseq, &req.method) {
@@ -310,11 +307,11 @@ impl Endpoint {
                     }
                 }
                 self.events.push_back(SipEvent::RemoteBye(call_key));
-                self.forget_call(call_key);
+                self.forget_call(call_key, now);
             }
             m if m.is(M::Invite) => {
                 if call.pending_reinvite.is_some() || call.awaiting_ack.is_some() {
-                    self.respond_stateless(&req, peer, 491, now);
+                    self.respond_stateless(&req, peer, 491);
                     return;
                 }
                 if let Some(contact) = req.headers.get_all("Contact").first() {

@@ -376,7 +376,9 @@ impl Endpoint {
         };
         let branch = req.branch();
         if branch.starts_with("z9hG4bK") {
-            (branch.to_string(), method)
+            // §17.2.3: branch and sent-by together, so two clients reusing a branch differ.
+            let top_via = req.headers.get_all("Via").first().copied().unwrap_or("");
+            (format!("{branch}|{}", via_sent_by(top_via)), method)
         } else {
             // RFC 2543 peers: fall back to the §17.2.3 tuple.
             let from_tag = param(req.headers.get("From").unwrap_or(""), "tag").unwrap_or("");
@@ -386,7 +388,16 @@ impl Endpoint {
     }
 
     /// Removes the call from the dialog tables; its transactions live on to finish.
-    pub(super) fn forget_call(&mut self, call_key: CallKey) {
+    pub(super) fn forget_call(&mut self, call_key: CallKey, now: Instant) {
+        // A re-INVITE still waiting for the call layer gets its final answer now (§15.1.2),
+        // or its transaction would wait forever.
+        let pending = self
+            .calls
+            .get_mut(&call_key)
+            .and_then(|c| c.pending_reinvite.take());
+        if let Some(tx_key) = pending {
+            self.respond_invite(call_key, &tx_key, 487, None, now);
+        }
         if let Some(call) = self.calls.remove(&call_key) {
             self.dialogs
                 .remove(&(call.dialog.call_id.clone(), call.dialog.local_tag.clone()));
@@ -471,15 +482,16 @@ impl Endpoint {
         self.arm(TimerOwner::Server(key.clone()), deadline.filter(|_| !done));
         for ev in events {
             if let (TxEvent::AckTimeout, Some(call_key)) = (ev, call) {
-                let initial = self
-                    .calls
-                    .get(&call_key)
-                    .is_some_and(|c| &c.invite_tx == key);
-                if let Some(c) = self.calls.get_mut(&call_key) {
-                    c.awaiting_ack = None;
-                    c.state = CallState::Confirmed;
+                let Some(c) = self.calls.get_mut(&call_key) else {
+                    continue;
+                };
+                c.awaiting_ack = None;
+                // Already hanging up (a BYE is on its way): nothing more to send.
+                if c.state == CallState::Terminating {
+                    continue;
                 }
-                if initial {
+                c.state = CallState::Confirmed;
+                if &c.invite_tx == key {
                     self.events.push_back(SipEvent::AckTimeout(call_key));
                 }
                 self.send_bye(call_key, now);
@@ -487,7 +499,7 @@ impl Endpoint {
         }
     }
 
-    pub(super) fn drain_client(&mut self, key: &TxKey, _now: Instant) {
+    pub(super) fn drain_client(&mut self, key: &TxKey, now: Instant) {
         let Some(entry) = self.client_txs.get_mut(key) else {
             return;
         };
@@ -508,7 +520,7 @@ impl Endpoint {
         self.arm(TimerOwner::Client(key.clone()), deadline.filter(|_| !done));
         for ev in finals {
             match (purpose, ev) {
-                (Purpose::Bye, TxEvent::Final(_) | TxEvent::Timeout) => self.forget_call(call),
+                (Purpose::Bye, TxEvent::Final(_) | TxEvent::Timeout) => self.forget_call(call, now),
                 (Purpose::Refer, TxEvent::Final(code)) => {
                     self.events.push_back(SipEvent::ReferResponse(call, code));
                 }
@@ -519,4 +531,48 @@ impl Endpoint {
             }
         }
     }
+}
+
+/// The sent-by (`host[:port]`) of a Via value: `SIP/2.0/UDP host:port;branch=…`.
+pub(super) fn via_sent_by(via: &str) -> &str {
+    via.split(';')
+        .next()
+        .and_then(|proto_and_host| proto_and_host.split_whitespace().nth(1))
+        .unwrap_or("")
+}
+
+/// Adds `received` (source IP differs from sent-by) and fills an empty `rport` (RFC 3581) on
+/// the top Via, as the server transport must on receipt (§18.2.1), so responses tell clients
+/// behind NAT where their packets came from.
+pub(super) fn stamp_top_via(req: &mut Request, source: SocketAddr) {
+    req.headers.map_first_element("Via", |via| {
+        let sent_by_host = via_sent_by(via)
+            .rsplit_once(':')
+            .filter(|(h, _)| !h.ends_with(']') || h.starts_with('['))
+            .map_or(via_sent_by(via), |(h, _)| h)
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let mut params: Vec<String> = via.split(';').map(str::to_string).collect();
+        let mut has_received = false;
+        let mut wants_rport = false;
+        for p in params.iter_mut().skip(1) {
+            let name = p
+                .split('=')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if name == "received" {
+                has_received = true;
+            } else if name == "rport" {
+                wants_rport = true;
+                *p = format!("rport={}", source.port());
+            }
+        }
+        if !has_received && (wants_rport || sent_by_host != source.ip().to_string()) {
+            params.push(format!("received={}", source.ip()));
+        }
+        params.join(";")
+    });
 }
