@@ -114,6 +114,9 @@ pub struct MediaConfig {
     pub rtp_ports: String,
     /// Hang up when no RTP arrives for this long.
     pub rtp_timeout_secs: u64,
+    /// Hang up a call the caller has held this long (RTP stops while on hold, so the RTP
+    /// timeout cannot catch a phone that died on hold).
+    pub hold_timeout_secs: u64,
     /// Jitter buffer depth in 20 ms frames.
     pub jitter_depth: usize,
     /// Record every call to a stereo WAV.
@@ -125,6 +128,7 @@ impl Default for MediaConfig {
         MediaConfig {
             rtp_ports: "20000-30000".into(),
             rtp_timeout_secs: 30,
+            hold_timeout_secs: 600,
             jitter_depth: 3,
             record: true,
         }
@@ -137,6 +141,8 @@ impl Default for MediaConfig {
 pub struct Limits {
     /// Concurrent calls.
     pub max_calls: usize,
+    /// Longest answered call; then voxdesk hangs up.
+    pub max_call_secs: u64,
     /// Retry-After seconds on 503.
     pub retry_after_secs: u32,
     /// Per-call event queue length.
@@ -153,6 +159,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_calls: 500,
+            max_call_secs: 3600,
             retry_after_secs: 5,
             call_queue: 64,
             sip_queue: 8192,

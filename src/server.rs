@@ -3,7 +3,7 @@
 //! grace period, tickets are flushed).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -134,11 +134,13 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         draining: drain_rx.clone(),
         config,
     });
+    let sip_active = Arc::new(AtomicUsize::new(0));
     let sip_task = tokio::spawn(transport::run(
         transport::Sockets {
             udp,
             tcp,
             max_tcp_connections: services.config.limits.max_tcp_connections,
+            active_calls: sip_active.clone(),
         },
         endpoint,
         event_tx,
@@ -169,10 +171,12 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let _ = drain_tx.send(true);
     // Calls hang up at the grace deadline; allow their BYE transactions a moment to finish.
     let give_up = tokio::time::Instant::now() + grace + Duration::from_secs(5);
-    while !registry.is_empty() && tokio::time::Instant::now() < give_up {
+    // Wait for the call tasks and for the endpoint's dialogs (our BYEs get their answers).
+    while (!registry.is_empty() || sip_active.load(Ordering::Relaxed) > 0)
+        && tokio::time::Instant::now() < give_up
+    {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
     if let Err(e) = tickets.flush_async().await {
         error!(error = %e, "ticket flush failed");
     }

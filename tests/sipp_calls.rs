@@ -363,6 +363,26 @@ fn transfer_before_any_prompt_is_a_302() {
     );
 }
 
+#[test]
+fn a_call_held_too_long_is_hung_up() {
+    let vox = Voxdesk::start_with_config(Some("[media]\nhold_timeout_secs = 2\n"));
+    let started = Instant::now();
+    let run = vox.sipp("hold_forever.xml").run();
+    vox.assert_passed(&run);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let tickets = vox.ended_tickets(1, TICKET_WAIT);
+    assert_eq!(tickets[0]["disposition"], "failed", "{}", tickets[0]);
+    let detail = vox.ticket(&tickets[0]["id"]);
+    let noted = turns(&detail)
+        .iter()
+        .any(|t| text(&t["text"]).contains("on hold too long"));
+    assert!(noted, "{detail}");
+}
+
 /// The DTMF files the scenarios play: one stream per call, nothing a receiver may drop.
 #[test]
 fn dtmf_pcaps_are_one_increasing_rfc4733_stream() {

@@ -68,11 +68,16 @@ pub async fn run_manager(mut events: mpsc::Receiver<SipEvent>, services: Arc<Cal
                     continue;
                 };
                 let ended = matches!(other, SipEvent::Ended(_));
-                // A full queue means the call task is stuck; waiting would stall every call,
-                // so the event is dropped and logged instead.
-                if let Err(e) = tx.try_send(other) {
-                    if matches!(e, mpsc::error::TrySendError::Full(_)) {
-                        warn!(?key, "call event queue full; event dropped");
+                // A full queue means the call task is busy (e.g. an INFO flood): DTMF may be
+                // dropped, but events that move the call along are delivered late, not lost.
+                if let Err(mpsc::error::TrySendError::Full(event)) = tx.try_send(other) {
+                    if matches!(event, SipEvent::Info { .. }) {
+                        warn!(?key, "call event queue full; INFO dropped");
+                    } else {
+                        let tx = tx.clone();
+                        tokio::spawn(async move {
+                            let _ = tx.send(event).await;
+                        });
                     }
                 }
                 if ended {

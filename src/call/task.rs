@@ -68,6 +68,7 @@ pub(super) async fn run(
             media: None,
             media_rx: None,
             port: None,
+            held_since: None,
         };
         let (disposition, note) = call.run(setup).await;
         call.finish(disposition, note).await;
@@ -92,6 +93,8 @@ struct Call {
     media: Option<MediaHandle>,
     media_rx: Option<mpsc::Receiver<MediaEvent>>,
     port: Option<u16>,
+    /// Since when the caller holds the call; a hold that never ends is hung up.
+    held_since: Option<tokio::time::Instant>,
 }
 
 impl Call {
@@ -114,9 +117,13 @@ impl Call {
                     self.port = Some(port);
                     return Some(socket);
                 }
-                Err(_) => {
-                    // Taken by another process: keep it marked used and try the next one.
-                    continue;
+                Err(e) => {
+                    // Taken by another process: keep it marked used so we stop trying it.
+                    // Any other failure (e.g. out of file descriptors) gives the port back.
+                    if e.kind() != std::io::ErrorKind::AddrInUse {
+                        self.svc.ports.release(port);
+                        return None;
+                    }
                 }
             }
         }
@@ -198,6 +205,11 @@ impl Call {
                 }
             }
         }
+        if *self.svc.draining.borrow() {
+            // Shutting down: better another node (or a retry) than a call cut in seconds.
+            self.sip(SipCommand::Reject(key, 503)).await;
+            return (Disposition::Failed, Some("server draining".into()));
+        }
         self.sip(SipCommand::Answer(key, local_sdp)).await;
         self.svc
             .registry
@@ -251,6 +263,9 @@ impl Call {
     }
 
     fn start_media(&mut self, socket: UdpSocket, n: &Negotiated) {
+        if !n.sends() {
+            self.held_since = Some(tokio::time::Instant::now());
+        }
         let cfg = &self.svc.config.media;
         let record_path = cfg.record.then(|| {
             self.svc
@@ -289,10 +304,14 @@ impl Call {
         let mut draining = self.svc.draining.clone();
         let mut shutdown_at: Option<tokio::time::Instant> = None;
         let mut transfer_deadline: Option<tokio::time::Instant> = None;
+        let limits = &self.svc.config;
+        let max_end =
+            tokio::time::Instant::now() + Duration::from_secs(limits.limits.max_call_secs);
+        let hold_timeout = Duration::from_secs(limits.media.hold_timeout_secs);
         let notify_wait = Duration::from_secs(self.svc.config.sip.transfer_notify_timeout_secs);
-        let Some(mut media_rx) = self.media_rx.take() else {
+        if self.media_rx.is_none() {
             return Outcome::HangUp(Disposition::Failed, Some("media did not start".into()));
-        };
+        }
         if *draining.borrow() {
             shutdown_at = Some(tokio::time::Instant::now());
         }
@@ -303,10 +322,17 @@ impl Call {
                 }
             }
             let interp_deadline = interp.poll_timeout().map(tokio::time::Instant::from_std);
-            let wake = [interp_deadline, transfer_deadline, shutdown_at]
-                .into_iter()
-                .flatten()
-                .min();
+            let hold_end = self.held_since.map(|since| since + hold_timeout);
+            let wake = [
+                interp_deadline,
+                transfer_deadline,
+                shutdown_at,
+                hold_end,
+                Some(max_end),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let sleep = async {
                 match wake {
                     Some(at) => tokio::time::sleep_until(at).await,
@@ -359,7 +385,7 @@ impl Call {
                         _ => {}
                     }
                 }
-                ev = media_rx.recv() => match ev {
+                ev = next_media_event(&mut self.media_rx) => match ev {
                     Some(MediaEvent::Dtmf(digit)) => interp.handle_event(Event::Dtmf(digit), Instant::now()),
                     Some(MediaEvent::PlaybackFinished(id)) => {
                         interp.handle_event(Event::PromptFinished(PromptId(id)), Instant::now())
@@ -376,6 +402,12 @@ impl Call {
                 },
                 _ = sleep => {
                     let now = tokio::time::Instant::now();
+                    if max_end <= now {
+                        return Outcome::HangUp(Disposition::Failed, Some("maximum call duration reached".into()));
+                    }
+                    if hold_end.is_some_and(|t| t <= now) {
+                        return Outcome::HangUp(Disposition::Failed, Some("on hold too long".into()));
+                    }
                     if shutdown_at.is_some_and(|t| t <= now) {
                         return Outcome::HangUp(Disposition::Failed, Some("server shutting down".into()));
                     }
@@ -462,6 +494,10 @@ impl Call {
                     let _ = media.set_direction(n.sends(), n.receives());
                 }
                 let held = !n.sends();
+                self.held_since = match (held, self.held_since) {
+                    (true, since) => since.or(Some(tokio::time::Instant::now())),
+                    (false, _) => None,
+                };
                 self.turn(
                     TurnKind::Note,
                     if held {
@@ -603,6 +639,14 @@ impl Call {
             note = note.as_deref().unwrap_or(""),
             "call ended"
         );
+    }
+}
+
+/// The next media event; never resolves when media is not running.
+async fn next_media_event(rx: &mut Option<mpsc::Receiver<MediaEvent>>) -> Option<MediaEvent> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

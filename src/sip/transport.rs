@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -44,6 +45,12 @@ enum TcpInput {
 
 /// Per-connection outgoing queue length (messages).
 const TCP_WRITE_QUEUE: usize = 256;
+/// A TCP connection must deliver its first message within this long, so idle sockets
+/// cannot hold every connection slot.
+const TCP_FIRST_MESSAGE: std::time::Duration = std::time::Duration::from_secs(30);
+/// Then it may stay silent this long: a call's dialog can be quiet for its whole length and
+/// our BYE needs the connection at the end.
+const TCP_IDLE: std::time::Duration = std::time::Duration::from_secs(3600);
 /// Datagrams or commands taken per wake-up before the outputs are flushed.
 const BATCH: usize = 64;
 
@@ -55,6 +62,8 @@ pub struct Sockets {
     pub tcp: TcpListener,
     /// Open TCP connections allowed; further ones are closed at once.
     pub max_tcp_connections: usize,
+    /// Kept equal to the endpoint's live calls, for the drain to wait on.
+    pub active_calls: Arc<AtomicUsize>,
 }
 
 /// Runs the SIP endpoint until the event receiver goes away.
@@ -67,6 +76,7 @@ pub async fn run(
 ) {
     let metrics = metrics();
     let mut reported = EndpointStats::default();
+    let sockets_active = sockets.active_calls;
     let udp = Arc::new(sockets.udp);
     let (tcp_tx, mut tcp_rx) = mpsc::channel::<TcpInput>(1024);
     let max_size = endpoint.max_message_size();
@@ -153,6 +163,7 @@ pub async fn run(
             .calls_rejected_503
             .add(stats.rejected_busy - reported.rejected_busy);
         reported = stats;
+        sockets_active.store(endpoint.active_calls(), Ordering::Relaxed);
     }
 }
 
@@ -201,6 +212,8 @@ async fn accept_loop(
     let mut next_id: ConnId = 1;
     loop {
         let Ok((stream, from)) = listener.accept().await else {
+            // Usually out of file descriptors: back off instead of spinning.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             continue;
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
@@ -239,16 +252,23 @@ async fn connection(
         }
     });
     let mut framer = StreamFramer::new(max_size);
+    let mut framed_any = false;
     let mut buf = vec![0u8; 16 * 1024];
     'read: loop {
-        let n = match reader.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+        let idle = if framed_any {
+            TCP_IDLE
+        } else {
+            TCP_FIRST_MESSAGE
+        };
+        let n = match tokio::time::timeout(idle, reader.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => n,
         };
         framer.push(&buf[..n]);
         loop {
             match framer.next_frame() {
                 Ok(frame) => {
+                    framed_any = true;
                     if tx.send(TcpInput::Frame(id, from, frame)).await.is_err() {
                         break 'read;
                     }
