@@ -73,6 +73,16 @@ fn basic_call_is_recorded_and_ticketed() {
     assert_eq!((wav.channels, wav.sample_rate), (2, 8000), "{wav:?}");
     assert!(wav.frames >= 8000, "shorter than 1 s: {wav:?}");
     assert!(wav.peak[1] > 1000, "voxdesk's greeting is silent: {wav:?}");
+    let metrics = vox.get("/metrics").body;
+    let sent: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("voxdesk_rtp_packets_sent_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(
+        sent >= 100.0,
+        "3 s of call should send ~150 RTP packets, metrics say {sent}"
+    );
     let download = vox.get(&format!("/api/tickets/{}/recording", ticket["id"]));
     assert_eq!(download.status, 200);
     assert!(download.body.starts_with("RIFF"), "not a WAV download");
