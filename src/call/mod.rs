@@ -6,6 +6,7 @@
 //! (`MediaConfig::caller_audio`) to `speech/` and feed recognised text to the interpreter as
 //! one more event kind, next to DTMF.
 
+mod history;
 mod registry;
 mod task;
 

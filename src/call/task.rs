@@ -12,16 +12,17 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{info, warn, Instrument};
 
+use super::history::{map_disposition, CallLog};
 use super::CallServices;
 use crate::api::LiveCall;
-use crate::dialplan::{self, Action, Event, Interp, PromptId, TurnRecord};
+use crate::dialplan::{Action, Event, Interp, PromptId};
 use crate::media::dtmf::parse_dtmf_relay;
 use crate::media::session::{MediaConfig, MediaEvent, MediaHandle, MediaSession};
 use crate::media::Codec;
 use crate::sdp::{self, LocalMedia, Negotiated, SessionOrigin};
 use crate::sip::endpoint::{CallKey, IncomingCall, SipEvent};
 use crate::sip::transport::SipCommand;
-use crate::tickets::{Disposition, NewTicket, TicketId, Timestamp, Turn, TurnKind};
+use crate::tickets::{Disposition, NewTicket, TicketId, Timestamp, TurnKind};
 
 /// Why the main loop stopped.
 enum Outcome {
@@ -69,6 +70,12 @@ pub(super) async fn run(
             media_rx: None,
             port: None,
             held_since: None,
+            log: CallLog {
+                tickets: svc.tickets.clone(),
+                ticket,
+                registry: svc.registry.clone(),
+                key,
+            },
         };
         let (disposition, note) = call.run(setup).await;
         call.finish(disposition, note).await;
@@ -95,18 +102,12 @@ struct Call {
     port: Option<u16>,
     /// Since when the caller holds the call; a hold that never ends is hung up.
     held_since: Option<tokio::time::Instant>,
+    log: CallLog,
 }
 
 impl Call {
     async fn sip(&self, cmd: SipCommand) {
         let _ = self.svc.sip.send(cmd).await;
-    }
-
-    fn turn(&self, kind: TurnKind, text: impl Into<String>, data: serde_json::Value) {
-        self.svc.tickets.add_turn(
-            self.ticket,
-            Turn::new(Timestamp::now(), kind, text).with_data(data),
-        );
     }
 
     async fn bind_rtp(&mut self) -> Option<UdpSocket> {
@@ -167,10 +168,10 @@ impl Call {
         let mut pending: VecDeque<Action> = VecDeque::new();
         while let Some(action) = interp.poll_action() {
             match action {
-                Action::Record(rec) => self.record(rec),
+                Action::Record(rec) => self.log.record(rec),
                 Action::Transfer { target } if pending.is_empty() => {
                     self.svc.tickets.set_transfer(self.ticket, &target);
-                    self.turn(
+                    self.log.turn(
                         TurnKind::Transfer,
                         format!("302 to {target}"),
                         json!({"target": target, "method": "302"}),
@@ -371,7 +372,7 @@ impl Call {
                             );
                         }
                         SipEvent::TransferProgress(_, code) if (200..300).contains(&code) => {
-                            self.turn(TurnKind::Transfer, format!("transfer completed ({code})"), json!({"code": code}));
+                            self.log.turn(TurnKind::Transfer, format!("transfer completed ({code})"), json!({"code": code}));
                             return Outcome::HangUp(Disposition::Transferred, None);
                         }
                         SipEvent::TransferProgress(_, code) if code >= 300 => {
@@ -430,7 +431,7 @@ impl Call {
     /// Carries out one interpreter action; `Some` ends the call.
     async fn execute(&mut self, action: Action, interp: &mut Interp) -> Option<Outcome> {
         match action {
-            Action::Record(rec) => self.record(rec),
+            Action::Record(rec) => self.log.record(rec),
             Action::Say {
                 id, text, voice, ..
             } => {
@@ -468,7 +469,8 @@ impl Call {
         };
         if let Err(e) = sent {
             warn!(error = %e, "prompt failed; skipping it");
-            self.turn(TurnKind::Note, format!("prompt failed: {e}"), json!(null));
+            self.log
+                .turn(TurnKind::Note, format!("prompt failed: {e}"), json!(null));
             interp.handle_event(Event::PromptFinished(id), Instant::now());
         }
     }
@@ -498,7 +500,7 @@ impl Call {
                     (true, since) => since.or(Some(tokio::time::Instant::now())),
                     (false, _) => None,
                 };
-                self.turn(
+                self.log.turn(
                     TurnKind::Note,
                     if held {
                         "caller put the call on hold"
@@ -520,97 +522,10 @@ impl Call {
         }
     }
 
-    fn record(&self, rec: TurnRecord) {
-        match rec {
-            TurnRecord::StepEntered { label, kind, step } => {
-                let name = label.clone().unwrap_or_else(|| format!("#{step}"));
-                self.svc
-                    .registry
-                    .update(self.key, |c| c.step = Some(name.clone()));
-                self.turn(TurnKind::Step, name, json!({"step": step, "kind": kind}));
-            }
-            TurnRecord::Prompt { id, text } => {
-                self.turn(TurnKind::Prompt, text, json!({"prompt_id": id.0}))
-            }
-            TurnRecord::PromptFile { id, path } => self.turn(
-                TurnKind::Prompt,
-                path.display().to_string(),
-                json!({"prompt_id": id.0, "file": path.display().to_string()}),
-            ),
-            TurnRecord::PromptSkipped { step } => self.turn(
-                TurnKind::Note,
-                "prompt skipped: caller typed ahead",
-                json!({"step": step}),
-            ),
-            TurnRecord::BargeIn { id } => {
-                self.turn(TurnKind::Note, "barge-in", json!({"prompt_id": id.0}))
-            }
-            TurnRecord::Dtmf { digit } => {
-                self.svc.tickets.add_digits(self.ticket, &digit.to_string());
-                self.turn(
-                    TurnKind::Dtmf,
-                    digit.to_string(),
-                    json!({"digit": digit.to_string()}),
-                );
-            }
-            TurnRecord::MenuChoice {
-                step,
-                digit,
-                target,
-            } => self.turn(
-                TurnKind::Menu,
-                format!("{digit} -> {target}"),
-                json!({"step": step, "digit": digit.to_string(), "branch": target}),
-            ),
-            TurnRecord::InvalidInput {
-                step,
-                input,
-                attempt,
-            } => self.turn(
-                TurnKind::Note,
-                format!("invalid input {input:?}"),
-                json!({"step": step, "input": input, "attempt": attempt}),
-            ),
-            TurnRecord::NoInput { step, attempt } => self.turn(
-                TurnKind::Note,
-                "no input",
-                json!({"step": step, "attempt": attempt}),
-            ),
-            TurnRecord::Collected { var, value } => self.turn(
-                TurnKind::Collect,
-                format!("{var}={value}"),
-                json!({"var": var, "value": value}),
-            ),
-            TurnRecord::VarSet { var, value } => self.turn(
-                TurnKind::Note,
-                format!("{var}={value}"),
-                json!({"var": var, "value": value}),
-            ),
-            TurnRecord::Transfer { target } => self.turn(
-                TurnKind::Transfer,
-                format!("REFER to {target}"),
-                json!({"target": target, "method": "REFER"}),
-            ),
-            TurnRecord::TransferFailed { reason } => self.turn(
-                TurnKind::Transfer,
-                format!("transfer failed: {reason}"),
-                json!({"reason": reason}),
-            ),
-            TurnRecord::Hangup {
-                disposition,
-                reason,
-            } => self.turn(
-                TurnKind::Note,
-                format!("hangup: {reason}"),
-                json!({"disposition": map_disposition(disposition).as_str()}),
-            ),
-        }
-    }
-
     /// Stops media, writes the final ticket state, frees the port and the registry entry.
     async fn finish(&mut self, disposition: Disposition, note: Option<String>) {
         if let Some(note) = &note {
-            self.turn(TurnKind::Note, note.clone(), json!(null));
+            self.log.turn(TurnKind::Note, note.clone(), json!(null));
         }
         if let Some(media) = self.media.take() {
             let _ = media.shutdown();
@@ -656,14 +571,6 @@ fn record_media_stats(stats: &crate::media::session::MediaStats) {
     m.rtp_packets_received.add(stats.packets_received);
     m.rtp_packets_lost.add(stats.jitter.lost);
     m.rtp_packets_late.add(stats.jitter.late);
-}
-
-fn map_disposition(d: dialplan::Disposition) -> Disposition {
-    match d {
-        dialplan::Disposition::Completed => Disposition::Completed,
-        dialplan::Disposition::NoInput => Disposition::NoInput,
-        dialplan::Disposition::Failed => Disposition::Failed,
-    }
 }
 
 /// `alice` from `sip:alice@host`.
