@@ -5,8 +5,9 @@
 //! rejects requests with an unknown method — which RFC 3261 wants answered with 405, not
 //! dropped. rsip supplies the typed pieces we need on top: [`rsip::Method`] and URI parsing.
 //!
-//! Parsing is split the way the 400-or-drop rule needs it: [`ParseError::reply`] says whether a
-//! broken message can still be answered.
+//! Parsing errors are split the way the 400-or-drop rule needs them: a
+//! [`ParseError::BadRequest`] can still be answered (with its reason phrase), everything else
+//! is dropped and counted.
 
 use std::fmt::Write as _;
 
@@ -42,13 +43,6 @@ pub enum ParseError {
     /// A broken response: responses are never answered, so it is dropped.
     #[error("bad response: {0}")]
     BadResponse(String),
-}
-
-impl ParseError {
-    /// True when the broken message was a request whose headers allow a 400 reply.
-    pub fn is_answerable(&self) -> bool {
-        matches!(self, ParseError::BadRequest(_))
-    }
 }
 
 /// An ordered list of headers, full names, values trimmed.

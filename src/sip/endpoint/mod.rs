@@ -291,11 +291,6 @@ impl Endpoint {
         self.cfg.max_message_size
     }
 
-    /// Keys of every live call.
-    pub fn call_keys(&self) -> Vec<CallKey> {
-        self.calls.keys().copied().collect()
-    }
-
     /// Bytes to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
