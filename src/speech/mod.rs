@@ -10,10 +10,12 @@
 //! Must not import `sip/`, `dialplan/`, `tickets/` or `api/`: callers hand in text or paths
 //! and get samples back.
 
+pub mod endpoint;
 mod espeak;
 pub mod prompt;
 pub mod resample;
 pub mod tts;
+pub mod vad;
 pub mod wav;
 
 pub use prompt::{PromptCache, PromptCacheLimits};
