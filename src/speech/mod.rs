@@ -1,8 +1,9 @@
 //! Speech: everything between call audio and words.
 //!
 //! Owns, for `call/`:
-//! - VAD + endpointing and the ASR worker pool (whisper-rs): **not built yet**, the next issue
-//!   puts them here as `endpoint` (a sans-IO state machine) and `asr` (the worker pool);
+//! - voice activity detection ([`vad`]) and endpointing ([`endpoint`], a sans-IO state machine
+//!   that cuts caller audio into utterances); the ASR worker pool (whisper-rs) comes next as
+//!   `asr`. Neither is wired into calls yet;
 //! - TTS ([`tts`], in-process espeak-ng), prompt files ([`wav`]) and the prompt cache
 //!   ([`prompt`]), which turn dialplan text and WAV files into 8 kHz mono `i16` audio ready
 //!   for `media/` to packetise; [`resample`] brings any source rate to 8 kHz.
