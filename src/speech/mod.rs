@@ -10,6 +10,7 @@
 //! Must not import `sip/`, `dialplan/`, `tickets/` or `api/`: callers hand in text or paths
 //! and get samples back.
 
+pub mod ct2;
 mod espeak;
 pub mod prompt;
 pub mod resample;
