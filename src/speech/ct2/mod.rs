@@ -27,6 +27,8 @@ const N_FFT: usize = 400;
 const FIRST_SPECIAL_TOKEN: &str = "<|endoftext|>";
 const MAX_VOCABULARY_BYTES: u64 = 16 << 20;
 const MAX_LAYERS: u32 = 256;
+/// Whisper uses 80 or 128; the filterbank is allocated from this header value.
+const MAX_MELS: i32 = 512;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Ct2Error {
@@ -175,6 +177,14 @@ fn hparams<R: Read + Seek>(index: &Index, model: &mut R) -> Result<Hparams, Ct2E
     let n_audio_head = heads("encoder/num_heads")?;
     let n_text_head = heads("decoder/num_heads")?;
     let layers = |side| i32::try_from(layer_count(index, side)).unwrap_or(0);
+    let n_mels = dim(conv1, 1, 3)?;
+    if !(1..=MAX_MELS).contains(&n_mels) {
+        return Err(Ct2Error::BadShape {
+            name: conv1.name.clone(),
+            dims: conv1.dims.clone(),
+            reason: "mel bin count out of range",
+        });
+    }
     Ok(Hparams {
         n_vocab: dim(embeddings, 0, 2)?,
         n_audio_ctx: dim(audio_positions, 0, 2)?,
@@ -185,7 +195,7 @@ fn hparams<R: Read + Seek>(index: &Index, model: &mut R) -> Result<Hparams, Ct2E
         n_text_state: dim(embeddings, 1, 2)?,
         n_text_head,
         n_text_layer: layers("decoder"),
-        n_mels: dim(conv1, 1, 3)?,
+        n_mels,
         ftype: ggml::FTYPE_MOSTLY_F16,
     })
 }

@@ -65,8 +65,11 @@ pub struct Variable {
 }
 
 impl Variable {
-    pub fn elements(&self) -> u64 {
-        self.dims.iter().map(|&d| u64::from(d)).product()
+    /// `None` when the dimensions multiply past `u64` (a corrupt header).
+    pub fn elements(&self) -> Option<u64> {
+        self.dims
+            .iter()
+            .try_fold(1u64, |n, &d| n.checked_mul(u64::from(d)))
     }
 }
 
@@ -120,7 +123,9 @@ impl Index {
                 offset,
                 len,
             };
-            let expected = variable.elements().checked_mul(dtype.size());
+            let expected = variable
+                .elements()
+                .and_then(|n| n.checked_mul(dtype.size()));
             if expected != Some(len) {
                 return Err(malformed(format!(
                     "{}: {len} bytes for shape {:?} of {dtype:?}",
@@ -328,6 +333,9 @@ mod tests {
         }
         let lying_size = write_model("S", &[("x", &[4], Dtype::F32, &[0; 8])], &[]);
         assert!(Index::read(&mut Cursor::new(lying_size)).is_err());
+        let huge = [u32::MAX; 8];
+        let overflowing = write_model("S", &[("x", &huge, Dtype::F32, &[])], &[]);
+        assert!(Index::read(&mut Cursor::new(overflowing)).is_err());
     }
 
     proptest! {

@@ -1,5 +1,7 @@
 //! End-to-end conversion of a synthetic one-layer Whisper spec.
 
+use proptest::prelude::*;
+
 use super::*;
 
 const STATE: u32 = 4;
@@ -219,4 +221,11 @@ fn vocabulary_parsing() {
         parse_vocabulary("a\nb c\n<|endoftext|>\n"),
         Err(Ct2Error::Vocabulary { line: 2, .. })
     ));
+}
+
+proptest! {
+    #[test]
+    fn vocabulary_parser_never_panics(text in "\\PC{0,64}") {
+        let _ = parse_vocabulary(&text);
+    }
 }
