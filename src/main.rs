@@ -1,4 +1,4 @@
-//! The `voxdesk` command line: `serve`, `dialplan check`, `bench sip`.
+//! The `voxdesk` command line: `serve`, `dialplan check`, `bench sip`, `models import-ct2`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,6 +28,23 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+    /// Speech model tools.
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Convert a CTranslate2 Whisper model directory (model.bin, vocabulary.txt) to a
+    /// whisper.cpp ggml file.
+    ImportCt2 {
+        /// The CTranslate2 model directory.
+        dir: PathBuf,
+        /// The ggml file to write.
+        out: PathBuf,
     },
 }
 
@@ -96,6 +113,50 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Models {
+            command: ModelsCommand::ImportCt2 { dir, out },
+        } => import_ct2(&dir, &out),
+    }
+}
+
+fn import_ct2(dir: &std::path::Path, out: &std::path::Path) -> ExitCode {
+    let mut shown_percent = None;
+    let progress = |done: u64, total: u64| {
+        let percent = (done * 100).checked_div(total).unwrap_or(100);
+        if shown_percent != Some(percent) {
+            shown_percent = Some(percent);
+            eprint!("\rconverting: {percent:3}% of {} MiB", total >> 20);
+        }
+    };
+    match voxdesk::speech::ct2::import_ct2(dir, out, progress) {
+        Ok(summary) => {
+            eprintln!();
+            let h = summary.hparams;
+            println!(
+                "wrote {}: {} tensors, {} tokens, {} bytes (vocab {}, audio {}x{} {} heads {} layers, \
+                 text {}x{} {} heads {} layers, {} mels)",
+                out.display(),
+                summary.tensors,
+                summary.vocab_tokens,
+                summary.bytes,
+                h.n_vocab,
+                h.n_audio_ctx,
+                h.n_audio_state,
+                h.n_audio_head,
+                h.n_audio_layer,
+                h.n_text_ctx,
+                h.n_text_state,
+                h.n_text_head,
+                h.n_text_layer,
+                h.n_mels,
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!();
+            eprintln!("voxdesk models import-ct2: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
