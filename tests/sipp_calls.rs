@@ -323,25 +323,35 @@ fn hold_and_resume_with_reinvites() {
     );
 }
 
-#[test]
-fn dead_call_is_hung_up_after_the_rtp_timeout() {
-    // SIPp sends no RTP at all: voxdesk must notice and send BYE itself.
-    let vox = Voxdesk::start_with_config(Some("[media]\nrtp_timeout_secs = 2\n"));
+/// Runs `scenario` (which waits for voxdesk's BYE) under `config`, and checks voxdesk hung up
+/// within 10 s as `failed`, with a ticket note containing `note`.
+fn assert_voxdesk_hangs_up(config: &str, scenario: &str, note: &str) {
+    let vox = Voxdesk::start_with_config(Some(config));
     let started = Instant::now();
-    let run = vox.sipp("long_call.xml").run();
+    let run = vox.sipp(scenario).run();
     vox.assert_passed(&run);
+    let waited = started.elapsed();
     assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "BYE came only after {:?}",
-        started.elapsed()
+        waited < Duration::from_secs(10),
+        "BYE came only after {waited:?}"
     );
     let tickets = vox.ended_tickets(1, TICKET_WAIT);
     assert_eq!(tickets[0]["disposition"], "failed", "{}", tickets[0]);
     let detail = vox.ticket(&tickets[0]["id"]);
     let noted = turns(&detail)
         .iter()
-        .any(|t| text(&t["text"]).contains("RTP timeout"));
-    assert!(noted, "{detail}");
+        .any(|t| text(&t["text"]).contains(note));
+    assert!(noted, "no {note:?} note: {detail}");
+}
+
+#[test]
+fn dead_call_is_hung_up_after_the_rtp_timeout() {
+    // SIPp sends no RTP at all: voxdesk must notice and send BYE itself.
+    assert_voxdesk_hangs_up(
+        "[media]\nrtp_timeout_secs = 2\n",
+        "long_call.xml",
+        "RTP timeout",
+    );
 }
 
 #[test]
@@ -375,22 +385,11 @@ fn transfer_before_any_prompt_is_a_302() {
 
 #[test]
 fn a_call_held_too_long_is_hung_up() {
-    let vox = Voxdesk::start_with_config(Some("[media]\nhold_timeout_secs = 2\n"));
-    let started = Instant::now();
-    let run = vox.sipp("hold_forever.xml").run();
-    vox.assert_passed(&run);
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        started.elapsed()
+    assert_voxdesk_hangs_up(
+        "[media]\nhold_timeout_secs = 2\n",
+        "hold_forever.xml",
+        "on hold too long",
     );
-    let tickets = vox.ended_tickets(1, TICKET_WAIT);
-    assert_eq!(tickets[0]["disposition"], "failed", "{}", tickets[0]);
-    let detail = vox.ticket(&tickets[0]["id"]);
-    let noted = turns(&detail)
-        .iter()
-        .any(|t| text(&t["text"]).contains("on hold too long"));
-    assert!(noted, "{detail}");
 }
 
 /// The DTMF files the scenarios play: one stream per call, nothing a receiver may drop.
