@@ -2,8 +2,8 @@
 //!
 //! Owns, for `call/`:
 //! - voice activity detection ([`vad`]) and endpointing ([`endpoint`], a sans-IO state machine
-//!   that cuts caller audio into utterances); the ASR worker pool (whisper-rs) comes next as
-//!   `asr`, loading ggml Whisper models that [`ct2`] converts from CTranslate2 format
+//!   that cuts caller audio into utterances) and the ASR worker pool ([`asr`], whisper-rs),
+//!   loading ggml Whisper models that [`ct2`] converts from CTranslate2 format
 //!   (`voxdesk models import-ct2`). None of this is wired into calls yet;
 //! - TTS ([`tts`], in-process espeak-ng), prompt files ([`wav`]) and the prompt cache
 //!   ([`prompt`]), which turn dialplan text and WAV files into 8 kHz mono `i16` audio ready
@@ -12,6 +12,7 @@
 //! Must not import `sip/`, `dialplan/`, `tickets/` or `api/`: callers hand in text or paths
 //! and get samples back.
 
+pub mod asr;
 pub mod ct2;
 pub mod endpoint;
 mod espeak;
