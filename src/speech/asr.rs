@@ -124,8 +124,8 @@ impl AsrPool {
         let path = model_path.to_string_lossy().into_owned();
         let context = WhisperContext::new_with_params(&path, params)
             .map_err(|source| AsrError::Load { path, source })?;
+        let context = Arc::new(context);
         let threads = config.threads_per_worker.clamp(1, 64);
-        let eot = context.token_eot();
         let (jobs, queue) = mpsc::sync_channel::<Queued>(config.queue);
         let queue = Arc::new(Mutex::new(queue));
         let mut pool = Self {
@@ -135,9 +135,10 @@ impl AsrPool {
         for index in 0..config.workers.max(1) {
             let state = context.create_state().map_err(AsrError::State)?;
             let queue = Arc::clone(&queue);
+            let context = Arc::clone(&context);
             let handle = std::thread::Builder::new()
                 .name(format!("asr-{index}"))
-                .spawn(move || run_worker(state, threads, eot, &queue))
+                .spawn(move || run_worker(&context, state, threads, &queue))
                 .map_err(AsrError::Spawn)?;
             pool.workers.push(handle);
         }
@@ -166,9 +167,9 @@ impl Drop for AsrPool {
 }
 
 fn run_worker(
+    context: &WhisperContext,
     mut state: WhisperState,
     threads: usize,
-    eot: WhisperTokenId,
     queue: &Mutex<Receiver<Queued>>,
 ) {
     loop {
@@ -185,7 +186,7 @@ fn run_worker(
         if reply.is_closed() {
             continue;
         }
-        match transcribe(&mut state, threads, eot, &job) {
+        match transcribe(context, &mut state, threads, &job) {
             Ok(transcript) => {
                 let _ = reply.send(transcript);
             }
@@ -195,9 +196,9 @@ fn run_worker(
 }
 
 fn transcribe(
+    context: &WhisperContext,
     state: &mut WhisperState,
     threads: usize,
-    eot: WhisperTokenId,
     job: &AsrJob,
 ) -> Result<Transcript, WhisperError> {
     let started = Instant::now();
@@ -206,6 +207,7 @@ fn transcribe(
     let narrowband: Vec<f32> = samples.iter().copied().map(i16_to_f32).collect();
     // Both rates are fixed and valid, so resampling cannot fail; an empty job stays empty.
     let audio = resample(&narrowband, crate::media::SAMPLE_RATE, WHISPER_HZ).unwrap_or_default();
+    let hints = hint_tokens(context, job.prompt.as_deref());
     let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
     params.set_n_threads(i32::try_from(threads).unwrap_or(1));
     params.set_language(Some("en"));
@@ -217,9 +219,8 @@ fn transcribe(
     params.set_print_special(false);
     params.set_print_timestamps(false);
     params.set_audio_ctx(i32::try_from(audio_ctx(samples.len())).unwrap_or(0));
-    let prompt = job.prompt.as_deref().map(sanitize_prompt);
-    if let Some(prompt) = prompt.as_deref().filter(|p| !p.is_empty()) {
-        params.set_initial_prompt(prompt);
+    if !hints.is_empty() {
+        params.set_tokens(&hints);
     }
     // whisper.cpp rejects less than ~1 s of audio; pad with silence rather than fail.
     let mut audio = audio;
@@ -231,6 +232,7 @@ fn transcribe(
     let mut probability_sum = 0.0f32;
     let mut tokens = 0u32;
     let mut no_speech_prob = 0.0f32;
+    let eot = context.token_eot();
     for segment in state.as_iter() {
         text.push_str(&segment.to_str_lossy()?);
         no_speech_prob = no_speech_prob.max(segment.no_speech_probability());
@@ -246,7 +248,7 @@ fn transcribe(
             tokens += 1;
         }
     }
-    let text = filter_hallucination(text.trim());
+    let text = filter_hallucination(&collapse_repeats(text.trim()));
     let confidence = if text.is_empty() || tokens == 0 {
         0.0
     } else {
@@ -267,7 +269,20 @@ fn audio_ctx(samples: usize) -> usize {
     (positions + AUDIO_CTX_HEADROOM).min(FULL_AUDIO_CTX)
 }
 
-/// whisper-rs panics on NUL bytes in the prompt; hints come from dialplan files.
+/// The hint text as decoder prompt tokens. Tokenized here rather than through
+/// `FullParams::set_initial_prompt`, which leaks its copy of the text on every call.
+fn hint_tokens(context: &WhisperContext, prompt: Option<&str>) -> Vec<WhisperTokenId> {
+    let Some(prompt) = prompt.map(sanitize_prompt).filter(|p| !p.is_empty()) else {
+        return Vec::new();
+    };
+    // A token covers at least one byte, so this bound is never exceeded (whisper-rs only
+    // handles the -1 overflow return correctly).
+    let max_tokens = prompt.len() + 1;
+    context.tokenize(&prompt, max_tokens).unwrap_or_default()
+}
+
+/// Drops NUL bytes (the C API cannot carry them; hints come from dialplan files) and bounds
+/// the length.
 fn sanitize_prompt(prompt: &str) -> String {
     let mut clean: String = prompt.chars().filter(|&c| c != '\0').collect();
     if clean.len() > MAX_PROMPT_BYTES {
@@ -278,6 +293,25 @@ fn sanitize_prompt(prompt: &str) -> String {
         clean.truncate(end);
     }
     clean
+}
+
+/// The first sentence(s) when the decoder got stuck repeating them (it does on short windows
+/// with a hint prompt), else the text unchanged.
+fn collapse_repeats(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    for unit in 1..=words.len() / 2 {
+        let ends_sentence = words
+            .get(unit - 1)
+            .is_some_and(|w| w.ends_with(['.', '?', '!']));
+        let repeats = words
+            .iter()
+            .enumerate()
+            .all(|(i, w)| words.get(i % unit) == Some(w));
+        if ends_sentence && repeats {
+            return words.get(..unit).unwrap_or_default().join(" ");
+        }
+    }
+    text.to_string()
 }
 
 /// Empty for texts Whisper invents from non-speech, else the text unchanged.

@@ -78,25 +78,29 @@ fn transcribes_telephone_speech() {
         return;
     };
     let samples = telephone_speech(SENTENCE);
-    let transcript = pool
-        .try_submit(job(samples))
-        .unwrap()
-        .blocking_recv()
-        .unwrap();
-    eprintln!(
-        "ASR: {:?} confidence {:.2} no-speech {:.2} in {:?}",
-        transcript.text, transcript.confidence, transcript.no_speech_prob, transcript.elapsed
-    );
-    let heard = words(&transcript.text);
-    let expected = words(SENTENCE);
-    let found = expected.iter().filter(|w| heard.contains(w)).count();
-    assert!(
-        found * 10 >= expected.len() * 7,
-        "heard {:?}, only {found} of {} words",
-        transcript.text,
-        expected.len()
-    );
-    assert!(transcript.confidence > 0.5 && transcript.confidence <= 1.0);
+    let hinted = AsrJob {
+        samples: samples.clone(),
+        // A NUL byte must not reach (and panic in) the C API.
+        prompt: Some("order status, billing,\0 cancel".to_string()),
+    };
+    for job in [job(samples), hinted] {
+        let hint = job.prompt.clone();
+        let transcript = pool.try_submit(job).unwrap().blocking_recv().unwrap();
+        eprintln!(
+            "ASR (hint {hint:?}): {:?} confidence {:.2} no-speech {:.2} in {:?}",
+            transcript.text, transcript.confidence, transcript.no_speech_prob, transcript.elapsed
+        );
+        let heard = words(&transcript.text);
+        let expected = words(SENTENCE);
+        let found = expected.iter().filter(|w| heard.contains(w)).count();
+        assert!(
+            found * 10 >= expected.len() * 7,
+            "heard {:?}, only {found} of {} words",
+            transcript.text,
+            expected.len()
+        );
+        assert!(transcript.confidence > 0.5 && transcript.confidence <= 1.0);
+    }
 }
 
 #[test]
@@ -176,6 +180,25 @@ fn hallucinations_become_empty() {
     ];
     for (text, expected) in cases {
         assert_eq!(filter_hallucination(text), expected, "{text:?}");
+    }
+}
+
+#[test]
+fn repeated_sentences_collapse() {
+    let cases = [
+        (
+            "Check my order. Check my order. Check my order.",
+            "Check my order.",
+        ),
+        ("Check my order. Check my order. Check", "Check my order."),
+        ("Yes. Yes.", "Yes."),
+        ("no no", "no no"),
+        ("Check my order.", "Check my order."),
+        ("Check my order. Cancel it.", "Check my order. Cancel it."),
+        ("", ""),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(collapse_repeats(text), expected, "{text:?}");
     }
 }
 
