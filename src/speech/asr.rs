@@ -35,6 +35,8 @@ const FULL_AUDIO_CTX: usize = 1500;
 /// Extra encoder positions beyond the utterance: cutting the window exactly at the end of
 /// speech makes the decoder drop or invent the last word.
 const AUDIO_CTX_HEADROOM: usize = 64;
+/// Upper bound on waiting jobs (the channel allocates its buffer up front).
+pub const MAX_QUEUE: usize = 1024;
 /// Bounds the hint text handed to the decoder (its context is 448 tokens).
 const MAX_PROMPT_BYTES: usize = 512;
 /// Texts Whisper produces from silence or noise rather than from speech.
@@ -116,7 +118,8 @@ pub struct AsrPool {
 }
 
 impl AsrPool {
-    /// Loads the ggml model and starts the workers. Zero counts are raised to one.
+    /// Loads the ggml model and starts the workers. Workers and threads are clamped to 1..=64
+    /// and the queue to [`MAX_QUEUE`]; a zero queue accepts a job only while a worker is idle.
     pub fn new(model_path: &Path, config: AsrConfig) -> Result<Self, AsrError> {
         whisper_rs::install_logging_hooks();
         let mut params = WhisperContextParameters::default();
@@ -126,13 +129,13 @@ impl AsrPool {
             .map_err(|source| AsrError::Load { path, source })?;
         let context = Arc::new(context);
         let threads = config.threads_per_worker.clamp(1, 64);
-        let (jobs, queue) = mpsc::sync_channel::<Queued>(config.queue);
+        let (jobs, queue) = mpsc::sync_channel::<Queued>(config.queue.min(MAX_QUEUE));
         let queue = Arc::new(Mutex::new(queue));
         let mut pool = Self {
             jobs: Some(jobs),
             workers: Vec::new(),
         };
-        for index in 0..config.workers.max(1) {
+        for index in 0..config.workers.clamp(1, 64) {
             let state = context.create_state().map_err(AsrError::State)?;
             let queue = Arc::clone(&queue);
             let context = Arc::clone(&context);
@@ -206,7 +209,8 @@ fn transcribe(
     let samples = job.samples.get(..max_samples).unwrap_or(&job.samples);
     let narrowband: Vec<f32> = samples.iter().copied().map(i16_to_f32).collect();
     // Both rates are fixed and valid, so resampling cannot fail; an empty job stays empty.
-    let audio = resample(&narrowband, crate::media::SAMPLE_RATE, WHISPER_HZ).unwrap_or_default();
+    let mut audio =
+        resample(&narrowband, crate::media::SAMPLE_RATE, WHISPER_HZ).unwrap_or_default();
     let hints = hint_tokens(context, job.prompt.as_deref());
     let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
     params.set_n_threads(i32::try_from(threads).unwrap_or(1));
@@ -222,8 +226,7 @@ fn transcribe(
     if !hints.is_empty() {
         params.set_tokens(&hints);
     }
-    // whisper.cpp rejects less than ~1 s of audio; pad with silence rather than fail.
-    let mut audio = audio;
+    // whisper.cpp skips input shorter than 1 s; pad with silence instead.
     if audio.len() < WHISPER_HZ as usize {
         audio.resize(WHISPER_HZ as usize, 0.0);
     }
