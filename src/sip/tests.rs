@@ -303,12 +303,7 @@ fn junk_is_dropped_and_counted() {
 #[test]
 fn bye_ends_call_and_info_delivers_dtmf() {
     let mut net = Net::new(10);
-    net.send(&invite("z9hG4bK1", "c1", true));
-    net.codes();
-    let key = net.incoming();
-    let tag = net.answered_to_tag(key);
-    net.send(&in_dialog("ACK", "c1", &tag, 1, "z9hG4bKa"));
-    net.events();
+    let (key, tag) = confirmed_call(&mut net);
     let info = in_dialog("INFO", "c1", &tag, 2, "z9hG4bKi").replace(
         "Content-Length: 0\r\n\r\n",
         "Content-Type: application/dtmf-relay\r\nContent-Length: 24\r\n\r\nSignal=5\r\nDuration=160\r\n",
@@ -367,12 +362,7 @@ fn hangup_sends_bye_and_call_ends_on_its_200() {
 #[test]
 fn reinvite_for_hold_is_answered_by_the_call_layer() {
     let mut net = Net::new(10);
-    net.send(&invite("z9hG4bK1", "c1", true));
-    net.codes();
-    let key = net.incoming();
-    let tag = net.answered_to_tag(key);
-    net.send(&in_dialog("ACK", "c1", &tag, 1, "z9hG4bKa"));
-    net.events();
+    let (key, tag) = confirmed_call(&mut net);
     let reinvite = in_dialog("INVITE", "c1", &tag, 2, "z9hG4bKr").replace(
         "Content-Length: 0\r\n\r\n",
         "Content-Type: application/sdp\r\nContent-Length: 12\r\n\r\na=sendonly\r\n",

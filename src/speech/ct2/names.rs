@@ -68,6 +68,20 @@ fn layer_norm(out: &mut Vec<Mapping>, target: &str, source: &str) {
     out.push(whole(format!("{target}.bias"), format!("{source}/beta")));
 }
 
+/// A layer's self-attention and the layer norm in front of it.
+fn self_attention_block(out: &mut Vec<Mapping>, target: &str, source: &str) {
+    self_attention(
+        out,
+        &format!("{target}.attn"),
+        &format!("{source}/self_attention"),
+    );
+    layer_norm(
+        out,
+        &format!("{target}.attn_ln"),
+        &format!("{source}/self_attention/layer_norm"),
+    );
+}
+
 /// Self-attention with a fused q|k|v projection, key without bias.
 fn self_attention(out: &mut Vec<Mapping>, target: &str, source: &str) {
     let fused = format!("{source}/linear_0");
@@ -150,16 +164,7 @@ pub fn whisper_tensors(encoder_layers: u32, decoder_layers: u32) -> Vec<Mapping>
     }
     for n in 0..encoder_layers {
         let (target, source) = (format!("encoder.blocks.{n}"), format!("encoder/layer_{n}"));
-        self_attention(
-            &mut out,
-            &format!("{target}.attn"),
-            &format!("{source}/self_attention"),
-        );
-        layer_norm(
-            &mut out,
-            &format!("{target}.attn_ln"),
-            &format!("{source}/self_attention/layer_norm"),
-        );
+        self_attention_block(&mut out, &target, &source);
         mlp(&mut out, &target, &source);
     }
     layer_norm(&mut out, "encoder.ln_post", "encoder/layer_norm");
@@ -173,16 +178,7 @@ pub fn whisper_tensors(encoder_layers: u32, decoder_layers: u32) -> Vec<Mapping>
     ));
     for n in 0..decoder_layers {
         let (target, source) = (format!("decoder.blocks.{n}"), format!("decoder/layer_{n}"));
-        self_attention(
-            &mut out,
-            &format!("{target}.attn"),
-            &format!("{source}/self_attention"),
-        );
-        layer_norm(
-            &mut out,
-            &format!("{target}.attn_ln"),
-            &format!("{source}/self_attention/layer_norm"),
-        );
+        self_attention_block(&mut out, &target, &source);
         cross_attention(
             &mut out,
             &format!("{target}.cross_attn"),
