@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod bench;
+pub mod bot;
 pub mod call;
 pub mod config;
 pub mod dialplan;
