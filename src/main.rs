@@ -52,6 +52,8 @@ enum ModelsCommand {
 enum BenchCommand {
     /// SIP calls/s and answer latency, RTP pacing jitter and memory per call, next to SIPp.
     Sip(voxdesk::bench::SipBenchArgs),
+    /// Voice-to-voice latency, ASR time and word error rate of spoken calls, by concurrency.
+    Speech(voxdesk::bench::SpeechBenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -110,6 +112,18 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("voxdesk bench: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Bench {
+            command: BenchCommand::Speech(args),
+        } => match voxdesk::bench::run_speech(&args) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("voxdesk bench speech: {e}");
                 ExitCode::FAILURE
             }
         },

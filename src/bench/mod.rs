@@ -16,10 +16,12 @@ mod procs;
 mod report;
 mod run;
 mod sipp;
+pub mod speech;
 
 use std::path::PathBuf;
 
 pub use run::run_sip;
+pub use speech::{run_speech, SpeechBenchArgs};
 
 /// Why the benchmark could not run (not: why voxdesk did badly; that is printed as a figure).
 #[derive(Debug, thiserror::Error)]
