@@ -1,4 +1,5 @@
 //! The bot's understanding of a caller's words: intents matched against example phrases and
 //! entities (spoken numbers, yes/no). Pure functions over text; `dialplan/` calls them.
 
+pub mod entities;
 pub mod normalize;
