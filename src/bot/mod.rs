@@ -2,4 +2,5 @@
 //! entities (spoken numbers, yes/no). Pure functions over text; `dialplan/` calls them.
 
 pub mod entities;
+pub mod intents;
 pub mod normalize;
