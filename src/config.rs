@@ -49,6 +49,8 @@ pub struct Config {
     pub dialplan: DialplanConfig,
     /// Text-to-speech.
     pub tts: TtsConfig,
+    /// Speech recognition.
+    pub speech: SpeechConfig,
     /// Stopping.
     pub shutdown: ShutdownConfig,
 }
@@ -217,6 +219,37 @@ impl Default for TtsConfig {
             rate_wpm: 160,
             cache_entries: 256,
             cache_seconds: 600,
+        }
+    }
+}
+
+/// Speech recognition (`[speech]`, with `[speech.endpoint]` for the endpointer).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpeechConfig {
+    /// ggml Whisper model; when the file is missing, `ask` steps run on keys only.
+    pub model: PathBuf,
+    /// Parallel transcriptions.
+    pub asr_workers: usize,
+    /// CPU threads per transcription.
+    pub asr_threads: usize,
+    /// Utterances waiting for a worker; beyond that, calls fall back to keys.
+    pub asr_queue: usize,
+    /// VAD and endpointing.
+    pub endpoint: crate::speech::endpoint::EndpointConfig,
+}
+
+impl Default for SpeechConfig {
+    fn default() -> Self {
+        // One transcription using both cores of a small machine answers a single caller
+        // fastest; more workers help only with more cores.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        SpeechConfig {
+            model: "models/ggml-tiny.en.bin".into(),
+            asr_workers: (cores / 2).max(1),
+            asr_threads: cores.clamp(1, 2),
+            asr_queue: 8,
+            endpoint: crate::speech::endpoint::EndpointConfig::default(),
         }
     }
 }

@@ -76,6 +76,9 @@ struct ServeArgs {
     /// RTP port range LOW-HIGH [default: 20000-30000].
     #[arg(long)]
     rtp_ports: Option<String>,
+    /// ggml Whisper model for speech recognition [default: models/ggml-tiny.en.bin].
+    #[arg(long)]
+    model: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -206,6 +209,9 @@ fn serve(args: ServeArgs) -> ExitCode {
     }
     if let Some(ports) = args.rtp_ports {
         config.media.rtp_ports = ports;
+    }
+    if let Some(model) = args.model {
+        config.speech.model = model;
     }
     if let Err(e) = config.validate() {
         eprintln!("{e}");

@@ -106,6 +106,10 @@ pub struct Metrics {
     pub ticket_updates_dropped: Counter,
     /// Ticket updates SQLite refused.
     pub ticket_write_errors: Counter,
+    /// Caller utterances transcribed.
+    pub asr_utterances: Counter,
+    /// Utterances the ASR pool refused because its queue was full.
+    pub asr_busy: Counter,
     sip_requests: [Counter; SIP_METHODS.len() + 1],
     sip_responses: [Counter; CODE_SLOTS],
     sip_responses_out_of_range: Counter,
@@ -149,6 +153,8 @@ impl Metrics {
             rtp_packets_late: Counter::new(),
             ticket_updates_dropped: Counter::new(),
             ticket_write_errors: Counter::new(),
+            asr_utterances: Counter::new(),
+            asr_busy: Counter::new(),
             sip_requests: [const { Counter::new() }; SIP_METHODS.len() + 1],
             sip_responses: [const { Counter::new() }; CODE_SLOTS],
             sip_responses_out_of_range: Counter::new(),
@@ -203,7 +209,7 @@ impl Metrics {
         let mut out = String::with_capacity(4096);
         family(&mut out, "calls_active", "gauge", "Calls in progress.");
         sample(&mut out, "calls_active", "", self.calls_active.get());
-        let counters: [(&str, &str, &Counter); 10] = [
+        let counters: [(&str, &str, &Counter); 12] = [
             (
                 "calls_total",
                 "Calls accepted since start.",
@@ -253,6 +259,16 @@ impl Metrics {
                 "ticket_write_errors_total",
                 "Ticket updates SQLite refused.",
                 &self.ticket_write_errors,
+            ),
+            (
+                "asr_utterances_total",
+                "Caller utterances transcribed.",
+                &self.asr_utterances,
+            ),
+            (
+                "asr_busy_total",
+                "Utterances refused because the ASR queue was full.",
+                &self.asr_busy,
             ),
         ];
         for (name, help, counter) in counters {

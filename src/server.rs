@@ -13,10 +13,11 @@ use tracing::{error, info};
 
 use crate::api::{self, ApiState};
 use crate::call::{self, CallServices, Registry};
-use crate::config::{parse_port_range, Config};
+use crate::config::{parse_port_range, Config, SpeechConfig};
 use crate::media::ports::PortAllocator;
 use crate::sip::endpoint::{Endpoint, EndpointConfig};
 use crate::sip::transport;
+use crate::speech::asr::{AsrConfig, AsrPool};
 use crate::speech::{PromptCache, PromptCacheLimits};
 use crate::tickets::TicketStore;
 
@@ -74,6 +75,33 @@ async fn bind_sip(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), ServerEr
     Ok((udp, tcp))
 }
 
+/// The recogniser, or `None` (calls run on keys only) when the model file is absent.
+fn load_asr(config: &SpeechConfig) -> Result<Option<Arc<AsrPool>>, ServerError> {
+    if !config.model.exists() {
+        tracing::warn!(
+            model = %config.model.display(),
+            "no Whisper model: ask steps will use keys only (run tests/setup.sh to prepare it)"
+        );
+        return Ok(None);
+    }
+    let pool = AsrPool::new(
+        &config.model,
+        AsrConfig {
+            workers: config.asr_workers,
+            threads_per_worker: config.asr_threads,
+            queue: config.asr_queue,
+        },
+    )
+    .map_err(|e| ServerError::Config(e.to_string()))?;
+    tracing::info!(
+        model = %config.model.display(),
+        workers = config.asr_workers,
+        threads = config.asr_threads,
+        "speech recognition ready"
+    );
+    Ok(Some(Arc::new(pool)))
+}
+
 /// Runs until a termination signal, then drains.
 pub async fn run(config: Config) -> Result<(), ServerError> {
     let data = config.data.dir.clone();
@@ -95,6 +123,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         config.tts.rate_wpm,
     )
     .map_err(|e| ServerError::Config(format!("tts: {e}")))?;
+    let asr = load_asr(&config.speech)?;
     let (udp, tcp) = bind_sip(config.sip.listen).await?;
     let sip_addr = udp.local_addr().unwrap_or(config.sip.listen);
     let advertised_ip = config.sip.advertise.unwrap_or(match sip_addr.ip() {
@@ -126,6 +155,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         dialplan: Arc::new(dialplan),
         tickets: tickets.clone(),
         prompts,
+        asr,
         ports: PortAllocator::new(low, high),
         media_ip: advertised_ip,
         recordings_dir: recordings,

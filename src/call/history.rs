@@ -1,8 +1,15 @@
 //! A call's history: the dialplan's records become ticket turns (and the live view's current
 //! step), so the call task itself only decides what happens next.
+//!
+//! A speech turn is held back until the bot's reply starts playing, so that it carries the
+//! whole timing (end of speech → transcript → first reply packet); it is stamped with the end
+//! of speech, so it still sorts before the turns written meanwhile.
 
-use serde_json::json;
+use std::time::{Duration, Instant};
 
+use serde_json::{json, Map, Value};
+
+use super::listen::HeardTiming;
 use super::Registry;
 use crate::dialplan::{self, TurnRecord};
 use crate::sip::endpoint::CallKey;
@@ -14,6 +21,15 @@ pub(super) struct CallLog {
     pub(super) ticket: TicketId,
     pub(super) registry: Registry,
     pub(super) key: CallKey,
+    /// Timing of the utterance the interpreter is about to record.
+    pub(super) heard: Option<HeardTiming>,
+    /// A speech turn waiting for the reply's first packet.
+    pub(super) pending_speech: Option<(Turn, HeardTiming)>,
+}
+
+/// Milliseconds, for ticket JSON.
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl CallLog {
@@ -25,9 +41,82 @@ impl CallLog {
         );
     }
 
+    /// The bot's reply started playing at `now`: completes and writes a held speech turn.
+    pub(super) fn reply_started(&mut self, now: Instant) {
+        if let Some((mut turn, timing)) = self.pending_speech.take() {
+            let timings = turn.extras.get_mut("timings").and_then(Value::as_object_mut);
+            if let Some(timings) = timings {
+                let reply = now.saturating_duration_since(timing.transcript_at);
+                let voice_to_voice = now.saturating_duration_since(timing.speech_end);
+                timings.insert("transcript_to_reply_ms".into(), json!(ms(reply)));
+                timings.insert("speech_end_to_reply_ms".into(), json!(ms(voice_to_voice)));
+            }
+            self.tickets.add_turn(self.ticket, turn);
+        }
+    }
+
+    /// Writes a held speech turn without reply timing (no reply came).
+    pub(super) fn flush(&mut self) {
+        if let Some((turn, _)) = self.pending_speech.take() {
+            self.tickets.add_turn(self.ticket, turn);
+        }
+    }
+
+    fn understood(&mut self, heard: dialplan::Understanding) {
+        self.flush();
+        let timing = self.heard.take();
+        let now = Instant::now();
+        let at = match timing {
+            Some(t) => {
+                let ago = now.saturating_duration_since(t.speech_end);
+                Timestamp::from_unix_millis(
+                    Timestamp::now().unix_millis() - i64::try_from(ms(ago)).unwrap_or(0),
+                )
+            }
+            None => Timestamp::now(),
+        };
+        let mut extras = Map::new();
+        extras.insert("asr_confidence".into(), json!(round3(heard.asr_confidence)));
+        extras.insert("intent".into(), json!(heard.intent));
+        extras.insert(
+            "intent_confidence".into(),
+            json!(round3(heard.intent_confidence)),
+        );
+        extras.insert("entities".into(), json!(heard.entities));
+        extras.insert("outcome".into(), json!(heard.outcome));
+        if let Some(t) = timing {
+            extras.insert(
+                "timings".into(),
+                json!({
+                    "speech_ms": ms(t.audio),
+                    "asr_ms": ms(t.asr),
+                    "speculative": t.speculative,
+                    "speech_end_to_transcript_ms":
+                        ms(t.transcript_at.saturating_duration_since(t.speech_end)),
+                }),
+            );
+        }
+        let mut turn = Turn::new(at, TurnKind::Other("speech".into()), heard.text);
+        turn.data = json!({"step": heard.step});
+        turn.extras = extras;
+        match timing {
+            // Only a turn that leads to a reply waits for it.
+            Some(t) if heard.outcome != "noise" && heard.outcome != "ignored" => {
+                self.pending_speech = Some((turn, t));
+            }
+            _ => self.tickets.add_turn(self.ticket, turn),
+        }
+    }
+
     /// Writes one interpreter record.
-    pub(super) fn record(&self, rec: TurnRecord) {
+    pub(super) fn record(&mut self, rec: TurnRecord) {
         match rec {
+            TurnRecord::Understood(heard) => self.understood(heard),
+            TurnRecord::SpeechUnavailable { step } => self.turn(
+                TurnKind::Note,
+                "speech recognition unavailable: keys only",
+                json!({"step": step}),
+            ),
             TurnRecord::StepEntered { label, kind, step } => {
                 let name = label.clone().unwrap_or_else(|| format!("#{step}"));
                 self.registry
@@ -120,4 +209,9 @@ pub(super) fn map_disposition(d: dialplan::Disposition) -> Disposition {
         dialplan::Disposition::NoInput => Disposition::NoInput,
         dialplan::Disposition::Failed => Disposition::Failed,
     }
+}
+
+/// Three decimals are plenty for a confidence and keep the JSON readable.
+fn round3(x: f32) -> f64 {
+    (f64::from(x) * 1000.0).round() / 1000.0
 }

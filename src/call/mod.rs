@@ -2,11 +2,12 @@
 //! writes the call's ticket. The manager routes endpoint events to call tasks; the registry is
 //! the live-call view the API reads.
 //!
-//! This is where the speech loop plugs in next: a call task will hand caller audio frames
-//! (`MediaConfig::caller_audio`) to `speech/` and feed recognised text to the interpreter as
-//! one more event kind, next to DTMF.
+//! Speech: while the dialplan listens, a call's caller frames go through its [`listen`]er
+//! (endpointing, speculative transcription) to the shared ASR pool, and transcripts reach the
+//! interpreter as events next to DTMF.
 
 mod history;
+mod listen;
 mod registry;
 mod task;
 
@@ -23,6 +24,7 @@ use crate::dialplan::Dialplan;
 use crate::media::ports::PortAllocator;
 use crate::sip::endpoint::{CallKey, IncomingCall, SipEvent};
 use crate::sip::transport::SipCommand;
+use crate::speech::asr::AsrPool;
 use crate::speech::PromptCache;
 use crate::tickets::TicketStore;
 
@@ -38,6 +40,8 @@ pub struct CallServices {
     pub tickets: TicketStore,
     /// TTS and WAV prompts.
     pub prompts: PromptCache,
+    /// Speech recognition; `None` runs `ask` steps on keys only.
+    pub asr: Option<Arc<AsrPool>>,
     /// RTP ports.
     pub ports: PortAllocator,
     /// Address for RTP sockets and SDP.

@@ -1,6 +1,9 @@
 //! One call from INVITE to ticket: negotiate SDP, run the dialplan, answer, start media after
 //! the ACK (so nothing is spoken before answer), then a single `select!` loop over SIP events,
-//! media events, the interpreter's deadline and shutdown (STYLE.md pattern 4).
+//! media events, caller audio, transcriptions, the interpreter's deadline and shutdown
+//! (STYLE.md pattern 4).
+
+mod speech;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -13,6 +16,8 @@ use tokio::sync::mpsc;
 use tracing::{info, warn, Instrument};
 
 use super::history::{map_disposition, CallLog};
+use super::listen::Listener;
+use speech::{next_frame, next_job, Jobs};
 use super::CallServices;
 use crate::api::LiveCall;
 use crate::dialplan::{Action, Event, Interp, PromptId};
@@ -23,6 +28,9 @@ use crate::sdp::{self, LocalMedia, Negotiated, SessionOrigin};
 use crate::sip::endpoint::{CallKey, IncomingCall, SipEvent};
 use crate::sip::transport::SipCommand;
 use crate::tickets::{Disposition, NewTicket, TicketId, Timestamp, TurnKind};
+
+/// Caller frames buffered between the media task and the call task (20 ms each).
+const CALLER_AUDIO_FRAMES: usize = 50;
 
 /// Why the main loop stopped.
 enum Outcome {
@@ -68,6 +76,7 @@ pub(super) async fn run(
             sip_rx,
             media: None,
             media_rx: None,
+            caller_rx: None,
             port: None,
             held_since: None,
             log: CallLog {
@@ -75,6 +84,8 @@ pub(super) async fn run(
                 ticket,
                 registry: svc.registry.clone(),
                 key,
+                heard: None,
+                pending_speech: None,
             },
         };
         let (disposition, note) = call.run(setup).await;
@@ -99,6 +110,8 @@ struct Call {
     sip_rx: mpsc::Receiver<SipEvent>,
     media: Option<MediaHandle>,
     media_rx: Option<mpsc::Receiver<MediaEvent>>,
+    /// Caller audio frames, when speech recognition is available.
+    caller_rx: Option<mpsc::Receiver<Vec<i16>>>,
     port: Option<u16>,
     /// Since when the caller holds the call; a hold that never ends is hung up.
     held_since: Option<tokio::time::Instant>,
@@ -162,6 +175,9 @@ impl Call {
         vars.insert("call_id".to_string(), setup.call_id.clone());
         vars.insert("request_uri".to_string(), setup.request_uri.clone());
         let mut interp = Interp::new(self.svc.dialplan.clone(), vars);
+        if self.svc.asr.is_none() {
+            interp.disable_speech();
+        }
         interp.start(Instant::now());
         // Run the plan up to its first media action: a plan that transfers before saying
         // anything is redirected with 302 and never answered.
@@ -280,6 +296,12 @@ impl Call {
         media_cfg.rtp_timeout = Duration::from_secs(cfg.rtp_timeout_secs);
         media_cfg.record_path = record_path.clone();
         media_cfg.jitter_depth = cfg.jitter_depth;
+        if self.svc.asr.is_some() {
+            // A second of audio: the call task drains it every frame unless it is stuck.
+            let (tx, rx) = mpsc::channel(CALLER_AUDIO_FRAMES);
+            media_cfg.caller_audio = Some(tx);
+            self.caller_rx = Some(rx);
+        }
         let (handle, events) = MediaSession::start(socket, media_cfg);
         if !(n.sends() && n.receives()) {
             let _ = handle.set_direction(n.sends(), n.receives());
@@ -316,10 +338,21 @@ impl Call {
         if *draining.borrow() {
             shutdown_at = Some(tokio::time::Instant::now());
         }
+        let mut listener = Listener::new(&self.svc.config.speech.endpoint);
+        let mut jobs: Jobs = Vec::new();
         loop {
-            while let Some(action) = pending.pop_front().or_else(|| interp.poll_action()) {
-                if let Some(outcome) = self.execute(action, &mut interp).await {
-                    return outcome;
+            // Actions change what the listener does and its outputs feed the interpreter:
+            // settle both before waiting again.
+            loop {
+                let mut busy = self.pump_listener(&mut listener, &mut jobs, &mut interp);
+                while let Some(action) = pending.pop_front().or_else(|| interp.poll_action()) {
+                    busy = true;
+                    if let Some(outcome) = self.execute(action, &mut interp, &mut listener).await {
+                        return outcome;
+                    }
+                }
+                if !busy {
+                    break;
                 }
             }
             let interp_deadline = interp.poll_timeout().map(tokio::time::Instant::from_std);
@@ -388,6 +421,7 @@ impl Call {
                 }
                 ev = next_media_event(&mut self.media_rx) => match ev {
                     Some(MediaEvent::Dtmf(digit)) => interp.handle_event(Event::Dtmf(digit), Instant::now()),
+                    Some(MediaEvent::PlaybackStarted(_)) => self.log.reply_started(Instant::now()),
                     Some(MediaEvent::PlaybackFinished(id)) => {
                         interp.handle_event(Event::PromptFinished(PromptId(id)), Instant::now())
                     }
@@ -400,6 +434,14 @@ impl Call {
                     Some(MediaEvent::Stopped(_)) | None => {
                         return Outcome::HangUp(Disposition::Failed, Some("media stopped".into()));
                     }
+                },
+                frame = next_frame(&mut self.caller_rx) => match frame {
+                    Some(frame) => listener.push_frame(&frame, Instant::now()),
+                    None => self.caller_rx = None,
+                },
+                (job, result) = next_job(&mut jobs), if !jobs.is_empty() => match result {
+                    Ok(transcript) => listener.transcribed(job, transcript, Instant::now()),
+                    Err(()) => listener.failed(job),
                 },
                 _ = sleep => {
                     let now = tokio::time::Instant::now();
@@ -429,9 +471,16 @@ impl Call {
     }
 
     /// Carries out one interpreter action; `Some` ends the call.
-    async fn execute(&mut self, action: Action, interp: &mut Interp) -> Option<Outcome> {
+    async fn execute(
+        &mut self,
+        action: Action,
+        interp: &mut Interp,
+        listener: &mut Listener,
+    ) -> Option<Outcome> {
         match action {
             Action::Record(rec) => self.log.record(rec),
+            Action::Listen { hints } => listener.listen(hints, Instant::now()),
+            Action::StopListening => listener.stop(),
             Action::Say {
                 id, text, voice, ..
             } => {
@@ -524,6 +573,7 @@ impl Call {
 
     /// Stops media, writes the final ticket state, frees the port and the registry entry.
     async fn finish(&mut self, disposition: Disposition, note: Option<String>) {
+        self.log.flush();
         if let Some(note) = &note {
             self.log.turn(TurnKind::Note, note.clone(), json!(null));
         }

@@ -223,6 +223,23 @@ pub enum Problem {
     /// `start` names an unknown label.
     #[error("`start` refers to unknown label `{0}`")]
     UnknownStart(String),
+    /// An ask branches on an intent the file does not declare.
+    #[error("unknown intent `{name}`; declared: {declared}")]
+    UnknownIntent {
+        /// The intent.
+        name: String,
+        /// Comma-separated declared and built-in names.
+        declared: String,
+    },
+    /// `yes` and `no` come from the entity extractor.
+    #[error("intent `{0}` is built in and cannot be declared")]
+    BuiltinIntent(String),
+    /// An ask with nothing to listen for.
+    #[error("ask needs `intents`, `keys` or `capture`")]
+    AskWithoutAnswers,
+    /// An entity kind we do not extract.
+    #[error("unknown entity `{0}`; expected digits or yes_no")]
+    BadEntity(String),
     /// Warning only: read but never set, so it always renders empty.
     #[error("warning: variable `{0}` is never set (it renders empty)")]
     UnsetVariable(String),

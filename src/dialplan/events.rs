@@ -1,19 +1,20 @@
 //! The interpreter's vocabulary with the call layer: events in, actions out, ticket records.
 //!
 //! Kept apart from the state machine because `call/` and `tickets/` read these types without
-//! caring how the interpreter decides. A speech `ask` step adds variants here (a recognition
-//! result event, a start-listening action) rather than reshaping the DTMF ones.
+//! caring how the interpreter decides. Speech (`ask`) has its own variants: the call layer
+//! listens between `Listen` and `StopListening` and reports `SpeechStarted` and `Heard`.
 
 use std::path::PathBuf;
 
 use super::model::Disposition;
+use crate::bot::Entities;
 
 /// Names one prompt so its end can be matched to the step that started it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PromptId(pub u64);
 
 /// Something that happened on the call.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// The prompt played to its end.
     PromptFinished(PromptId),
@@ -26,10 +27,23 @@ pub enum Event {
         /// For the ticket, e.g. "REFER rejected: 403".
         reason: String,
     },
+    /// The caller started speaking (while listening): barge-in, and no no-input timeout
+    /// until the utterance is recognised.
+    SpeechStarted,
+    /// What the caller said, as recognised; empty text means noise, not words.
+    Heard {
+        /// Transcript.
+        text: String,
+        /// Recogniser confidence, 0..=1.
+        confidence: f32,
+    },
+    /// Speech recognition cannot take this call's speech (overloaded or not configured): ask
+    /// steps fall back to keys.
+    SpeechUnavailable,
 }
 
 /// What the call layer should do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Synthesize and play `text`; report its end with `id`.
     Say {
@@ -66,12 +80,19 @@ pub enum Action {
         /// For the ticket.
         disposition: Disposition,
     },
+    /// Start (or restart) listening for speech; any utterance in progress is dropped.
+    Listen {
+        /// Words the recogniser should expect.
+        hints: String,
+    },
+    /// Stop listening; results of speech already heard are dropped.
+    StopListening,
     /// Something for the call's ticket.
     Record(TurnRecord),
 }
 
 /// One line of a call's IVR history.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TurnRecord {
     /// A step started.
     StepEntered {
@@ -160,6 +181,13 @@ pub enum TurnRecord {
         /// Why.
         reason: String,
     },
+    /// What the caller said and what the ask step made of it.
+    Understood(Understanding),
+    /// Speech recognition became unavailable; asks use keys from now on.
+    SpeechUnavailable {
+        /// Step index.
+        step: usize,
+    },
     /// The interpreter ended the call.
     Hangup {
         /// Disposition.
@@ -167,4 +195,23 @@ pub enum TurnRecord {
         /// Why, in words.
         reason: String,
     },
+}
+
+/// One recognised utterance and its interpretation, for the ticket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Understanding {
+    /// Ask step index.
+    pub step: usize,
+    /// Transcript (empty: noise).
+    pub text: String,
+    /// Recogniser confidence.
+    pub asr_confidence: f32,
+    /// Matched intent (including built-in `yes`/`no`), if any reached the threshold.
+    pub intent: Option<String>,
+    /// Confidence of the best intent of the step, matched or not.
+    pub intent_confidence: f32,
+    /// Entities found in the text.
+    pub entities: Entities,
+    /// What the step did: `intent`, `capture`, `no-match`, `noise` or `ignored`.
+    pub outcome: &'static str,
 }

@@ -4,17 +4,21 @@
 //! (say, play, stop prompt, transfer, hang up, ticket records) come out of `poll_action`; the one
 //! input deadline comes out of `poll_timeout`. No I/O, no clock, no tokio: the call task drives it.
 //!
-//! Input steps (`menu`, `collect`) share one machine: an attempt plays the prompt, then listens
-//! until a deadline; a timeout or invalid input counts against `retries`. A future speech `ask`
-//! step reuses it with one more [`Event`] (a recognition result) and one more [`Action`]
-//! (start listening), without touching the DTMF paths.
+//! Input steps (`menu`, `collect`, `ask`) share one machine: an attempt plays the prompt, then
+//! listens until a deadline; a timeout or invalid input counts against `retries`. `ask` adds
+//! speech: entering it emits [`Action::Listen`], leaving it [`Action::StopListening`];
+//! [`Event::SpeechStarted`] stops a barge-in prompt and holds the no-input timer until the
+//! utterance comes back as [`Event::Heard`], which is matched against the step's intents or
+//! captured as an entity (the matching itself is `bot/`'s). Keys keep working throughout.
+//! After [`Event::SpeechUnavailable`] asks run on keys only, with their `dtmf_prompt`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::events::{Action, Event, PromptId, TurnRecord};
-use super::model::{Dialplan, Disposition, InputRules, StepKind};
+use super::events::{Action, Event, PromptId, TurnRecord, Understanding};
+use super::model::{Ask, Dialplan, Disposition, Entity, InputRules, StepKind, Target};
+use crate::bot::entities;
 use super::template::{truncate_chars, MAX_RENDERED_CHARS};
 
 /// Steps run for one input before we call it a runaway `goto` loop.
@@ -63,6 +67,8 @@ enum Phase {
     Listening {
         deadline: Instant,
     },
+    /// `ask` only: the caller is speaking; no deadline until the utterance is recognised.
+    Hearing,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -97,6 +103,10 @@ pub struct Interp {
     swallow_terminator: Option<char>,
     actions: VecDeque<Action>,
     next_prompt: u64,
+    /// Between `Listen` and `StopListening`.
+    listening: bool,
+    /// Cleared for good by `SpeechUnavailable`.
+    speech_available: bool,
 }
 
 impl Interp {
@@ -114,6 +124,8 @@ impl Interp {
             swallow_terminator: None,
             actions: VecDeque::new(),
             next_prompt: 1,
+            listening: false,
+            speech_available: true,
         }
     }
 
@@ -130,6 +142,9 @@ impl Interp {
             Event::Dtmf(digit) => self.on_dtmf(digit, now),
             Event::PromptFinished(id) | Event::PromptStopped(id) => self.on_prompt_end(id, now),
             Event::TransferFailed { reason } => self.on_transfer_failed(reason, now),
+            Event::SpeechStarted => self.on_speech_started(),
+            Event::Heard { text, confidence } => self.on_heard(text, confidence, now),
+            Event::SpeechUnavailable => self.on_speech_unavailable(now),
         }
     }
 
@@ -176,6 +191,12 @@ impl Interp {
         &self.vars
     }
 
+    /// Makes every `ask` run on keys only, as after [`Event::SpeechUnavailable`] but silently
+    /// (for calls that start without a recogniser).
+    pub fn disable_speech(&mut self) {
+        self.speech_available = false;
+    }
+
     /// True once the interpreter has hung up.
     pub fn is_finished(&self) -> bool {
         matches!(self.state, State::Finished)
@@ -212,6 +233,9 @@ impl Interp {
             label: step.label.clone(),
             kind: step.kind.name(),
         });
+        if self.listening && !matches!(step.kind, StepKind::Ask(_)) {
+            self.stop_listening();
+        }
         match &step.kind {
             StepKind::Say(say) => {
                 if say.barge_in && !self.typeahead.is_empty() {
@@ -250,6 +274,15 @@ impl Interp {
                 Flow::Wait
             }
             StepKind::Menu(_) | StepKind::Collect(_) => self.begin_attempt(index, 0, now),
+            StepKind::Ask(ask) => {
+                if self.speech_available {
+                    self.listening = true;
+                    self.push(Action::Listen {
+                        hints: ask.hints.clone(),
+                    });
+                }
+                self.begin_attempt(index, 0, now)
+            }
             StepKind::Set(assignments) => {
                 for a in assignments {
                     let value = a.value.render(&self.vars);
@@ -298,7 +331,7 @@ impl Interp {
             }
         }
         if run.digits.is_empty() {
-            if let Some(prompt) = &rules.prompt {
+            if let Some(prompt) = self.attempt_prompt(&plan, step) {
                 let id = self.say(prompt.render(&self.vars), rules.barge_in);
                 run.phase = Phase::Prompting {
                     id,
@@ -314,60 +347,110 @@ impl Interp {
     fn take_digit(&mut self, run: &mut InputRun, digit: char, now: Instant) -> Option<Flow> {
         let plan = Arc::clone(&self.plan);
         match &plan.steps().get(run.step)?.kind {
-            StepKind::Menu(menu) => {
-                let choice = menu.options.iter().find(|(d, _)| *d == digit);
-                Some(match choice {
-                    Some((_, target)) => {
-                        self.record(TurnRecord::MenuChoice {
-                            step: run.step,
-                            digit,
-                            target: target.label.clone(),
-                        });
-                        Flow::Goto(target.index)
-                    }
-                    None => {
-                        self.record(TurnRecord::InvalidInput {
-                            step: run.step,
-                            input: digit.to_string(),
-                            attempt: run.failures + 1,
-                        });
-                        self.fail(run.step, run.failures, Failure::Invalid, now)
-                    }
-                })
-            }
-            StepKind::Collect(collect) => {
-                let done = Some(digit) == collect.terminator || {
-                    run.digits.push(digit);
-                    run.digits.len() >= collect.max_digits
-                };
-                if done {
-                    if Some(digit) != collect.terminator {
-                        self.swallow_terminator = collect.terminator;
-                    }
-                    let digits = std::mem::take(&mut run.digits);
-                    return Some(self.finish_collect(run.step, run.failures, digits, now));
+            StepKind::Menu(menu) => Some(self.choose_key(run, &menu.options, digit, now)),
+            StepKind::Collect(collect) => self.collect_digit(
+                run,
+                digit,
+                collect.max_digits,
+                collect.terminator,
+                collect.input.timeout,
+                now,
+            ),
+            StepKind::Ask(ask) => match &ask.capture {
+                Some(capture) if capture.entity == Entity::Digits => self.collect_digit(
+                    run,
+                    digit,
+                    capture.max_digits,
+                    capture.terminator,
+                    ask.input.timeout,
+                    now,
+                ),
+                Some(capture) if matches!(digit, '1' | '2') => {
+                    let answer = if digit == '1' { "yes" } else { "no" };
+                    Some(self.capture_yes_no(run.step, ask, &capture.var, answer))
                 }
-                run.phase = Phase::Listening {
-                    deadline: now + collect.input.timeout,
-                };
-                None
-            }
+                Some(_) => Some(self.choose_key(run, &[], digit, now)),
+                None => Some(self.choose_key(run, &ask.keys, digit, now)),
+            },
             _ => Some(self.hangup(Disposition::Failed, "internal: not an input step".into())),
         }
     }
 
+    /// A menu-like key: its branch, or invalid input.
+    fn choose_key(
+        &mut self,
+        run: &InputRun,
+        options: &[(char, Target)],
+        digit: char,
+        now: Instant,
+    ) -> Flow {
+        match options.iter().find(|(d, _)| *d == digit) {
+            Some((_, target)) => {
+                self.record(TurnRecord::MenuChoice {
+                    step: run.step,
+                    digit,
+                    target: target.label.clone(),
+                });
+                Flow::Goto(target.index)
+            }
+            None => {
+                self.record(TurnRecord::InvalidInput {
+                    step: run.step,
+                    input: digit.to_string(),
+                    attempt: run.failures + 1,
+                });
+                self.fail(run.step, run.failures, Failure::Invalid, now)
+            }
+        }
+    }
+
+    /// A collect-like key: `None` while more digits may follow.
+    fn collect_digit(
+        &mut self,
+        run: &mut InputRun,
+        digit: char,
+        max_digits: usize,
+        terminator: Option<char>,
+        timeout: std::time::Duration,
+        now: Instant,
+    ) -> Option<Flow> {
+        let done = Some(digit) == terminator || {
+            run.digits.push(digit);
+            run.digits.len() >= max_digits
+        };
+        if done {
+            if Some(digit) != terminator {
+                self.swallow_terminator = terminator;
+            }
+            let digits = std::mem::take(&mut run.digits);
+            return Some(self.finish_collect(run.step, run.failures, digits, now));
+        }
+        run.phase = Phase::Listening {
+            deadline: now + timeout,
+        };
+        None
+    }
+
     fn finish_collect(&mut self, step: usize, failures: u32, digits: String, now: Instant) -> Flow {
         let plan = Arc::clone(&self.plan);
-        let Some(StepKind::Collect(collect)) = plan.steps().get(step).map(|s| &s.kind) else {
+        let target = match plan.steps().get(step).map(|s| &s.kind) {
+            Some(StepKind::Collect(c)) => Some((&c.var, c.min_digits, c.max_digits, step + 1)),
+            Some(StepKind::Ask(ask)) => ask.capture.as_ref().map(|c| {
+                let next = ask.next.as_ref().map_or(step + 1, |t| t.index);
+                (&c.var, c.min_digits, c.max_digits, next)
+            }),
+            _ => None,
+        };
+        let Some((var, min_digits, max_digits, next)) = target else {
             return self.hangup(Disposition::Failed, "internal: not a collect step".into());
         };
-        if digits.len() >= collect.min_digits {
+        if (min_digits..=max_digits).contains(&digits.len()) {
             self.record(TurnRecord::Collected {
-                var: collect.var.clone(),
+                var: var.clone(),
                 value: digits.clone(),
             });
-            self.vars.insert(collect.var.clone(), digits);
-            return Flow::Goto(step + 1);
+            self.vars.insert(var.clone(), digits);
+            return Flow::Goto(next);
         }
         self.swallow_terminator = None;
         self.record(TurnRecord::InvalidInput {
@@ -508,6 +591,201 @@ impl Interp {
         }
     }
 
+    fn on_speech_started(&mut self) {
+        let plan = Arc::clone(&self.plan);
+        let State::Input(run) = &mut self.state else {
+            return;
+        };
+        let Some(StepKind::Ask(ask)) = plan.steps().get(run.step).map(|s| &s.kind) else {
+            return;
+        };
+        match run.phase {
+            Phase::Prompting { id, .. } if ask.input.barge_in => {
+                run.phase = Phase::Hearing;
+                self.stop_prompt(id);
+            }
+            Phase::Listening { .. } => run.phase = Phase::Hearing,
+            Phase::Prompting { .. } | Phase::Hearing => {}
+        }
+    }
+
+    fn on_heard(&mut self, text: String, confidence: f32, now: Instant) {
+        let plan = Arc::clone(&self.plan);
+        let mut run = match std::mem::replace(&mut self.state, State::Finished) {
+            State::Input(run) => run,
+            other => {
+                self.state = other;
+                return;
+            }
+        };
+        let Some(StepKind::Ask(ask)) = plan.steps().get(run.step).map(|s| &s.kind) else {
+            self.state = State::Input(run);
+            return;
+        };
+        let mut heard = Understanding {
+            step: run.step,
+            text: text.trim().to_string(),
+            asr_confidence: confidence,
+            intent: None,
+            intent_confidence: 0.0,
+            entities: entities::extract(&text),
+            outcome: "noise",
+        };
+        if let Phase::Prompting { id, .. } = run.phase {
+            if !ask.input.barge_in {
+                heard.outcome = "ignored";
+                self.record(TurnRecord::Understood(heard));
+                self.state = State::Input(run);
+                return;
+            }
+            self.stop_prompt(id);
+        }
+        if heard.text.is_empty() {
+            // A cough or line noise is not an answer: keep listening as if it never happened.
+            run.phase = Phase::Listening {
+                deadline: now + ask.input.timeout,
+            };
+            self.record(TurnRecord::Understood(heard));
+            self.state = State::Input(run);
+            return;
+        }
+        let flow = self.understand(&run, ask, heard, now);
+        self.run(flow, now);
+    }
+
+    /// Decides an ask step from one utterance.
+    fn understand(
+        &mut self,
+        run: &InputRun,
+        ask: &Ask,
+        mut heard: Understanding,
+        now: Instant,
+    ) -> Flow {
+        let step = run.step;
+        let (best, best_confidence) = self.best_intent(ask, &heard);
+        heard.intent_confidence = best_confidence;
+        let matched = best.filter(|_| best_confidence >= ask.threshold);
+        self.vars.insert("utterance".into(), heard.text.clone());
+        self.vars
+            .insert("intent".into(), matched.map(|t| t.0.clone()).unwrap_or_default());
+        let captured = match &ask.capture {
+            Some(capture) if capture.entity == Entity::Digits => heard.entities.digits.clone(),
+            Some(_) => heard
+                .entities
+                .yes_no
+                .map(|yes| if yes { "yes" } else { "no" }.to_string()),
+            None => None,
+        };
+        if let (Some(capture), Some(value)) = (&ask.capture, captured) {
+            heard.outcome = "capture";
+            let text = heard.text.clone();
+            if capture.entity == Entity::YesNo {
+                heard.intent = Some(value.clone());
+                self.record(TurnRecord::Understood(heard));
+                return self.capture_yes_no(step, ask, &capture.var, &value);
+            }
+            self.record(TurnRecord::Understood(heard));
+            if (capture.min_digits..=capture.max_digits).contains(&value.len()) {
+                return self.finish_collect(step, run.failures, value, now);
+            }
+            self.record(TurnRecord::InvalidInput {
+                step,
+                input: text,
+                attempt: run.failures + 1,
+            });
+            return self.fail(step, run.failures, Failure::Invalid, now);
+        }
+        match matched {
+            Some((name, target)) => {
+                heard.intent = Some(name.clone());
+                heard.outcome = "intent";
+                let target = target.clone();
+                self.record(TurnRecord::Understood(heard));
+                Flow::Goto(target.index)
+            }
+            None => {
+                heard.outcome = "no-match";
+                let text = heard.text.clone();
+                self.record(TurnRecord::Understood(heard));
+                self.record(TurnRecord::InvalidInput {
+                    step,
+                    input: text,
+                    attempt: run.failures + 1,
+                });
+                self.fail(step, run.failures, Failure::Invalid, now)
+            }
+        }
+    }
+
+    /// The step's best-scoring intent (declared or built-in yes/no) and its confidence.
+    fn best_intent<'a>(
+        &self,
+        ask: &'a Ask,
+        heard: &Understanding,
+    ) -> (Option<&'a (String, Target)>, f32) {
+        let scores = self.plan.intents().matcher().classify(&heard.text);
+        let mut best: (Option<&'a (String, Target)>, f32) = (None, 0.0);
+        for branch in &ask.intents {
+            let confidence = match (branch.0.as_str(), heard.entities.yes_no) {
+                ("yes", Some(answer)) | ("no", Some(answer)) => {
+                    if answer == (branch.0 == "yes") {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                }
+                _ => scores
+                    .iter()
+                    .find(|s| s.intent == branch.0)
+                    .map_or(0.0, |s| s.confidence),
+            };
+            if best.0.is_none() || confidence > best.1 {
+                best = (Some(branch), confidence);
+            }
+        }
+        best
+    }
+
+    /// Stores a yes/no answer and branches on it when the step lists `yes`/`no` intents.
+    fn capture_yes_no(&mut self, step: usize, ask: &Ask, var: &str, answer: &str) -> Flow {
+        self.record(TurnRecord::Collected {
+            var: var.to_string(),
+            value: answer.to_string(),
+        });
+        self.vars.insert(var.to_string(), answer.to_string());
+        let branch = ask.intents.iter().find(|(name, _)| name == answer);
+        match (branch, &ask.next) {
+            (Some((_, target)), _) | (None, Some(target)) => Flow::Goto(target.index),
+            (None, None) => Flow::Goto(step + 1),
+        }
+    }
+
+    fn on_speech_unavailable(&mut self, now: Instant) {
+        if !self.speech_available {
+            return;
+        }
+        self.speech_available = false;
+        self.listening = false;
+        let State::Input(run) = std::mem::replace(&mut self.state, State::Finished) else {
+            return;
+        };
+        // Replaced below unless this is an ask, in which case the attempt restarts on keys.
+        let is_ask = matches!(
+            self.plan.steps().get(run.step).map(|s| &s.kind),
+            Some(StepKind::Ask(_))
+        );
+        if !is_ask {
+            self.state = State::Input(run);
+            return;
+        }
+        self.record(TurnRecord::SpeechUnavailable { step: run.step });
+        if let Phase::Prompting { id, .. } = run.phase {
+            self.push(Action::StopPrompt { id });
+        }
+        let flow = self.begin_attempt(run.step, run.failures, now);
+        self.run(flow, now);
+    }
+
     fn on_transfer_failed(&mut self, reason: String, now: Instant) {
         let State::Transferring { step } = self.state else {
             return;
@@ -548,12 +826,31 @@ impl Interp {
         id
     }
 
+    /// The prompt of an attempt: an ask without speech says its `dtmf_prompt` if it has one.
+    fn attempt_prompt(&self, plan: &Dialplan, step: usize) -> Option<super::Template> {
+        match &plan.steps().get(step)?.kind {
+            StepKind::Ask(ask) if !self.speech_available => ask
+                .dtmf_prompt
+                .clone()
+                .or_else(|| ask.input.prompt.clone()),
+            _ => input_rules(plan, step)?.prompt.clone(),
+        }
+    }
+
+    fn stop_listening(&mut self) {
+        self.listening = false;
+        self.push(Action::StopListening);
+    }
+
     fn stop_prompt(&mut self, id: PromptId) {
         self.record(TurnRecord::BargeIn { id });
         self.push(Action::StopPrompt { id });
     }
 
     fn hangup(&mut self, disposition: Disposition, reason: String) -> Flow {
+        if self.listening {
+            self.stop_listening();
+        }
         // Never dropped, unlike other records: the ticket must say why the call ended.
         self.push(Action::Record(TurnRecord::Hangup {
             disposition,
@@ -586,6 +883,7 @@ fn input_rules(plan: &Dialplan, step: usize) -> Option<&InputRules> {
     match &plan.steps().get(step)?.kind {
         StepKind::Menu(menu) => Some(&menu.input),
         StepKind::Collect(collect) => Some(&collect.input),
+        StepKind::Ask(ask) => Some(&ask.input),
         _ => None,
     }
 }

@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use super::error::{DialplanError, DialplanErrors, Problem};
 use super::model::{
-    Assignment, Collect, Dialplan, Disposition, InputRules, Menu, Play, Say, Step, StepKind,
-    Transfer,
+    Assignment, Collect, Dialplan, Disposition, InputRules, Intents, Menu, Play, Say, Step,
+    StepKind, Transfer,
 };
 use super::yaml::{self, Node};
 
+mod ask;
 mod fields;
 use fields::get;
 
@@ -28,9 +29,9 @@ pub const MAX_STEPS: usize = 10_000;
 pub const BUILTIN_VARS: &[&str] = &["caller", "called", "call_id", "request_uri"];
 
 const STEP_KINDS: &[&str] = &[
-    "say", "play", "menu", "collect", "set", "goto", "transfer", "hangup",
+    "say", "play", "menu", "collect", "ask", "set", "goto", "transfer", "hangup",
 ];
-const TOP_KEYS: &[&str] = &["name", "voice", "start", "steps"];
+const TOP_KEYS: &[&str] = &["name", "voice", "start", "intents", "steps"];
 const MENU_KEYS: &[&str] = &[
     "prompt",
     "options",
@@ -112,6 +113,7 @@ fn load_in(name: &str, text: &str, base_dir: &Path) -> Result<Dialplan, Dialplan
         labels: HashMap::new(),
         reads: Vec::new(),
         writes: BUILTIN_VARS.iter().map(|v| v.to_string()).collect(),
+        declared_intents: Intents::default(),
     };
     let plan = match yaml::parse(text) {
         Ok(root) => loader.dialplan(root.as_ref()),
@@ -139,6 +141,8 @@ struct Loader<'a> {
     reads: Vec<(String, usize)>,
     /// Variables something sets.
     writes: Vec<String>,
+    /// The top-level `intents:`, read before the steps that branch on them.
+    declared_intents: Intents,
 }
 
 fn is_label(s: &str) -> bool {
@@ -211,6 +215,9 @@ impl Loader<'_> {
             self.out_of_range(steps_node.line, "steps", value, 1, MAX_STEPS as u64);
             return None;
         }
+        if let Some(node) = get(map, "intents") {
+            self.declared_intents = self.intents(node);
+        }
         self.collect_labels(step_nodes);
         let steps: Vec<Option<Step>> = step_nodes.iter().map(|n| self.step(n)).collect();
         let start = match get(map, "start") {
@@ -234,6 +241,7 @@ impl Loader<'_> {
             start,
             steps: steps.into_iter().collect::<Option<Vec<_>>>()?,
             warnings,
+            intents: self.declared_intents.clone(),
         })
     }
 
@@ -327,6 +335,7 @@ impl Loader<'_> {
             "play" => StepKind::Play(self.play(value, barge_in?)?),
             "menu" => StepKind::Menu(self.menu(value)?),
             "collect" => StepKind::Collect(self.collect(value)?),
+            "ask" => StepKind::Ask(self.ask(value)?),
             "set" => StepKind::Set(self.set(value)?),
             "goto" => StepKind::Goto(self.target(value, "goto")?),
             "transfer" => StepKind::Transfer(self.transfer(value)?),

@@ -7,8 +7,9 @@
 //!
 //! Format (see `dialplans/default.yaml`): top-level `name`, `voice`, `start`, `steps`; each step
 //! is a mapping with an optional `label` and exactly one action key: `say`, `play`, `menu`,
-//! `collect`, `set`, `goto`, `transfer`, `hangup`. Steps run in order; `goto` and menu options
-//! branch to labels.
+//! `collect`, `ask`, `set`, `goto`, `transfer`, `hangup`. Steps run in order; `goto`, menu
+//! options and ask branches go to labels. A top-level `intents:` maps intent names to example
+//! phrases; `ask` steps branch on them (matched by `bot/`) as well as on keys.
 
 mod error;
 mod events;
@@ -26,12 +27,12 @@ mod load_tests;
 use std::path::Path;
 
 pub use error::{DialplanError, DialplanErrors, Problem};
-pub use events::{Action, Event, PromptId, TurnRecord};
+pub use events::{Action, Event, PromptId, TurnRecord, Understanding};
 pub use interp::{Interp, MAX_QUEUED_ACTIONS, MAX_STEPS_PER_INPUT, MAX_TYPEAHEAD};
 pub use load::{load_file, load_str, BUILTIN_VARS, MAX_FILE_BYTES, MAX_STEPS};
 pub use model::{
-    Assignment, Collect, Dialplan, Disposition, InputRules, Menu, Play, Say, Step, StepKind,
-    Target, Transfer,
+    Ask, Assignment, Capture, Collect, Dialplan, Disposition, Entity, InputRules, Intents, Menu,
+    Play, Say, Step, StepKind, Target, Transfer, BUILTIN_INTENTS,
 };
 pub use template::{Filter, Template, TemplateError};
 

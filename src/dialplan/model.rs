@@ -1,11 +1,14 @@
 //! The validated, typed dialplan the interpreter runs. Every label is already resolved to a
 //! step index, every template parsed, every number in range: running cannot hit a bad file.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::DialplanError;
 use super::template::Template;
+use crate::bot::IntentSet;
 
 /// A loaded dialplan: an ordered list of steps; unlabelled steps fall through to the next one.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +22,7 @@ pub struct Dialplan {
     pub(crate) start: usize,
     pub(crate) steps: Vec<Step>,
     pub(crate) warnings: Vec<DialplanError>,
+    pub(crate) intents: Intents,
 }
 
 impl Dialplan {
@@ -35,6 +39,11 @@ impl Dialplan {
     /// Non-fatal findings (e.g. a variable read but never set).
     pub fn warnings(&self) -> &[DialplanError] {
         &self.warnings
+    }
+
+    /// The intents declared at the top of the file.
+    pub fn intents(&self) -> &Intents {
+        &self.intents
     }
 
     /// Step index of `label`.
@@ -75,6 +84,8 @@ pub enum StepKind {
     Transfer(Transfer),
     /// End the call.
     Hangup(Disposition),
+    /// Prompt, then branch on what the caller says (intent, entity) or keys in.
+    Ask(Ask),
 }
 
 impl StepKind {
@@ -89,6 +100,7 @@ impl StepKind {
             StepKind::Goto(_) => "goto",
             StepKind::Transfer(_) => "transfer",
             StepKind::Hangup(_) => "hangup",
+            StepKind::Ask(_) => "ask",
         }
     }
 }
@@ -138,6 +150,120 @@ pub struct InputRules {
     /// Where to go when retries run out on invalid input; `None` = `on_timeout`, else hang up
     /// (failed).
     pub on_invalid: Option<Target>,
+}
+
+/// The top-level `intents:` of a dialplan: names with example phrases, and the matcher built
+/// from them once at load.
+#[derive(Clone)]
+pub struct Intents {
+    pub(crate) declared: Vec<(String, Vec<String>)>,
+    pub(crate) matcher: Arc<IntentSet>,
+}
+
+impl Intents {
+    /// Builds the matcher for `declared` (name, example phrases).
+    pub fn new(declared: Vec<(String, Vec<String>)>) -> Self {
+        let matcher = Arc::new(IntentSet::new(&declared));
+        Self { declared, matcher }
+    }
+
+    /// Declared names with their examples, in file order.
+    pub fn declared(&self) -> &[(String, Vec<String>)] {
+        &self.declared
+    }
+
+    /// The matcher.
+    pub fn matcher(&self) -> &IntentSet {
+        &self.matcher
+    }
+
+    /// Example phrases of `name`.
+    pub fn examples(&self, name: &str) -> &[String] {
+        self.declared
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(&[], |(_, e)| e.as_slice())
+    }
+}
+
+impl Default for Intents {
+    fn default() -> Self {
+        Self::new(Vec::new())
+    }
+}
+
+impl PartialEq for Intents {
+    fn eq(&self, other: &Self) -> bool {
+        self.declared == other.declared
+    }
+}
+
+impl fmt::Debug for Intents {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.declared.iter().map(|(n, _)| n))
+            .finish()
+    }
+}
+
+/// Built-in intents an `ask` may branch on without declaring them: a yes or a no.
+pub const BUILTIN_INTENTS: &[&str] = &["yes", "no"];
+
+/// `ask`: a prompt, then speech and keys. Speech is matched against the step's intents or
+/// captured as an entity; keys work as in `menu` (with `keys`) or `collect` (with a digits
+/// `capture`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ask {
+    /// Prompt, timeout and retry rules; `invalid` is said on no-match.
+    pub input: InputRules,
+    /// Intent → branch, in file order.
+    pub intents: Vec<(String, Target)>,
+    /// Key → branch, in file order.
+    pub keys: Vec<(char, Target)>,
+    /// Fill a variable from what is said (or keyed) instead of branching.
+    pub capture: Option<Capture>,
+    /// Where a capture continues; `None` = the next step.
+    pub next: Option<Target>,
+    /// Decoder hint for the recogniser: the step's `hints` and its intents' examples.
+    pub hints: String,
+    /// Lowest intent confidence that counts as a match.
+    pub threshold: f32,
+    /// Said instead of `prompt` when speech recognition is unavailable (overload).
+    pub dtmf_prompt: Option<Template>,
+}
+
+/// What an `ask` captures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capture {
+    /// Variable receiving the value.
+    pub var: String,
+    /// What kind of value.
+    pub entity: Entity,
+    /// Digits: fewer is invalid.
+    pub min_digits: usize,
+    /// Digits: more is invalid (keyed input completes here).
+    pub max_digits: usize,
+    /// Digits: `#` or `*` ends keyed input.
+    pub terminator: Option<char>,
+}
+
+/// Entity kinds an `ask` can capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    /// A digit string, spoken ("one two three four", "twelve thirty four") or keyed.
+    Digits,
+    /// `yes` or `no`; keys 1 and 2 answer yes and no.
+    YesNo,
+}
+
+impl Entity {
+    /// The file spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::Digits => "digits",
+            Entity::YesNo => "yes_no",
+        }
+    }
 }
 
 /// `menu`.

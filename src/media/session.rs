@@ -125,6 +125,8 @@ pub enum MediaCommand {
 pub enum MediaEvent {
     /// A DTMF digit from RFC 4733 packets.
     Dtmf(char),
+    /// The first packet of the prompt with this id was sent.
+    PlaybackStarted(u64),
     /// The prompt with this id was sent completely.
     PlaybackFinished(u64),
     /// The prompt with this id was cleared before it finished (barge-in, queue full, shutdown).
@@ -345,16 +347,19 @@ impl MediaSession {
         let destination = self.latched.or(self.remote);
         let mut bot_frame = None;
         if let (true, Some(destination)) = (self.send_enabled, destination) {
-            let (frame, marker, finished) = self.next_bot_frame();
-            let packet = self
-                .sender
-                .next(&self.codec.encode(&frame), FRAME_SAMPLES as u32, marker);
+            let (frame, started, finished) = self.next_bot_frame();
+            let packet =
+                self.sender
+                    .next(&self.codec.encode(&frame), FRAME_SAMPLES as u32, started.is_some());
             match socket.send_to(&packet, destination).await {
                 Ok(_) => self.note_sent(now),
                 Err(err) => {
                     self.stats.send_errors += 1;
                     debug!(%err, %destination, "rtp send failed");
                 }
+            }
+            if let Some(id) = started {
+                self.emit(MediaEvent::PlaybackStarted(id));
             }
             if let Some(id) = finished {
                 self.emit(MediaEvent::PlaybackFinished(id));
@@ -397,14 +402,14 @@ impl MediaSession {
         }
     }
 
-    /// The next 160 samples to send, whether they start a prompt (marker bit), and the id of
+    /// The next 160 samples to send, the id of a prompt they start (marker bit), and the id of
     /// a prompt they complete.
-    fn next_bot_frame(&mut self) -> ([i16; FRAME_SAMPLES], bool, Option<u64>) {
+    fn next_bot_frame(&mut self) -> ([i16; FRAME_SAMPLES], Option<u64>, Option<u64>) {
         let mut frame = SILENCE;
         let Some(prompt) = self.prompts.front_mut() else {
-            return (frame, false, None);
+            return (frame, None, None);
         };
-        let marker = prompt.position == 0;
+        let started = (prompt.position == 0).then_some(prompt.id);
         let rest = prompt.samples.get(prompt.position..).unwrap_or_default();
         let take = rest.len().min(FRAME_SAMPLES);
         if let (Some(dst), Some(src)) = (frame.get_mut(..take), rest.get(..take)) {
@@ -416,7 +421,7 @@ impl MediaSession {
         } else {
             None
         };
-        (frame, marker, finished)
+        (frame, started, finished)
     }
 
     fn forward_caller_audio(&mut self, frame: &[i16]) {

@@ -110,6 +110,19 @@ pub struct Transcript {
     pub elapsed: Duration,
 }
 
+/// Above this no-speech probability a low-confidence transcript is taken for noise.
+const NO_SPEECH_THRESHOLD: f32 = 0.6;
+/// Below this confidence a likely-silent transcript is taken for noise.
+const NOISE_CONFIDENCE: f32 = 0.4;
+
+impl Transcript {
+    /// Whisper thinks there was no speech and is unsure of its words: treat as noise.
+    pub fn is_noise(&self) -> bool {
+        self.text.is_empty()
+            || (self.no_speech_prob > NO_SPEECH_THRESHOLD && self.confidence < NOISE_CONFIDENCE)
+    }
+}
+
 type Queued = (AsrJob, oneshot::Sender<Transcript>);
 
 pub struct AsrPool {

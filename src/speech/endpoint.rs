@@ -11,6 +11,11 @@
 //! clock-driven rule is the no-input deadline, which needs `now` because audio may stop
 //! arriving altogether. After an utterance ends the endpointer keeps listening (no deadline)
 //! until [`Endpointer::stop`] or the next [`Endpointer::listen`].
+//!
+//! A shorter pause of [`EndpointConfig::speculate_ms`] reports [`EndpointEvent::Paused`] with
+//! the utterance as it would end there, so recognition can start before the end is certain: if
+//! no speech follows, [`EndpointEvent::SpeechEnded`] carries exactly the same samples and the
+//! early transcript stands.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -41,18 +46,22 @@ pub struct EndpointConfig {
     pub no_input_ms: u32,
     /// Classifier probability from which a frame counts as speech.
     pub threshold: f32,
+    /// Non-speech after which [`EndpointEvent::Paused`] is reported (0 = never); below
+    /// `end_silence_ms` to be useful.
+    pub speculate_ms: u32,
 }
 
 impl Default for EndpointConfig {
     fn default() -> Self {
         Self {
-            start_ms: 120,
+            start_ms: 80,
             end_silence_ms: 400,
             pre_roll_ms: 200,
             post_roll_ms: 100,
             max_utterance_ms: 15_000,
             no_input_ms: 5_000,
             threshold: 0.5,
+            speculate_ms: 200,
         }
     }
 }
@@ -62,6 +71,12 @@ impl Default for EndpointConfig {
 pub enum EndpointEvent {
     /// Speech has lasted `start_ms`; [`Endpointer::partial`] now returns the audio so far.
     SpeechStarted,
+    /// `speculate_ms` of non-speech inside an utterance: what `SpeechEnded` will carry if the
+    /// pause turns out to be the end.
+    Paused {
+        /// Pre-roll, speech and up to `post_roll_ms` of the pause.
+        utterance: Vec<i16>,
+    },
     /// The utterance ended with `end_silence_ms` of non-speech.
     SpeechEnded {
         /// Pre-roll, speech and up to `post_roll_ms` of trailing non-speech.
@@ -96,6 +111,8 @@ struct SampleLimits {
     pre_roll: usize,
     post_roll: usize,
     max_utterance: usize,
+    /// 0 = never.
+    speculate: usize,
 }
 
 fn ms_to_samples(ms: u32) -> usize {
@@ -133,6 +150,7 @@ impl<C: FrameClassifier> Endpointer<C> {
             pre_roll: ms_to_samples(config.pre_roll_ms).min(max_utterance),
             post_roll: ms_to_samples(config.post_roll_ms),
             max_utterance,
+            speculate: ms_to_samples(config.speculate_ms),
         };
         Self {
             classifier,
@@ -237,20 +255,28 @@ impl<C: FrameClassifier> Endpointer<C> {
             } => {
                 let room = limits.max_utterance.saturating_sub(utterance.len());
                 utterance.extend(frame.iter().take(room));
+                let before = *silence_run;
                 *silence_run = if speech {
                     0
                 } else {
                     *silence_run + frame.len()
                 };
+                let keep = utterance.len() - (*silence_run).min(utterance.len())
+                    + (*silence_run).min(limits.post_roll);
                 if *silence_run >= limits.end_silence {
-                    let keep = utterance.len() - (*silence_run).min(utterance.len())
-                        + (*silence_run).min(limits.post_roll);
                     utterance.truncate(keep);
                     let utterance = std::mem::take(utterance);
                     self.events
                         .push_back(EndpointEvent::SpeechEnded { utterance });
                     self.state = State::Waiting { speech_run: 0 };
                 } else {
+                    if limits.speculate > 0
+                        && before < limits.speculate
+                        && *silence_run >= limits.speculate
+                    {
+                        let utterance = utterance.get(..keep).unwrap_or_default().to_vec();
+                        self.events.push_back(EndpointEvent::Paused { utterance });
+                    }
                     self.end_if_full();
                 }
             }
@@ -338,6 +364,7 @@ mod tests {
                     EndpointEvent::SpeechEnded { utterance } => Seen::Ended(utterance.len()),
                     EndpointEvent::MaxLength { utterance } => Seen::Max(utterance.len()),
                     EndpointEvent::NoInput => Seen::NoInput,
+                    EndpointEvent::Paused { .. } => continue,
                 };
                 seen.push((index, event));
             }
@@ -354,7 +381,71 @@ mod tests {
             max_utterance_ms: 2_000,
             no_input_ms: 3_000,
             threshold: 0.5,
+            speculate_ms: 0,
         }
+    }
+
+    #[test]
+    fn a_pause_predicts_the_end_exactly_unless_speech_resumes() {
+        use Seg::*;
+        let config = EndpointConfig {
+            speculate_ms: 200,
+            ..config()
+        };
+        let collect = |audio: &[i16]| {
+            let t0 = Instant::now();
+            let mut ep = Endpointer::with_classifier(&config, EnergyVad::new());
+            ep.listen(t0);
+            let mut events = Vec::new();
+            for (index, frame) in audio.chunks(FRAME_SAMPLES).enumerate() {
+                ep.push_frame(frame, t0 + FRAME * (index as u32 + 1));
+                while let Some(event) = ep.poll_event() {
+                    events.push((index, event));
+                }
+            }
+            events
+        };
+        let ended = collect(&render(&[Silence(20), Tone(30, 8_000), Silence(30)]));
+        let paused: Vec<_> = ended
+            .iter()
+            .filter_map(|(i, e)| match e {
+                EndpointEvent::Paused { utterance } => Some((*i, utterance.clone())),
+                _ => None,
+            })
+            .collect();
+        let end: Vec<_> = ended
+            .iter()
+            .filter_map(|(i, e)| match e {
+                EndpointEvent::SpeechEnded { utterance } => Some((*i, utterance.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(paused.len(), 1);
+        assert_eq!(end.len(), 1);
+        // 10 frames of pause (200 ms) before the 20-frame end silence (400 ms).
+        assert_eq!(paused[0].0 + 10, end[0].0);
+        assert_eq!(paused[0].1, end[0].1, "same samples when the pause was the end");
+
+        let resumed = collect(&render(&[
+            Silence(20),
+            Tone(30, 8_000),
+            Silence(12),
+            Tone(10, 8_000),
+            Silence(30),
+        ]));
+        let pauses = resumed
+            .iter()
+            .filter(|(_, e)| matches!(e, EndpointEvent::Paused { .. }))
+            .count();
+        let ends: Vec<usize> = resumed
+            .iter()
+            .filter_map(|(_, e)| match e {
+                EndpointEvent::SpeechEnded { utterance } => Some(utterance.len()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(pauses, 2, "one per pause");
+        assert_eq!(ends.len(), 1, "one utterance across the short gap");
     }
 
     #[test]
@@ -573,6 +664,10 @@ mod tests {
                             in_speech = false;
                         }
                         EndpointEvent::NoInput => prop_assert!(!in_speech),
+                        EndpointEvent::Paused { utterance } => {
+                            prop_assert!(in_speech);
+                            prop_assert!(utterance.len() <= 4_000);
+                        }
                     }
                 }
                 prop_assert_eq!(ep.partial().is_some(), in_speech);

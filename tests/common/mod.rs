@@ -11,6 +11,7 @@
 pub mod dtmf_pcap;
 pub mod http;
 pub mod sipp;
+pub mod speech;
 
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, UdpSocket};

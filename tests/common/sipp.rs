@@ -39,6 +39,8 @@ pub struct Sipp {
     service: String,
     transport: String,
     extra: Vec<String>,
+    /// Speech clips to write next to the scenario: (file name, text).
+    clips: Vec<(String, String)>,
 }
 
 impl Sipp {
@@ -55,6 +57,7 @@ impl Sipp {
             service: "support".to_string(),
             transport: "u1".to_string(),
             extra: Vec::new(),
+            clips: Vec::new(),
         }
     }
 
@@ -94,6 +97,13 @@ impl Sipp {
         self
     }
 
+    /// Writes `text` as caller speech to `file` (raw µ-law) in the run directory, for the
+    /// scenario's `rtp_stream`.
+    pub fn clip(mut self, file: &str, text: &str) -> Sipp {
+        self.clips.push((file.to_string(), text.to_string()));
+        self
+    }
+
     /// Any other SIPp argument.
     pub fn arg(mut self, arg: &str) -> Sipp {
         self.extra.push(arg.to_string());
@@ -115,6 +125,9 @@ impl Sipp {
         std::fs::copy(scenario_dir().join(&self.scenario), &scenario)
             .unwrap_or_else(|e| panic!("copy scenario {}: {e}", self.scenario));
         dtmf_pcap::write_scenario_pcaps(&dir).expect("write the DTMF pcaps");
+        for (file, text) in &self.clips {
+            super::speech::write_ulaw_clip(&dir.join(file), text, 800);
+        }
 
         let sip_port = free_udp_port();
         // SIPp binds its media port and that port + 2 (video).

@@ -1,0 +1,270 @@
+//! The speech parts of a dialplan file: the top-level `intents:` and `ask` steps.
+
+use super::fields::get;
+use super::{Loader, DEFAULT_MAX_DIGITS, MAX_DIGITS_LIMIT};
+use crate::dialplan::error::Problem;
+use crate::dialplan::model::{Ask, Capture, Entity, Intents, Target, BUILTIN_INTENTS};
+use crate::dialplan::yaml::Node;
+
+const ASK_KEYS: &[&str] = &[
+    "prompt",
+    "dtmf_prompt",
+    "timeout",
+    "retries",
+    "invalid",
+    "on_timeout",
+    "on_no_match",
+    "barge_in",
+    "intents",
+    "keys",
+    "capture",
+    "next",
+    "hints",
+    "threshold",
+];
+const CAPTURE_KEYS: &[&str] = &["var", "entity", "min_digits", "max_digits", "terminator"];
+const MAX_INTENTS: usize = 100;
+const MAX_EXAMPLES: usize = 200;
+const MAX_EXAMPLE_CHARS: usize = 200;
+/// The recogniser's prompt is short (Whisper keeps 224 tokens of it); more hint text only
+/// pushes the first, most relevant, words out.
+pub(crate) const MAX_HINT_BYTES: usize = 400;
+const DEFAULT_THRESHOLD: f32 = 0.5;
+
+impl Loader<'_> {
+    /// `intents: {name: [example, ...], ...}`.
+    pub(super) fn intents(&mut self, node: &Node) -> Intents {
+        let Some(map) = self.mapping(node, "intents") else {
+            return Intents::default();
+        };
+        if map.len() > MAX_INTENTS {
+            let count = map.len().to_string();
+            self.out_of_range(node.line, "intents", count, 0, MAX_INTENTS as u64);
+            return Intents::default();
+        }
+        let mut declared = Vec::new();
+        for (key, value) in map {
+            let name = key.as_scalar().unwrap_or_default().to_owned();
+            if !super::is_label(&name) {
+                self.error(key.line, Problem::BadLabel(name));
+                continue;
+            }
+            if BUILTIN_INTENTS.contains(&name.as_str()) {
+                self.error(key.line, Problem::BuiltinIntent(name));
+                continue;
+            }
+            let Some(examples) = self.examples(value, &name) else {
+                continue;
+            };
+            declared.push((name, examples));
+        }
+        Intents::new(declared)
+    }
+
+    fn examples(&mut self, node: &Node, name: &str) -> Option<Vec<String>> {
+        let key = format!("intents.{name}");
+        let Some(items) = node.as_seq() else {
+            self.wrong_type(node, &key, "a list of example phrases");
+            return None;
+        };
+        if items.is_empty() || items.len() > MAX_EXAMPLES {
+            let count = items.len().to_string();
+            self.out_of_range(node.line, &key, count, 1, MAX_EXAMPLES as u64);
+            return None;
+        }
+        let mut examples = Vec::new();
+        for item in items {
+            let text = self.string(item, &key)?;
+            let len = text.chars().count();
+            if len > MAX_EXAMPLE_CHARS || text.trim().is_empty() {
+                let key = key.clone();
+                self.error(
+                    item.line,
+                    Problem::TooLong {
+                        key,
+                        len,
+                        max: MAX_EXAMPLE_CHARS,
+                    },
+                );
+                return None;
+            }
+            examples.push(text);
+        }
+        Some(examples)
+    }
+
+    pub(super) fn ask(&mut self, node: &Node) -> Option<Ask> {
+        let map = self.mapping(node, "ask")?;
+        let before = self.errors.len();
+        self.check_keys(map, ASK_KEYS, "ask", &[]);
+        let mut input = self.input_rules(node, map, "ask", false);
+        if let (Some(rules), Some(n)) = (input.as_mut(), get(map, "on_no_match")) {
+            rules.on_invalid = self.target(n, "on_no_match");
+        }
+        let dtmf_prompt = get(map, "dtmf_prompt").map(|n| self.template(n, "dtmf_prompt"));
+        let intents = get(map, "intents").map(|n| self.intent_branches(n));
+        let keys = get(map, "keys").map(|n| self.key_branches(n, "keys"));
+        let capture = get(map, "capture").map(|n| self.capture(n));
+        let next = get(map, "next").map(|n| self.target(n, "next"));
+        let threshold = get(map, "threshold").map(|n| self.fraction(n, "threshold"));
+        let own_hints = get(map, "hints").map(|n| self.string(n, "hints"));
+        let branches = intents.clone().flatten().unwrap_or_default();
+        let has_keys = keys.as_ref().is_some_and(|k| k.as_ref().is_some_and(|k| !k.is_empty()));
+        if branches.is_empty() && !has_keys && capture.is_none() {
+            self.error(node.line, Problem::AskWithoutAnswers);
+        }
+        if self.errors.len() > before {
+            return None;
+        }
+        self.writes.push("utterance".into());
+        self.writes.push("intent".into());
+        let hints = self.hints(own_hints.flatten().as_deref(), &branches);
+        Some(Ask {
+            input: input?,
+            intents: branches,
+            keys: keys.flatten().unwrap_or_default(),
+            capture: capture.flatten(),
+            next: next.flatten(),
+            hints,
+            threshold: threshold.flatten().unwrap_or(DEFAULT_THRESHOLD),
+            dtmf_prompt: dtmf_prompt.flatten(),
+        })
+    }
+
+    /// `intents: {intent: label}` of an ask; every intent must be declared or built in.
+    fn intent_branches(&mut self, node: &Node) -> Option<Vec<(String, Target)>> {
+        let map = self.mapping(node, "intents")?;
+        let mut branches = Vec::new();
+        for (key, value) in map {
+            let name = key.as_scalar().unwrap_or_default().to_owned();
+            let known = BUILTIN_INTENTS.contains(&name.as_str())
+                || self.declared_intents.declared().iter().any(|(n, _)| *n == name);
+            if !known {
+                let declared = self.declared_intent_names();
+                self.error(key.line, Problem::UnknownIntent { name, declared });
+                continue;
+            }
+            if let Some(target) = self.target(value, &format!("intents.{name}")) {
+                branches.push((name, target));
+            }
+        }
+        Some(branches)
+    }
+
+    /// `{ "1": label, ... }`, as menu options.
+    fn key_branches(&mut self, node: &Node, key: &str) -> Option<Vec<(char, Target)>> {
+        let map = self.mapping(node, key)?;
+        let mut options = Vec::new();
+        for (k, value) in map {
+            let digit = k.as_scalar().unwrap_or_default();
+            let mut chars = digit.chars();
+            let parsed = match (chars.next(), chars.next()) {
+                (Some(c @ ('0'..='9' | '*' | '#')), None) => Some(c),
+                _ => {
+                    self.error(k.line, Problem::BadDigit(digit.to_owned()));
+                    None
+                }
+            };
+            let target = self.target(value, &format!("{key}.{digit}"));
+            if let (Some(d), Some(t)) = (parsed, target) {
+                options.push((d, t));
+            }
+        }
+        Some(options)
+    }
+
+    fn capture(&mut self, node: &Node) -> Option<Capture> {
+        let map = self.mapping(node, "capture")?;
+        let before = self.errors.len();
+        self.check_keys(map, CAPTURE_KEYS, "capture", &[]);
+        let var = match get(map, "var") {
+            Some(n) => self.var_name(n, "var"),
+            None => {
+                self.missing(node, "var", "capture");
+                None
+            }
+        };
+        let entity = match get(map, "entity") {
+            None => Some(Entity::Digits),
+            Some(n) => match self.string(n, "entity")?.as_str() {
+                "digits" => Some(Entity::Digits),
+                "yes_no" => Some(Entity::YesNo),
+                other => {
+                    self.error(n.line, Problem::BadEntity(other.to_owned()));
+                    None
+                }
+            },
+        };
+        let min = self.number_or(map, "min_digits", 1, 1, MAX_DIGITS_LIMIT);
+        let max = self.number_or(map, "max_digits", DEFAULT_MAX_DIGITS, 1, MAX_DIGITS_LIMIT);
+        if let (Some(min), Some(max)) = (min, max) {
+            if min > max {
+                let line = get(map, "min_digits").map_or(node.line, |n| n.line);
+                self.error(line, Problem::MinAboveMax { min, max });
+            }
+        }
+        let terminator = match get(map, "terminator") {
+            None => Some(None),
+            Some(n) => match self.string(n, "terminator") {
+                Some(t) if t == "#" || t == "*" => Some(t.chars().next()),
+                Some(t) => {
+                    self.error(n.line, Problem::BadTerminator(t));
+                    None
+                }
+                None => None,
+            },
+        };
+        if self.errors.len() > before {
+            return None;
+        }
+        Some(Capture {
+            var: var?,
+            entity: entity?,
+            min_digits: usize::try_from(min?).ok()?,
+            max_digits: usize::try_from(max?).ok()?,
+            terminator: terminator?,
+        })
+    }
+
+    /// A number in 0..=1.
+    fn fraction(&mut self, node: &Node, key: &str) -> Option<f32> {
+        let text = self.string(node, key)?;
+        match text.parse::<f32>() {
+            Ok(v) if (0.0..=1.0).contains(&v) => Some(v),
+            _ => {
+                self.wrong_type(node, key, "a number between 0 and 1");
+                None
+            }
+        }
+    }
+
+    /// The step's own hints, then its intents' example phrases, cut at a phrase boundary.
+    fn hints(&self, own: Option<&str>, branches: &[(String, Target)]) -> String {
+        let mut hints = String::new();
+        let examples = branches
+            .iter()
+            .flat_map(|(name, _)| self.declared_intents.examples(name).iter());
+        for phrase in own.into_iter().chain(examples.map(String::as_str)) {
+            let phrase = phrase.trim();
+            if hints.len() + phrase.len() + 2 > MAX_HINT_BYTES {
+                break;
+            }
+            if !hints.is_empty() {
+                hints.push_str(", ");
+            }
+            hints.push_str(phrase);
+        }
+        hints
+    }
+
+    fn declared_intent_names(&self) -> String {
+        let mut names: Vec<&str> = self
+            .declared_intents
+            .declared()
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        names.extend(BUILTIN_INTENTS);
+        names.join(", ")
+    }
+}
