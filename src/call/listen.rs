@@ -12,8 +12,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::media::SAMPLE_RATE;
-use crate::speech::endpoint::{EndpointConfig, EndpointEvent, Endpointer};
 use crate::speech::asr::Transcript;
+use crate::speech::endpoint::{EndpointConfig, EndpointEvent, Endpointer};
 
 /// Names one transcription request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

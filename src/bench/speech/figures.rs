@@ -30,6 +30,8 @@ pub struct Utterance {
     pub transcript: Option<String>,
     /// ASR time summed over its speech turns.
     pub asr_ms: Option<f64>,
+    /// Audio the recognizer was given, summed over its speech turns.
+    pub asr_audio_ms: Option<f64>,
     /// First intent found.
     pub intent: Option<String>,
 }
@@ -47,9 +49,12 @@ pub struct CallRecord {
 
 /// Attaches speech turns to the utterances they transcribe: a turn belongs to the last
 /// utterance started (minus [`TURN_SLACK_MS`]) at or before its time. Turns before the first
-/// utterance or without a time are dropped.
+/// utterance, without a time, or that the dialplan dismissed as noise are dropped.
 pub fn attach_turns(utterances: &mut [Utterance], turns: &[SpeechTurn]) {
     for turn in turns {
+        if turn.outcome.as_deref() == Some("noise") {
+            continue;
+        }
         let Some(at) = turn.at_ms else { continue };
         let owner = utterances
             .iter_mut()
@@ -60,9 +65,12 @@ pub fn attach_turns(utterances: &mut [Utterance], turns: &[SpeechTurn]) {
             Some(before) => format!("{before} {}", turn.text),
             None => turn.text.clone(),
         });
-        if let Some(ms) = turn.asr_ms {
-            owner.asr_ms = Some(owner.asr_ms.unwrap_or(0.0) + ms);
-        }
+        let add = |sum: Option<f64>, ms: Option<f64>| match (sum, ms) {
+            (sum, Some(ms)) => Some(sum.unwrap_or(0.0) + ms),
+            (sum, None) => sum,
+        };
+        owner.asr_ms = add(owner.asr_ms, turn.asr_ms);
+        owner.asr_audio_ms = add(owner.asr_audio_ms, turn.speech_ms);
         if owner.intent.is_none() {
             owner.intent.clone_from(&turn.intent);
         }
@@ -122,7 +130,8 @@ pub struct Level {
     pub latency_ms: Option<Spread>,
     /// ASR time per utterance, ms.
     pub asr_ms: Option<Spread>,
-    /// Total ASR time / total audio of the transcribed utterances.
+    /// Total ASR time / total audio given to the recognizer (the clip's length where the
+    /// ticket does not say).
     pub rtf: Option<f64>,
     /// Word errors over transcribed utterances (an untranscribed one counts all its words).
     pub words: WordErrors,
@@ -147,7 +156,7 @@ impl Level {
         let timed_audio: f64 = transcribed
             .iter()
             .filter(|u| u.asr_ms.is_some())
-            .map(|u| u.audio.as_secs_f64() * 1000.0)
+            .map(|u| u.asr_audio_ms.unwrap_or(u.audio.as_secs_f64() * 1000.0))
             .sum();
         let words = utterances.iter().fold(WordErrors::default(), |sum, u| {
             let reference = SENTENCES.get(u.sentence).map_or("", |s| s.text);
@@ -207,7 +216,9 @@ mod tests {
             at_ms: Some(at_ms),
             text: text.into(),
             asr_ms: Some(asr_ms),
+            speech_ms: None,
             intent: intent.map(str::to_string),
+            outcome: Some("intent".into()),
         }
     }
 
@@ -264,9 +275,12 @@ mod tests {
             ),
             SpeechTurn {
                 at_ms: None,
-                text: "lost".into(),
-                asr_ms: None,
-                intent: None,
+                ..turn(0, "lost", 1.0, None)
+            },
+            SpeechTurn {
+                outcome: Some("noise".into()),
+                speech_ms: Some(100.0),
+                ..turn(13_000, "noise", 1.0, None)
             },
         ];
         attach_turns(&mut utterances, &turns);
@@ -275,6 +289,7 @@ mod tests {
             Some("I want to check the status of my order")
         );
         assert_eq!(utterances[0].asr_ms, Some(150.0));
+        assert_eq!(utterances[0].asr_audio_ms, None);
         assert_eq!(utterances[0].intent.as_deref(), Some("order_status"));
         assert_eq!(
             utterances[1].transcript.as_deref(),
@@ -303,15 +318,16 @@ mod tests {
             ],
         );
         let mut unanswered = vec![utterance(1, 0, None)];
-        attach_turns(
-            &mut unanswered,
-            &[turn(
+        let heard = SpeechTurn {
+            speech_ms: Some(3000.0),
+            ..turn(
                 1_000,
                 "I would like to return an item",
                 200.0,
                 Some("agent"),
-            )],
-        );
+            )
+        };
+        attach_turns(&mut unanswered, &[heard]);
         let calls = [
             CallRecord {
                 call_id: "a".into(),
@@ -344,7 +360,7 @@ mod tests {
             })
         );
         assert_eq!(level.asr_ms.map(|s| s.p50), Some(300.0));
-        assert_eq!(level.rtf, Some(1000.0 / 6000.0));
+        assert_eq!(level.rtf, Some(1000.0 / 7000.0));
         assert_eq!(
             level.words,
             WordErrors {

@@ -56,15 +56,15 @@ pub struct SpeechBenchArgs {
     /// Concurrent calls to step through (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "1,2,4,6,8")]
     pub concurrency: Vec<usize>,
-    /// Whisper model for voxdesk (`serve --model`); voxdesk's default when absent.
+    /// Whisper model for voxdesk (`serve --model`) [default: voxdesk's, models/ggml-tiny.en.bin].
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// ASR workers for voxdesk (`serve --asr-workers`); voxdesk's default when absent.
+    /// Parallel transcriptions in voxdesk (`[speech] asr_workers`) [default: voxdesk's].
     #[arg(long)]
-    pub asr_workers: Option<u32>,
-    /// Threads per ASR worker (`serve --asr-threads`); voxdesk's default when absent.
+    pub asr_workers: Option<usize>,
+    /// CPU threads per transcription (`[speech] asr_threads`) [default: voxdesk's].
     #[arg(long)]
-    pub asr_threads: Option<u32>,
+    pub asr_threads: Option<usize>,
     /// Voice-to-voice p95 target for the "largest concurrency" line, ms.
     #[arg(long, default_value_t = 1500.0)]
     pub target_ms: f64,
@@ -87,6 +87,10 @@ impl SpeechBenchArgs {
         }
         if self.concurrency.is_empty() || self.concurrency.iter().any(|c| !(1..=200).contains(c)) {
             return bad("--concurrency must list values in 1..=200");
+        }
+        let pool = [self.asr_workers, self.asr_threads];
+        if pool.iter().flatten().any(|n| !(1..=64).contains(n)) {
+            return bad("--asr-workers and --asr-threads must be 1..=64");
         }
         if !(self.target_ms > 0.0 && self.target_ms < 600_000.0) {
             return bad("--target-ms must be between 0 and 600000");

@@ -80,13 +80,14 @@ pub fn run_speech(args: &SpeechBenchArgs) -> Result<String, SpeechBenchError> {
 }
 
 fn settings(args: &SpeechBenchArgs) -> Vec<String> {
-    let or_default = |v: Option<String>| v.unwrap_or_else(|| "voxdesk's default".into());
+    let defaults = crate::config::Config::default().speech;
+    let model = args.model.clone().unwrap_or(defaults.model);
     vec![
         format!(
             "voxdesk: serve with dialplans/bench-speech.yaml (greeting, then `ask` answered by one short `say`), model {}, ASR workers {}, threads {}, RUST_LOG={}, [media] record = false",
-            or_default(args.model.as_ref().map(|m| m.display().to_string())),
-            or_default(args.asr_workers.map(|n| n.to_string())),
-            or_default(args.asr_threads.map(|n| n.to_string())),
+            model.display(),
+            args.asr_workers.unwrap_or(defaults.asr_workers),
+            args.asr_threads.unwrap_or(defaults.asr_threads),
             args.log
         ),
         format!(
@@ -105,10 +106,7 @@ struct Server {
 
 fn start_voxdesk(args: &SpeechBenchArgs, dir: &Path) -> Result<Server, SpeechBenchError> {
     let config = dir.join("bench.toml");
-    std::fs::write(
-        &config,
-        "[media]\nrecord = false\n\n[shutdown]\ngrace_secs = 1\n",
-    )?;
+    std::fs::write(&config, config_toml(args))?;
     let dialplan = dir.join("bench-speech.yaml");
     std::fs::write(&dialplan, DIALPLAN)?;
     let sip = SocketAddr::from(([127, 0, 0, 1], procs::free_port()?));
@@ -129,16 +127,18 @@ fn start_voxdesk(args: &SpeechBenchArgs, dir: &Path) -> Result<Server, SpeechBen
         "--config".into(),
         path(&config),
     ];
-    // Passed only when given, so the bench runs against a voxdesk without these flags.
-    if let Some(model) = &args.model {
-        let model = std::fs::canonicalize(model).unwrap_or_else(|_| model.clone());
-        flags.extend(["--model".into(), path(&model)]);
-    }
-    if let Some(n) = args.asr_workers {
-        flags.extend(["--asr-workers".into(), n.to_string()]);
-    }
-    if let Some(n) = args.asr_threads {
-        flags.extend(["--asr-threads".into(), n.to_string()]);
+    // voxdesk runs in the scratch directory, so a relative model path (given, or voxdesk's
+    // default) is resolved here, against the directory the bench was started in.
+    let model = args
+        .model
+        .clone()
+        .unwrap_or_else(|| crate::config::Config::default().speech.model);
+    match std::fs::canonicalize(&model) {
+        Ok(model) => flags.extend(["--model".into(), path(&model)]),
+        Err(e) => eprintln!(
+            "[bench] warning: model {}: {e}; voxdesk will answer `ask` steps on keys only",
+            model.display()
+        ),
     }
     let exe = std::env::current_exe()?;
     let env = [("RUST_LOG", args.log.as_str())];
@@ -147,6 +147,21 @@ fn start_voxdesk(args: &SpeechBenchArgs, dir: &Path) -> Result<Server, SpeechBen
         return Err(BenchError::Died(format!("{e}; {}", log_tail(dir))).into());
     }
     Ok(Server { process, sip, http })
+}
+
+/// voxdesk's config: no recording, quick shutdown, and the ASR pool size if given.
+fn config_toml(args: &SpeechBenchArgs) -> String {
+    let mut toml = String::from("[media]\nrecord = false\n\n[shutdown]\ngrace_secs = 1\n");
+    if args.asr_workers.is_some() || args.asr_threads.is_some() {
+        toml.push_str("\n[speech]\n");
+    }
+    if let Some(n) = args.asr_workers {
+        toml.push_str(&format!("asr_workers = {n}\n"));
+    }
+    if let Some(n) = args.asr_threads {
+        toml.push_str(&format!("asr_threads = {n}\n"));
+    }
+    toml
 }
 
 fn log_tail(dir: &Path) -> String {
@@ -264,6 +279,30 @@ impl Drop for Scratch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn asr_pool_size_goes_to_the_speech_section() {
+        let args = |workers, threads| SpeechBenchArgs {
+            calls: 1,
+            concurrency: vec![1],
+            model: None,
+            asr_workers: workers,
+            asr_threads: threads,
+            target_ms: 1500.0,
+            rtp_ports: "20000-29999".into(),
+            log: "warn".into(),
+            keep: false,
+        };
+        let plain = config_toml(&args(None, None));
+        assert!(!plain.contains("[speech]"));
+        let sized = config_toml(&args(Some(2), Some(1)));
+        assert!(
+            sized.ends_with("[speech]\nasr_workers = 2\nasr_threads = 1\n"),
+            "{sized}"
+        );
+        let parsed: Result<crate::config::Config, _> = toml::from_str(&sized);
+        assert!(parsed.is_ok_and(|c| c.speech.asr_workers == 2 && c.speech.asr_threads == 1));
+    }
 
     #[test]
     fn call_ids_are_unique_per_level_and_call() {

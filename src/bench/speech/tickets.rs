@@ -42,8 +42,12 @@ pub struct SpeechTurn {
     pub text: String,
     /// `timings.asr_ms`.
     pub asr_ms: Option<f64>,
+    /// `timings.speech_ms`: the audio the recognizer was given.
+    pub speech_ms: Option<f64>,
     /// The intent found, if any.
     pub intent: Option<String>,
+    /// What the dialplan made of it (`intent`, `no-match`, `noise`, …).
+    pub outcome: Option<String>,
 }
 
 /// `GET path` on `http`, returning the body of a 200.
@@ -185,14 +189,17 @@ pub fn speech_turns(ticket: &[u8]) -> Result<(bool, Vec<SpeechTurn>), TicketErro
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string(),
-            asr_ms: t
-                .get("timings")
-                .and_then(|x| x.get("asr_ms"))
-                .and_then(Value::as_f64),
+            asr_ms: timing(t, "asr_ms"),
+            speech_ms: timing(t, "speech_ms"),
             intent: t.get("intent").and_then(Value::as_str).map(str::to_string),
+            outcome: t.get("outcome").and_then(Value::as_str).map(str::to_string),
         })
         .collect();
     Ok((ended, speech))
+}
+
+fn timing(turn: &Value, name: &str) -> Option<f64> {
+    turn.get("timings")?.get(name)?.as_f64()
 }
 
 /// Unix milliseconds of a UTC RFC 3339 time as `tickets::Timestamp` writes it
@@ -286,7 +293,8 @@ mod tests {
         let ticket = br#"{"id":1,"ended_at":"2024-03-01T12:00:09.000Z","turns":[
             {"at":"2024-03-01T12:00:00.250Z","kind":"prompt","text":"Hello."},
             {"at":"2024-03-01T12:00:03.500Z","kind":"speech","text":"where is my order","asr_confidence":0.9,
-             "intent":"order_status","intent_confidence":0.8,"entities":[],"timings":{"asr_ms":412.5,"endpoint_ms":600}},
+             "intent":"order_status","intent_confidence":0.8,"entities":[],"outcome":"intent",
+             "timings":{"asr_ms":412.5,"speech_ms":1800}},
             {"at":"bad","kind":"speech","text":"hm"}]}"#;
         let (ended, turns) = speech_turns(ticket).unwrap_or_default();
         assert!(ended);
@@ -297,13 +305,17 @@ mod tests {
                     at_ms: parse_rfc3339_millis("2024-03-01T12:00:03.500Z"),
                     text: "where is my order".into(),
                     asr_ms: Some(412.5),
+                    speech_ms: Some(1800.0),
                     intent: Some("order_status".into()),
+                    outcome: Some("intent".into()),
                 },
                 SpeechTurn {
                     at_ms: None,
                     text: "hm".into(),
                     asr_ms: None,
-                    intent: None
+                    speech_ms: None,
+                    intent: None,
+                    outcome: None,
                 },
             ]
         );
