@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::figures::{largest_within, Level, Spread};
+use super::script::Timing;
 use crate::bench::machine::Machine;
 
 /// Everything printed.
@@ -20,9 +21,9 @@ pub struct Report {
 }
 
 const METHOD: &str = "\
-method: each call sends RTP every 20 ms (µ-law silence when not speaking), waits for the greeting and 300 ms of quiet, then says one espeak-ng clip in real time (trailing silence trimmed) and waits for the reply, 2-3 clips per call;
+method: each call sends RTP every 20 ms (µ-law silence when not speaking), waits for the greeting and {quiet_ms} ms of quiet, then says one espeak-ng clip in real time (trailing silence trimmed) and waits for the reply, 2-3 clips per call;
   v2v = arrival of the first reply packet (RTP marker bit; first voiced packet if no marker came) - send time of the clip's last voiced packet, so it includes voxdesk's endpointing silence;
-  ASR = ticket turn timings.asr_ms; RTF = sum ASR / sum clip audio; WER = word Levenshtein / reference words after lowercasing, dropping punctuation and spelling digits (untranscribed clips count every word);
+  ASR = ticket turn timings.asr_ms; RTF = sum ASR / sum audio given to Whisper (timings.speech_ms); WER = word Levenshtein / reference words after lowercasing, dropping punctuation and spelling digits (untranscribed clips count every word);
   intent = turns whose intent matches the sentence's label, over labelled transcribed clips; fail = calls that did not finish / clips never answered / clips with no speech turn";
 
 /// The report as text.
@@ -38,7 +39,8 @@ pub fn render(r: &Report) -> String {
     for line in &r.settings {
         let _ = writeln!(out, "{line}");
     }
-    let _ = writeln!(out, "{METHOD}\n");
+    let quiet_ms = Timing::default().quiet.as_millis().to_string();
+    let _ = writeln!(out, "{}\n", METHOD.replace("{quiet_ms}", &quiet_ms));
     let _ = writeln!(
         out,
         "{:>4} {:>5} {:>5} | {:>21} | {:>13} | {:>5} | {:>6} | {:>7} | {:>9}",

@@ -31,7 +31,10 @@ pub struct Timing {
 impl Default for Timing {
     fn default() -> Timing {
         Timing {
-            quiet: Duration::from_millis(300),
+            // voxdesk's TTS prompts end in ~340 ms of near-silence, and a `say` before an `ask`
+            // only starts listening when that tail has played: a caller answering sooner
+            // loses their first word. 600 ms is still a prompt answer for a person.
+            quiet: Duration::from_millis(600),
             greeting: Duration::from_secs(15),
             reply: Duration::from_secs(20),
         }
@@ -243,6 +246,11 @@ mod tests {
 
     const TICK: Duration = Duration::from_millis(20);
     const VOICE: Frame = [0x10; FRAME_SAMPLES];
+    const TEST_TIMING: Timing = Timing {
+        quiet: Duration::from_millis(300),
+        greeting: Duration::from_secs(15),
+        reply: Duration::from_secs(20),
+    };
 
     fn clip(frames: usize) -> Clip {
         Clip {
@@ -264,7 +272,7 @@ mod tests {
         fn new(clips: Vec<Clip>) -> Run {
             let now = Instant::now();
             Run {
-                script: Script::new(clips, Timing::default(), now),
+                script: Script::new(clips, TEST_TIMING, now),
                 now,
                 tick: 0,
                 sent: Vec::new(),
