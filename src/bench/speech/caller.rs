@@ -211,7 +211,7 @@ fn apply(event: ScriptEvent, record: &mut CallRecord, wall_ms: &impl Fn(Instant)
     match event {
         ScriptEvent::UtteranceStarted { index, at } => {
             if let Some(u) = record.utterances.get_mut(index) {
-                u.started_ms = wall_ms(at);
+                u.started_ms = Some(wall_ms(at));
             }
         }
         ScriptEvent::Replied {

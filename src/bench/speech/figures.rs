@@ -20,8 +20,8 @@ pub struct Utterance {
     pub sentence: usize,
     /// Duration of the voiced clip sent.
     pub audio: Duration,
-    /// Wall-clock unix milliseconds of its first frame.
-    pub started_ms: i64,
+    /// Wall-clock unix milliseconds of its first frame; `None` if it was never said.
+    pub started_ms: Option<i64>,
     /// Voice-to-voice latency; `None` if voxdesk never replied.
     pub latency: Option<Duration>,
     /// Whether the reply was recognized by voice because no marker came first.
@@ -56,10 +56,10 @@ pub fn attach_turns(utterances: &mut [Utterance], turns: &[SpeechTurn]) {
             continue;
         }
         let Some(at) = turn.at_ms else { continue };
-        let owner = utterances
-            .iter_mut()
-            .rev()
-            .find(|u| u.started_ms - TURN_SLACK_MS <= at);
+        let owner = utterances.iter_mut().rev().find(|u| {
+            u.started_ms
+                .is_some_and(|start| start - TURN_SLACK_MS <= at)
+        });
         let Some(owner) = owner else { continue };
         owner.transcript = Some(match owner.transcript.take() {
             Some(before) => format!("{before} {}", turn.text),
@@ -226,7 +226,7 @@ mod tests {
         Utterance {
             sentence,
             audio: Duration::from_millis(2000),
-            started_ms,
+            started_ms: Some(started_ms),
             latency: latency_ms.map(Duration::from_millis),
             ..Utterance::default()
         }
@@ -259,9 +259,14 @@ mod tests {
 
     #[test]
     fn turns_go_to_the_utterance_they_follow() {
+        let unsaid = Utterance {
+            started_ms: None,
+            ..utterance(2, 0, None)
+        };
         let mut utterances = vec![
             utterance(0, 10_000, Some(900)),
             utterance(1, 20_000, Some(900)),
+            unsaid,
         ];
         let turns = [
             turn(5_000, "greeting echo", 1.0, None),
@@ -295,6 +300,7 @@ mod tests {
             utterances[1].transcript.as_deref(),
             Some("I would like to return an item")
         );
+        assert_eq!(utterances[2].transcript, None);
     }
 
     #[test]

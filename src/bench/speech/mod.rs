@@ -74,7 +74,8 @@ pub struct SpeechBenchArgs {
     /// voxdesk's log filter (RUST_LOG).
     #[arg(long, default_value = "warn")]
     pub log: String,
-    /// Keep the working directory (config, voxdesk.log, tickets) and print its path.
+    /// Keep the working directory (config, voxdesk.log, tickets, utterances-cN.tsv with every
+    /// reference and transcript) and print its path.
     #[arg(long)]
     pub keep: bool,
 }

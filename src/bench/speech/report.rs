@@ -57,13 +57,19 @@ pub fn render(r: &Report) -> String {
     for level in &r.levels {
         let _ = writeln!(out, "{}", row(level));
     }
+    let by_voice: usize = r.levels.iter().map(|l| l.by_voice).sum();
+    let replies: usize = r.levels.iter().map(|l| l.utterances - l.unanswered).sum();
+    let _ = writeln!(
+        out,
+        "\nreplies found by their first voiced packet because no marker came first: {by_voice} of {replies}"
+    );
     let verdict = match largest_within(&r.levels, r.limit_ms) {
         Some(c) => c.to_string(),
         None => "none of the levels run".into(),
     };
     let _ = writeln!(
         out,
-        "\nlargest concurrency with voice-to-voice p95 <= {:.1} s, every call completed and every clip answered: {verdict}",
+        "largest concurrency with voice-to-voice p95 <= {:.1} s, every call completed and every clip answered: {verdict}",
         r.limit_ms / 1000.0
     );
     out

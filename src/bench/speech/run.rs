@@ -48,6 +48,10 @@ pub fn run_speech(args: &SpeechBenchArgs) -> Result<String, SpeechBenchError> {
     for &concurrency in &args.concurrency {
         let mut calls = run_level(&server, &clips, args.calls, concurrency);
         read_tickets(server.http, &mut calls);
+        std::fs::write(
+            work.path.join(format!("utterances-c{concurrency}.tsv")),
+            utterances_tsv(&calls),
+        )?;
         let level = Level::of(concurrency, &calls);
         eprintln!(
             "[bench] {concurrency} at once: {} calls, {} clips, v2v p95 {} ms, {} failed calls",
@@ -244,6 +248,31 @@ fn read_tickets(http: SocketAddr, calls: &mut [CallRecord]) {
             }
         }
     }
+}
+
+/// One line per utterance: what was said and what voxdesk made of it (kept with `--keep`).
+fn utterances_tsv(calls: &[CallRecord]) -> String {
+    let mut out =
+        String::from("call_id\tsentence\tv2v_ms\tasr_ms\tintent\treference\ttranscript\n");
+    for call in calls {
+        for u in &call.utterances {
+            let reference = corpus::SENTENCES.get(u.sentence).map_or("", |s| s.text);
+            out.push_str(&format!(
+                "{}\t{}\t{}\t{}\t{}\t{reference}\t{}\n",
+                call.call_id,
+                u.sentence,
+                u.latency
+                    .map_or(String::new(), |l| l.as_millis().to_string()),
+                u.asr_ms.map_or(String::new(), |ms| format!("{ms:.0}")),
+                u.intent.as_deref().unwrap_or(""),
+                u.transcript
+                    .as_deref()
+                    .unwrap_or("")
+                    .replace(['\t', '\n'], " "),
+            ));
+        }
+    }
+    out
 }
 
 /// A scratch directory, removed on drop unless kept.
