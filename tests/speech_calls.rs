@@ -56,10 +56,20 @@ fn spoken_order_status_reads_the_number_back() {
         assert!(said.iter().any(|w| w == word), "{word:?} not in {said:?}");
     }
     assert_eq!(first["intent"], "order_status", "{first}");
-    assert!(first["intent_confidence"].as_f64().unwrap_or(0.0) >= 0.5, "{first}");
-    assert!(first["asr_confidence"].as_f64().unwrap_or(0.0) > 0.0, "{first}");
+    assert!(
+        first["intent_confidence"].as_f64().unwrap_or(0.0) >= 0.5,
+        "{first}"
+    );
+    assert!(
+        first["asr_confidence"].as_f64().unwrap_or(0.0) > 0.0,
+        "{first}"
+    );
     let timings = &first["timings"];
-    for key in ["asr_ms", "speech_end_to_transcript_ms", "speech_end_to_reply_ms"] {
+    for key in [
+        "asr_ms",
+        "speech_end_to_transcript_ms",
+        "speech_end_to_reply_ms",
+    ] {
         assert!(timings[key].is_u64(), "timing {key} missing: {first}");
     }
 

@@ -44,7 +44,10 @@ impl CallLog {
     /// The bot's reply started playing at `now`: completes and writes a held speech turn.
     pub(super) fn reply_started(&mut self, now: Instant) {
         if let Some((mut turn, timing)) = self.pending_speech.take() {
-            let timings = turn.extras.get_mut("timings").and_then(Value::as_object_mut);
+            let timings = turn
+                .extras
+                .get_mut("timings")
+                .and_then(Value::as_object_mut);
             if let Some(timings) = timings {
                 let reply = now.saturating_duration_since(timing.transcript_at);
                 let voice_to_voice = now.saturating_duration_since(timing.speech_end);

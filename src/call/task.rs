@@ -17,7 +17,6 @@ use tracing::{info, warn, Instrument};
 
 use super::history::{map_disposition, CallLog};
 use super::listen::Listener;
-use speech::{next_frame, next_job, Jobs};
 use super::CallServices;
 use crate::api::LiveCall;
 use crate::dialplan::{Action, Event, Interp, PromptId};
@@ -28,6 +27,7 @@ use crate::sdp::{self, LocalMedia, Negotiated, SessionOrigin};
 use crate::sip::endpoint::{CallKey, IncomingCall, SipEvent};
 use crate::sip::transport::SipCommand;
 use crate::tickets::{Disposition, NewTicket, TicketId, Timestamp, TurnKind};
+use speech::{next_frame, next_job, Jobs};
 
 /// Caller frames buffered between the media task and the call task (20 ms each).
 const CALLER_AUDIO_FRAMES: usize = 50;

@@ -18,8 +18,8 @@ use std::time::Instant;
 
 use super::events::{Action, Event, PromptId, TurnRecord, Understanding};
 use super::model::{Ask, Dialplan, Disposition, Entity, InputRules, StepKind, Target};
-use crate::bot::entities;
 use super::template::{truncate_chars, MAX_RENDERED_CHARS};
+use crate::bot::entities;
 
 /// Steps run for one input before we call it a runaway `goto` loop.
 pub const MAX_STEPS_PER_INPUT: usize = 1000;
@@ -666,8 +666,10 @@ impl Interp {
         heard.intent_confidence = best_confidence;
         let matched = best.filter(|_| best_confidence >= ask.threshold);
         self.vars.insert("utterance".into(), heard.text.clone());
-        self.vars
-            .insert("intent".into(), matched.map(|t| t.0.clone()).unwrap_or_default());
+        self.vars.insert(
+            "intent".into(),
+            matched.map(|t| t.0.clone()).unwrap_or_default(),
+        );
         let captured = match &ask.capture {
             Some(capture) if capture.entity == Entity::Digits => heard.entities.digits.clone(),
             Some(_) => heard
@@ -829,10 +831,9 @@ impl Interp {
     /// The prompt of an attempt: an ask without speech says its `dtmf_prompt` if it has one.
     fn attempt_prompt(&self, plan: &Dialplan, step: usize) -> Option<super::Template> {
         match &plan.steps().get(step)?.kind {
-            StepKind::Ask(ask) if !self.speech_available => ask
-                .dtmf_prompt
-                .clone()
-                .or_else(|| ask.input.prompt.clone()),
+            StepKind::Ask(ask) if !self.speech_available => {
+                ask.dtmf_prompt.clone().or_else(|| ask.input.prompt.clone())
+            }
             _ => input_rules(plan, step)?.prompt.clone(),
         }
     }

@@ -348,9 +348,11 @@ impl MediaSession {
         let mut bot_frame = None;
         if let (true, Some(destination)) = (self.send_enabled, destination) {
             let (frame, started, finished) = self.next_bot_frame();
-            let packet =
-                self.sender
-                    .next(&self.codec.encode(&frame), FRAME_SAMPLES as u32, started.is_some());
+            let packet = self.sender.next(
+                &self.codec.encode(&frame),
+                FRAME_SAMPLES as u32,
+                started.is_some(),
+            );
             match socket.send_to(&packet, destination).await {
                 Ok(_) => self.note_sent(now),
                 Err(err) => {

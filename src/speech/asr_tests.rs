@@ -209,18 +209,3 @@ fn prompt_loses_nul_bytes_and_is_bounded() {
     let clean = sanitize_prompt(&long);
     assert!(clean.len() <= MAX_PROMPT_BYTES && clean.len() >= MAX_PROMPT_BYTES - 1);
 }
-
-#[test]
-fn tmp_long_hint_timing() {
-    let Some(pool) = pool(AsrConfig { workers: 1, threads_per_worker: 2, queue: 4 }) else {
-        return;
-    };
-    let hints = "check my order, where is my order, order status, status of my order, track my package, has my order shipped, my delivery, return an item, I want to return something, refund, send it back, exchange a product, return policy, opening hours, when are you open, what time do you close, are you open on sunday, business hours, talk to a person, speak to an agent, human, representative, operator, customer service";
-    for text in ["I want to check the status of my order.", "One two three four."] {
-        for prompt in [None, Some(hints.to_string())] {
-            let samples = telephone_speech(text);
-            let t = pool.try_submit(AsrJob { samples, prompt: prompt.clone() }).unwrap().blocking_recv().unwrap();
-            eprintln!("{:?} hint={} -> {:?} conf {:.2} ns {:.2} in {:?}", text, prompt.is_some(), t.text, t.confidence, t.no_speech_prob, t.elapsed);
-        }
-    }
-}

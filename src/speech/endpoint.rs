@@ -424,7 +424,10 @@ mod tests {
         assert_eq!(end.len(), 1);
         // 10 frames of pause (200 ms) before the 20-frame end silence (400 ms).
         assert_eq!(paused[0].0 + 10, end[0].0);
-        assert_eq!(paused[0].1, end[0].1, "same samples when the pause was the end");
+        assert_eq!(
+            paused[0].1, end[0].1,
+            "same samples when the pause was the end"
+        );
 
         let resumed = collect(&render(&[
             Silence(20),
@@ -623,7 +626,10 @@ mod tests {
         let mut events = Vec::new();
         for (index, frame) in audio.chunks(FRAME_SAMPLES).enumerate() {
             ep.push_frame(frame, t0 + FRAME * index as u32);
-            events.extend(std::iter::from_fn(|| ep.poll_event()));
+            events.extend(
+                std::iter::from_fn(|| ep.poll_event())
+                    .filter(|e| !matches!(e, EndpointEvent::Paused { .. })),
+            );
         }
         let [EndpointEvent::SpeechStarted, EndpointEvent::SpeechEnded { utterance }] =
             events.as_slice()

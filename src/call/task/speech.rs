@@ -33,7 +33,11 @@ impl Call {
                     tracing::debug!("speech started");
                     interp.handle_event(Event::SpeechStarted, now)
                 }
-                Output::Transcribe { job, samples, hints } => {
+                Output::Transcribe {
+                    job,
+                    samples,
+                    hints,
+                } => {
                     tracing::debug!(job = job.0, samples = samples.len(), "transcribing");
                     let submitted = self.svc.asr.as_ref().map(|asr| {
                         asr.try_submit(AsrJob {

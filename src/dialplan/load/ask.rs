@@ -109,7 +109,9 @@ impl Loader<'_> {
         let threshold = get(map, "threshold").map(|n| self.fraction(n, "threshold"));
         let own_hints = get(map, "hints").map(|n| self.string(n, "hints"));
         let branches = intents.clone().flatten().unwrap_or_default();
-        let has_keys = keys.as_ref().is_some_and(|k| k.as_ref().is_some_and(|k| !k.is_empty()));
+        let has_keys = keys
+            .as_ref()
+            .is_some_and(|k| k.as_ref().is_some_and(|k| !k.is_empty()));
         if branches.is_empty() && !has_keys && capture.is_none() {
             self.error(node.line, Problem::AskWithoutAnswers);
         }
@@ -138,7 +140,11 @@ impl Loader<'_> {
         for (key, value) in map {
             let name = key.as_scalar().unwrap_or_default().to_owned();
             let known = BUILTIN_INTENTS.contains(&name.as_str())
-                || self.declared_intents.declared().iter().any(|(n, _)| *n == name);
+                || self
+                    .declared_intents
+                    .declared()
+                    .iter()
+                    .any(|(n, _)| *n == name);
             if !known {
                 let declared = self.declared_intent_names();
                 self.error(key.line, Problem::UnknownIntent { name, declared });
