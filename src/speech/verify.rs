@@ -13,8 +13,10 @@ use super::tts::{self, TtsError};
 use crate::media::Codec;
 
 /// The sentence [`verify`] speaks: call-centre words, no numbers (which Whisper may write as
-/// digits or words).
-pub const VERIFY_SENTENCE: &str = "Please check the status of my order.";
+/// digits or words). Chosen because tiny.en and base both hear espeak-ng say it word for word
+/// through µ-law; "Please check the status of my order." comes back as "Please check my status
+/// on my order." (tiny.en) and "Clean technical status of my order" (base).
+pub const VERIFY_SENTENCE: &str = "I would like to change my delivery address.";
 /// Words of [`VERIFY_SENTENCE`] that may be missing, extra or misheard.
 pub const MAX_WRONG_WORDS: usize = 1;
 const VERIFY_VOICE: &str = "en-us";
@@ -165,7 +167,7 @@ mod tests {
 
     #[test]
     fn counts_wrong_words() {
-        let said = VERIFY_SENTENCE;
+        let said = "Please check the status of my order.";
         let cases = [
             ("Please check the status of my order.", 0),
             ("please check the status of my order", 0),
@@ -199,6 +201,55 @@ mod tests {
             // µ-law keeps about 4 significant bits: error within ~1/16 of the magnitude.
             assert!((i32::from(*a) - i32::from(*b)).abs() <= i32::from(a.unsigned_abs() / 16) + 8);
         }
+    }
+
+    #[test]
+    fn the_setup_model_hears_the_sentence() {
+        let model =
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/ggml-tiny.en.bin");
+        if !model.exists() {
+            eprintln!(
+                "skipping: {} missing (tests/setup.sh prepares it)",
+                model.display()
+            );
+            return;
+        }
+        let heard = verify(&model).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(words_wrong(VERIFY_SENTENCE, &heard.text), 0, "{heard:?}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let files = [
+            dir.path().join("missing.wav"),
+            dir.path().join("speech.wav"),
+        ];
+        let speech = tts::synthesize(VERIFY_SENTENCE, VERIFY_VOICE, 160).unwrap();
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: crate::media::SAMPLE_RATE,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut wav = hound::WavWriter::create(&files[1], spec).unwrap();
+        for sample in ulaw_round_trip(&speech) {
+            wav.write_sample(sample).unwrap();
+        }
+        wav.finalize().unwrap();
+        let mut results = Vec::new();
+        transcribe_files(&model, &files, |_, result| results.push(result)).unwrap();
+        assert!(matches!(results[0], Err(VerifyError::Audio { .. })));
+        let text = &results[1].as_ref().unwrap().text;
+        assert_eq!(words_wrong(VERIFY_SENTENCE, text), 0, "{text:?}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_model_fails_to_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("model.bin");
+        std::fs::write(&model, b"not a ggml file").unwrap();
+        assert!(matches!(verify(&model), Err(VerifyError::Load(_))));
+        let files = [dir.path().join("missing.wav")];
+        let outcome = transcribe_files(&model, &files, |_, _| panic!("nothing to transcribe"));
+        assert!(matches!(outcome, Err(VerifyError::Load(_))));
     }
 
     proptest::proptest! {
