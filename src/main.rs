@@ -1,4 +1,5 @@
-//! The `voxdesk` command line: `serve`, `dialplan check`, `bench sip`, `models import-ct2`.
+//! The `voxdesk` command line: `serve`, `dialplan check`, `bench sip`, `models import-ct2`,
+//! `models verify`, `models transcribe`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,6 +46,21 @@ enum ModelsCommand {
         dir: PathBuf,
         /// The ggml file to write.
         out: PathBuf,
+    },
+    /// Check a ggml Whisper model end to end: speak a known sentence with espeak-ng, pass it
+    /// through G.711 µ-law and transcribe it; exits non-zero unless the words come back.
+    Verify {
+        /// The ggml model file.
+        model: PathBuf,
+    },
+    /// Print what a ggml Whisper model hears in WAV files (mono or not, any rate; the first
+    /// 30 s), with confidence and transcription time.
+    Transcribe {
+        /// The ggml model file.
+        model: PathBuf,
+        /// WAV files to transcribe, loading the model once.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -133,21 +149,42 @@ fn main() -> ExitCode {
         Command::Models {
             command: ModelsCommand::ImportCt2 { dir, out },
         } => import_ct2(&dir, &out),
+        Command::Models {
+            command: ModelsCommand::Verify { model },
+        } => verify_model(&model),
+        Command::Models {
+            command: ModelsCommand::Transcribe { model, files },
+        } => transcribe_files(&model, &files),
     }
 }
 
 fn import_ct2(dir: &std::path::Path, out: &std::path::Path) -> ExitCode {
-    let mut shown_percent = None;
-    let progress = |done: u64, total: u64| {
-        let percent = (done * 100).checked_div(total).unwrap_or(100);
-        if shown_percent != Some(percent) {
-            shown_percent = Some(percent);
-            eprint!("\rconverting: {percent:3}% of {} MiB", total >> 20);
+    // A bar only for people watching: logs and pipes get the summary line alone.
+    let draw = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut shown = None;
+    let progress = |p: voxdesk::speech::ct2::Progress| {
+        let percent = (p.bytes_done * 100).checked_div(p.bytes).unwrap_or(100);
+        if draw && shown != Some(percent) {
+            shown = Some(percent);
+            let filled = usize::try_from(percent / 4).unwrap_or(25);
+            eprint!(
+                "\rconverting [{:<25}] tensor {}/{}, {}/{} MiB",
+                "#".repeat(filled),
+                p.tensors_done,
+                p.tensors,
+                p.bytes_done >> 20,
+                p.bytes >> 20,
+            );
+        }
+    };
+    let end_bar = || {
+        if draw {
+            eprintln!();
         }
     };
     match voxdesk::speech::ct2::import_ct2(dir, out, progress) {
         Ok(summary) => {
-            eprintln!();
+            end_bar();
             let h = summary.hparams;
             println!(
                 "wrote {}: {} tensors, {} tokens, {} bytes (vocab {}, audio {}x{} {} heads {} layers, \
@@ -170,8 +207,52 @@ fn import_ct2(dir: &std::path::Path, out: &std::path::Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!();
+            end_bar();
             eprintln!("voxdesk models import-ct2: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn verify_model(model: &std::path::Path) -> ExitCode {
+    match voxdesk::speech::verify::verify(model) {
+        Ok(heard) => {
+            println!(
+                "{}: ok — heard {:?} in {} ms",
+                model.display(),
+                heard.text,
+                heard.elapsed.as_millis()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("voxdesk models verify: {}: {e}", model.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn transcribe_files(model: &std::path::Path, files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    let result =
+        voxdesk::speech::verify::transcribe_files(model, files, |file, result| match result {
+            Ok(heard) => println!(
+                "{}: {:?} (confidence {:.2}, {} ms)",
+                file.display(),
+                heard.text,
+                heard.confidence,
+                heard.elapsed.as_millis()
+            ),
+            Err(e) => {
+                failed = true;
+                eprintln!("voxdesk models transcribe: {e}");
+            }
+        });
+    match result {
+        Ok(()) if !failed => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("voxdesk models transcribe: {}: {e}", model.display());
             ExitCode::FAILURE
         }
     }

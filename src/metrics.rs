@@ -432,6 +432,6 @@ mod tests {
                 assert!(value.parse::<f64>().is_ok(), "{line}");
             }
         }
-        assert_eq!(declared.len(), 13);
+        assert_eq!(declared.len(), 15);
     }
 }

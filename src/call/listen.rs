@@ -4,16 +4,24 @@
 //! *speculative* transcription of the utterance so far; when the endpointer then confirms the
 //! end with the very same samples, that transcript is used and most of the recognition time
 //! has already passed while the caller was silent. If speech resumes, the speculative job is
-//! cancelled and the final utterance is transcribed as usual. The call task does the I/O:
+//! cancelled and the final utterance is transcribed as usual. Transcripts come out in the order
+//! the utterances were spoken, whatever order the workers finish in; utterances too short to
+//! hold a word are reported as noise without being transcribed. The call task does the I/O:
 //! submits [`Output::Transcribe`] jobs to the ASR pool, drops cancelled ones, and feeds
 //! results back with [`Listener::transcribed`] or [`Listener::failed`].
 
 use std::collections::VecDeque;
+
+/// Utterances recognised at once for one call; an older one is dropped beyond this.
+const MAX_AWAITED: usize = 4;
+/// Speech shorter than this (beyond pre- and post-roll) is a click or a cough, not words.
+const MIN_SPEECH_MS: u64 = 150;
 use std::time::{Duration, Instant};
 
 use crate::media::SAMPLE_RATE;
 use crate::speech::asr::Transcript;
 use crate::speech::endpoint::{EndpointConfig, EndpointEvent, Endpointer};
+use crate::speech::vad::{EarshotVad, FrameClassifier};
 
 /// Names one transcription request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,12 +69,14 @@ pub(super) enum Output {
     Unavailable,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Awaited {
     job: JobId,
     speech_end: Instant,
     audio: Duration,
     speculative: bool,
+    /// Arrived out of order: held until the earlier utterances are out.
+    result: Option<(Transcript, Instant)>,
 }
 
 #[derive(Debug)]
@@ -78,27 +88,39 @@ struct Speculation {
 
 /// See the module docs.
 #[derive(Debug)]
-pub(super) struct Listener {
-    endpointer: Endpointer,
+pub(super) struct Listener<C: FrameClassifier = EarshotVad> {
+    endpointer: Endpointer<C>,
     end_silence: Duration,
     hints: String,
     next_job: u64,
     speculation: Option<Speculation>,
-    /// The job whose result becomes `Heard`.
-    awaited: Option<Awaited>,
+    /// Jobs whose results become `Heard`, in speaking order.
+    awaited: VecDeque<Awaited>,
+    /// Shortest utterance worth transcribing, in samples.
+    min_utterance: usize,
     outputs: VecDeque<Output>,
 }
 
 impl Listener {
-    /// Not listening yet.
+    /// Not listening yet; frames are scored by the earshot VAD.
     pub(super) fn new(config: &EndpointConfig) -> Self {
+        Self::with_endpointer(config, Endpointer::new(config))
+    }
+}
+
+impl<C: FrameClassifier> Listener<C> {
+    /// Not listening yet; `endpointer` was built from `config`.
+    fn with_endpointer(config: &EndpointConfig, endpointer: Endpointer<C>) -> Self {
         Self {
-            endpointer: Endpointer::new(config),
+            endpointer,
             end_silence: Duration::from_millis(u64::from(config.end_silence_ms)),
             hints: String::new(),
             next_job: 1,
             speculation: None,
-            awaited: None,
+            awaited: VecDeque::new(),
+            min_utterance: ms_to_samples(
+                u64::from(config.pre_roll_ms) + u64::from(config.post_roll_ms) + MIN_SPEECH_MS,
+            ),
             outputs: VecDeque::new(),
         }
     }
@@ -114,11 +136,6 @@ impl Listener {
     pub(super) fn stop(&mut self) {
         self.drop_jobs();
         self.endpointer.stop();
-    }
-
-    /// Whether frames are being listened to.
-    pub(super) fn is_listening(&self) -> bool {
-        self.endpointer.is_listening()
     }
 
     /// One 20 ms caller frame, received at `now`.
@@ -159,20 +176,31 @@ impl Listener {
             spec.result = Some(transcript);
             return;
         }
-        let Some(awaited) = self.awaited.filter(|a| a.job == job) else {
-            return;
-        };
-        self.awaited = None;
-        self.outputs.push_back(Output::Heard {
-            timing: HeardTiming {
-                speech_end: awaited.speech_end,
-                transcript_at: now,
-                asr: transcript.elapsed,
-                audio: awaited.audio,
-                speculative: awaited.speculative,
-            },
-            transcript,
-        });
+        if let Some(awaited) = self.awaited.iter_mut().find(|a| a.job == job) {
+            awaited.result = Some((transcript, now));
+        }
+        while self.awaited.front().is_some_and(|a| a.result.is_some()) {
+            let Some(Awaited {
+                speech_end,
+                audio,
+                speculative,
+                result: Some((transcript, at)),
+                ..
+            }) = self.awaited.pop_front()
+            else {
+                break;
+            };
+            self.outputs.push_back(Output::Heard {
+                timing: HeardTiming {
+                    speech_end,
+                    transcript_at: at,
+                    asr: transcript.elapsed,
+                    audio,
+                    speculative,
+                },
+                transcript,
+            });
+        }
     }
 
     /// A job was refused (pool busy) or failed.
@@ -180,8 +208,9 @@ impl Listener {
         if self.speculation.as_ref().is_some_and(|s| s.job == job) {
             self.speculation = None;
         }
-        if self.awaited.is_some_and(|a| a.job == job) {
-            self.awaited = None;
+        let before = self.awaited.len();
+        self.awaited.retain(|a| a.job != job);
+        if self.awaited.len() < before {
             self.outputs.push_back(Output::Unavailable);
         }
     }
@@ -193,20 +222,41 @@ impl Listener {
 
     fn utterance_ended(&mut self, utterance: Vec<i16>, speech_end: Instant, now: Instant) {
         let audio = Duration::from_millis(utterance.len() as u64 * 1000 / u64::from(SAMPLE_RATE));
-        // A new utterance while the previous one is still being recognised replaces it.
-        if let Some(old) = self.awaited.take() {
-            self.outputs.push_back(Output::Cancel(old.job));
+        if utterance.len() < self.min_utterance {
+            self.cancel_speculation();
+            let blip = Transcript {
+                text: String::new(),
+                confidence: 0.0,
+                no_speech_prob: 1.0,
+                elapsed: Duration::ZERO,
+            };
+            let job = JobId(0);
+            self.awaited.push_back(Awaited {
+                job,
+                speech_end,
+                audio,
+                speculative: false,
+                result: None,
+            });
+            self.transcribed(job, blip, now);
+            return;
+        }
+        if self.awaited.len() >= MAX_AWAITED {
+            if let Some(oldest) = self.awaited.pop_front() {
+                self.outputs.push_back(Output::Cancel(oldest.job));
+            }
         }
         let mut awaited = Awaited {
             job: JobId(0),
             speech_end,
             audio,
             speculative: true,
+            result: None,
         };
         match self.speculation.take() {
             Some(spec) if spec.samples == utterance => {
                 awaited.job = spec.job;
-                self.awaited = Some(awaited);
+                self.awaited.push_back(awaited);
                 if let Some(transcript) = spec.result {
                     self.transcribed(spec.job, transcript, now);
                 }
@@ -217,7 +267,7 @@ impl Listener {
                 }
                 awaited.job = self.submit(utterance);
                 awaited.speculative = false;
-                self.awaited = Some(awaited);
+                self.awaited.push_back(awaited);
             }
         }
     }
@@ -241,10 +291,18 @@ impl Listener {
 
     fn drop_jobs(&mut self) {
         self.cancel_speculation();
-        if let Some(awaited) = self.awaited.take() {
+        for awaited in std::mem::take(&mut self.awaited) {
             self.outputs.push_back(Output::Cancel(awaited.job));
         }
         self.outputs
             .retain(|o| !matches!(o, Output::SpeechStarted | Output::Heard { .. }));
     }
 }
+
+fn ms_to_samples(ms: u64) -> usize {
+    usize::try_from(ms * u64::from(SAMPLE_RATE) / 1000).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+#[path = "listen_tests.rs"]
+mod tests;

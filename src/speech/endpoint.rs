@@ -626,7 +626,10 @@ mod tests {
         let mut events = Vec::new();
         for (index, frame) in audio.chunks(FRAME_SAMPLES).enumerate() {
             ep.push_frame(frame, t0 + FRAME * index as u32);
-            events.extend(std::iter::from_fn(|| ep.poll_event()));
+            events.extend(
+                std::iter::from_fn(|| ep.poll_event())
+                    .filter(|e| !matches!(e, EndpointEvent::Paused { .. })),
+            );
         }
         let [EndpointEvent::SpeechStarted, EndpointEvent::SpeechEnded { utterance }] =
             events.as_slice()

@@ -73,12 +73,21 @@ fn io_error(what: &Path) -> impl Fn(std::io::Error) -> Ct2Error + '_ {
     }
 }
 
+/// How far [`import_ct2`] has got: tensors and tensor bytes written so far, of the totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub tensors_done: usize,
+    pub tensors: usize,
+    pub bytes_done: u64,
+    pub bytes: u64,
+}
+
 /// Converts the CTranslate2 Whisper model in `dir` to a ggml file at `out`.
-/// `progress(done, total)` is called with tensor bytes written so far.
+/// `progress` is called before the first tensor and after each one.
 pub fn import_ct2(
     dir: &Path,
     out: &Path,
-    mut progress: impl FnMut(u64, u64),
+    mut progress: impl FnMut(Progress),
 ) -> Result<ImportSummary, Ct2Error> {
     let model_path = dir.join("model.bin");
     let mut model = BufReader::new(File::open(&model_path).map_err(io_error(&model_path))?);
@@ -100,15 +109,21 @@ pub fn import_ct2(
         let mel = mel::filterbank(SAMPLE_RATE, N_FFT, n_mels);
         ggml::write_header(&mut writer, &hparams, n_mels, &mel).map_err(io_error(&partial))?;
         ggml::write_vocab(&mut writer, &vocab).map_err(io_error(&partial))?;
-        let mut done = 0;
-        progress(done, total);
+        let mut done = Progress {
+            tensors_done: 0,
+            tensors: plan.len(),
+            bytes_done: 0,
+            bytes: total,
+        };
+        progress(done);
         for tensor in &plan {
             write_tensor(&mut model, &mut writer, tensor).map_err(|e| match e {
                 TensorError::Read(e) => e,
                 TensorError::Write(e) => io_error(&partial)(e),
             })?;
-            done += tensor.out_bytes();
-            progress(done, total);
+            done.tensors_done += 1;
+            done.bytes_done += tensor.out_bytes();
+            progress(done);
         }
         let file = writer
             .into_inner()

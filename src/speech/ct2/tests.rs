@@ -134,14 +134,14 @@ const VOCABULARY: &str = "!\nĠthe\nĊ\n<|endoftext|>\n<|startoftranscript|>\n";
 fn convert_synthetic() -> (
     tempfile::TempDir,
     Result<ImportSummary, Ct2Error>,
-    Vec<(u64, u64)>,
+    Vec<Progress>,
 ) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("model.bin"), synthetic_model()).unwrap();
     std::fs::write(dir.path().join("vocabulary.txt"), VOCABULARY).unwrap();
     let mut calls = Vec::new();
-    let result = import_ct2(dir.path(), &dir.path().join("out.bin"), |done, total| {
-        calls.push((done, total))
+    let result = import_ct2(dir.path(), &dir.path().join("out.bin"), |progress| {
+        calls.push(progress)
     });
     (dir, result, calls)
 }
@@ -182,9 +182,13 @@ fn converts_a_synthetic_model() {
     assert_eq!(find("decoder.positional_embedding").ftype, 0);
 
     let (first, last) = (progress[0], progress[progress.len() - 1]);
-    assert_eq!(first.0, 0);
-    assert_eq!(last.0, last.1);
+    assert_eq!((first.tensors_done, first.bytes_done), (0, 0));
+    assert_eq!((last.tensors_done, last.bytes_done), (50, last.bytes));
+    assert_eq!(last.tensors, 50);
     assert_eq!(progress.len(), 51);
+    assert!(progress
+        .windows(2)
+        .all(|w| w[0].bytes_done <= w[1].bytes_done));
 }
 
 #[test]
@@ -192,19 +196,19 @@ fn missing_files_and_wrong_specs_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.bin");
     assert!(matches!(
-        import_ct2(dir.path(), &out, |_, _| {}),
+        import_ct2(dir.path(), &out, |_| {}),
         Err(Ct2Error::Io { .. })
     ));
     let other = model_bin::write_model("TransformerSpec", &[], &[]);
     std::fs::write(dir.path().join("model.bin"), other).unwrap();
     assert!(matches!(
-        import_ct2(dir.path(), &out, |_, _| {}),
+        import_ct2(dir.path(), &out, |_| {}),
         Err(Ct2Error::NotWhisper(_))
     ));
     let empty_whisper = model_bin::write_model("WhisperSpec", &[], &[]);
     std::fs::write(dir.path().join("model.bin"), empty_whisper).unwrap();
     assert!(matches!(
-        import_ct2(dir.path(), &out, |_, _| {}),
+        import_ct2(dir.path(), &out, |_| {}),
         Err(Ct2Error::MissingVariable(_))
     ));
     assert!(!out.exists());
