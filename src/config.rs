@@ -235,20 +235,24 @@ pub struct SpeechConfig {
     pub asr_threads: usize,
     /// Utterances waiting for a worker; beyond that, calls fall back to keys.
     pub asr_queue: usize,
+    /// Beam width of the decoder (1 = greedy).
+    pub asr_beam: usize,
     /// VAD and endpointing.
     pub endpoint: crate::speech::endpoint::EndpointConfig,
 }
 
 impl Default for SpeechConfig {
     fn default() -> Self {
-        // One transcription using both cores of a small machine answers a single caller
-        // fastest; more workers help only with more cores.
+        // One thread per transcription: whisper.cpp's threads spin-wait on each other, and on
+        // a busy machine a 2-thread decode was measured taking seconds instead of 120 ms.
+        // Parallel calls get parallel workers instead.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         SpeechConfig {
             model: "models/ggml-tiny.en.bin".into(),
-            asr_workers: (cores / 2).max(1),
-            asr_threads: cores.clamp(1, 2),
+            asr_workers: cores.clamp(1, 16),
+            asr_threads: 1,
             asr_queue: 8,
+            asr_beam: 1,
             endpoint: crate::speech::endpoint::EndpointConfig::default(),
         }
     }

@@ -90,6 +90,7 @@ fn load_asr(config: &SpeechConfig) -> Result<Option<Arc<AsrPool>>, ServerError> 
             workers: config.asr_workers,
             threads_per_worker: config.asr_threads,
             queue: config.asr_queue,
+            beam_size: config.asr_beam,
         },
     )
     .map_err(|e| ServerError::Config(e.to_string()))?;

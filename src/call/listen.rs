@@ -140,9 +140,8 @@ impl<C: FrameClassifier> Listener<C> {
 
     /// One 20 ms caller frame, received at `now`.
     pub(super) fn push_frame(&mut self, frame: &[i16], now: Instant) {
-        if !self.endpointer.is_listening() {
-            return;
-        }
+        // Fed even when not listening: the endpointer keeps the pre-roll (and its VAD warm)
+        // for a caller who starts talking as the question ends.
         self.endpointer.push_frame(frame, now);
         while let Some(event) = self.endpointer.poll_event() {
             match event {

@@ -563,3 +563,184 @@ proptest::proptest! {
         proptest::prop_assert_eq!(hangups == 1, call.interp.is_finished());
     }
 }
+
+// ---- ask: speech ----
+
+fn heard(text: &str) -> Event {
+    Event::Heard {
+        text: text.into(),
+        confidence: 0.9,
+    }
+}
+
+fn understood(actions: &[Action]) -> Vec<&Understanding> {
+    records(actions)
+        .into_iter()
+        .filter_map(|r| match r {
+            TurnRecord::Understood(u) => Some(u),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The shipped plan for a caller who speaks, at the main menu with its prompt playing.
+fn at_main_menu() -> Call {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dialplans/default.yaml");
+    let mut call = Call::new(load_file(&path).unwrap());
+    let out = call.finish_prompt();
+    assert!(
+        matches!(control(&out)[..], [Action::Listen { hints }, Action::Say { .. }] if hints.contains("check my order")),
+        "{out:?}"
+    );
+    call
+}
+
+#[test]
+fn spoken_order_status_then_spoken_number_is_read_back() {
+    let mut call = at_main_menu();
+    // Speech during the prompt barges in and holds the no-input timer.
+    let out = call.event(Event::SpeechStarted);
+    assert!(matches!(control(&out)[..], [Action::StopPrompt { .. }]));
+    assert_eq!(call.interp.poll_timeout(), None);
+    call.event(Event::PromptStopped(call.current_prompt()));
+    assert_eq!(call.interp.poll_timeout(), None, "still hearing");
+
+    let out = call.event(heard("I want to check the status of my order."));
+    let u = understood(&out);
+    assert_eq!(u.len(), 1);
+    assert_eq!(u[0].intent.as_deref(), Some("order_status"));
+    assert!(u[0].intent_confidence >= 0.5);
+    assert_eq!(u[0].outcome, "intent");
+    // Next ask: listen again with its own hints, then its prompt.
+    assert!(
+        matches!(control(&out)[..], [Action::Listen { hints }, Action::Say { .. }] if hints.starts_with("My order number is")),
+        "{out:?}"
+    );
+    assert_eq!(call.interp.vars()["intent"], "order_status");
+
+    call.finish_prompt();
+    let out = call.event(heard("One, two, three, four."));
+    assert!(records(&out).contains(&&TurnRecord::Collected {
+        var: "order_number".into(),
+        value: "1234".into()
+    }));
+    assert_eq!(understood(&out)[0].outcome, "capture");
+    // Leaving the ask stops listening before the read-back.
+    assert!(matches!(control(&out)[0], Action::StopListening));
+    assert!(says(&out)[0].contains("1 2 3 4"), "{out:?}");
+}
+
+#[test]
+fn no_match_says_so_and_retries_then_gives_up() {
+    let mut call = at_main_menu();
+    call.finish_prompt();
+    let out = call.event(heard("What's the weather like?"));
+    assert_eq!(understood(&out)[0].outcome, "no-match");
+    assert_eq!(says(&out), ["Sorry, I did not get that."]);
+    call.finish_prompt();
+    call.finish_prompt();
+    let out = call.event(heard("Purple monkey dishwasher."));
+    assert_eq!(
+        says(&out),
+        ["We did not receive your choice. Thank you for calling Example Shop. Goodbye."]
+    );
+}
+
+#[test]
+fn noise_keeps_listening_without_counting_a_failure() {
+    let mut call = at_main_menu();
+    call.finish_prompt();
+    call.event(Event::SpeechStarted);
+    assert_eq!(call.interp.poll_timeout(), None);
+    let out = call.event(heard(""));
+    assert_eq!(understood(&out)[0].outcome, "noise");
+    assert!(control(&out).is_empty());
+    assert_eq!(
+        call.interp.poll_timeout(),
+        Some(call.now + Duration::from_secs(6)),
+        "the no-input timer restarts"
+    );
+}
+
+#[test]
+fn keys_still_work_while_listening() {
+    let mut call = at_main_menu();
+    let out = call.keys("3");
+    assert!(
+        matches!(
+            control(&out)[..],
+            [
+                Action::StopPrompt { .. },
+                Action::StopListening,
+                Action::Say { .. }
+            ]
+        ),
+        "{out:?}"
+    );
+    assert!(says(&out)[0].starts_with("Our support line is open"));
+}
+
+#[test]
+fn speech_unavailable_falls_back_to_the_key_prompt() {
+    let mut call = at_main_menu();
+    let out = call.event(Event::SpeechUnavailable);
+    assert!(records(&out).contains(&&TurnRecord::SpeechUnavailable { step: 1 }));
+    assert!(matches!(control(&out)[0], Action::StopPrompt { .. }));
+    assert!(
+        says(&out)[0].starts_with("For order status, press 1."),
+        "{out:?}"
+    );
+    // Later asks do not listen at all.
+    call.finish_prompt();
+    let out = call.keys("1");
+    assert!(!out.iter().any(|a| matches!(a, Action::Listen { .. })));
+    assert_eq!(
+        says(&out),
+        ["Please enter your order number, followed by the hash key."]
+    );
+}
+
+#[test]
+fn a_prompt_without_barge_in_ignores_speech() {
+    let mut call = Call::from_yaml(
+        "intents:\n  agent: [talk to a person]\nsteps:\n  - ask:\n      prompt: Listen carefully.\n      barge_in: false\n      intents: {agent: a}\n  - label: a\n    hangup: completed\n",
+    );
+    assert!(control(&call.event(Event::SpeechStarted)).is_empty());
+    let out = call.event(heard("talk to a person"));
+    assert_eq!(understood(&out)[0].outcome, "ignored");
+    assert!(control(&out).is_empty());
+}
+
+#[test]
+fn yes_no_capture_branches_on_the_answer() {
+    let plan = "steps:\n  - ask:\n      prompt: Shall I text you the tracking link?\n      capture: {var: answer, entity: yes_no}\n      intents: {no: declined}\n  - say: Sent.\n  - hangup: completed\n  - label: declined\n    say: No problem.\n  - hangup: completed\n";
+    let mut call = Call::from_yaml(plan);
+    call.finish_prompt();
+    let out = call.event(heard("Yes, please."));
+    assert_eq!(call.interp.vars()["answer"], "yes");
+    assert_eq!(says(&out), ["Sent."]);
+
+    let mut call = Call::from_yaml(plan);
+    call.finish_prompt();
+    let out = call.event(heard("No thanks."));
+    assert_eq!(says(&out), ["No problem."]);
+
+    let mut call = Call::from_yaml(plan);
+    call.finish_prompt();
+    let out = call.keys("2");
+    assert_eq!(call.interp.vars()["answer"], "no");
+    assert_eq!(says(&out), ["No problem."]);
+}
+
+#[test]
+fn a_spoken_number_of_the_wrong_length_is_invalid() {
+    let mut call = at_main_menu();
+    call.finish_prompt();
+    call.event(heard("check my order"));
+    call.finish_prompt();
+    let out = call.event(heard("twelve"));
+    assert!(records(&out)
+        .iter()
+        .any(|r| matches!(r, TurnRecord::InvalidInput { input, .. } if input == "twelve")));
+    assert_eq!(says(&out), ["Sorry, order numbers have at least 4 digits."]);
+}

@@ -297,3 +297,69 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn ask_steps_are_validated() {
+    let cases: &[(&str, usize, &str)] = &[
+        (
+            "steps:\n  - ask:\n      prompt: hi\n",
+            3,
+            "ask needs `intents`, `keys` or `capture`",
+        ),
+        (
+            "intents:\n  a: [x]\nsteps:\n  - ask:\n      intents: {b: end}\n  - label: end\n    hangup:\n",
+            5,
+            "unknown intent `b`; declared: a, yes, no",
+        ),
+        (
+            "intents:\n  yes: [sure]\nsteps:\n  - hangup:\n",
+            2,
+            "intent `yes` is built in and cannot be declared",
+        ),
+        (
+            "intents:\n  a: []\nsteps:\n  - hangup:\n",
+            2,
+            "`intents.a` is 0, must be between 1 and 200",
+        ),
+        (
+            "steps:\n  - ask:\n      capture: {var: x, entity: colour}\n",
+            3,
+            "unknown entity `colour`; expected digits or yes_no",
+        ),
+        (
+            "steps:\n  - ask:\n      capture: {var: x}\n      threshold: 2\n",
+            4,
+            "`threshold` must be a number between 0 and 1, found",
+        ),
+        (
+            "steps:\n  - ask:\n      capture: {var: x}\n      on_no_match: nowhere\n",
+            4,
+            "`on_no_match` refers to unknown label `nowhere`",
+        ),
+    ];
+    for (text, line, message) in cases {
+        let errors = load_str("t.yaml", text).unwrap_err().to_string();
+        let want = format!("t.yaml:{line}: {message}");
+        assert!(
+            errors.contains(&want),
+            "{text:?}:\n got  {errors}\n want {want}"
+        );
+    }
+}
+
+#[test]
+fn ask_hints_join_own_hints_and_intent_examples() {
+    let plan = load_str(
+        "t.yaml",
+        "intents:\n  order: [check my order, where is my parcel]\n  other: [unrelated]\nsteps:\n  - ask:\n      hints: Order numbers have 4 digits.\n      intents: {order: done}\n  - label: done\n    hangup:\n",
+    )
+    .unwrap();
+    let StepKind::Ask(ask) = &plan.steps()[0].kind else {
+        panic!("not an ask");
+    };
+    assert_eq!(
+        ask.hints,
+        "Order numbers have 4 digits., check my order, where is my parcel"
+    );
+    assert_eq!(ask.threshold, 0.5);
+}

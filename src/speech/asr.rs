@@ -35,6 +35,10 @@ const FULL_AUDIO_CTX: usize = 1500;
 /// Extra encoder positions beyond the utterance: cutting the window exactly at the end of
 /// speech makes the decoder drop or invent the last word.
 const AUDIO_CTX_HEADROOM: usize = 64;
+/// Silence put before and after an utterance, at 16 kHz (200 ms).
+const EDGE_PAD_SAMPLES: usize = 3_200;
+/// Whisper's text context is 448 tokens; half of it is the most one segment may use.
+const MAX_TEXT_TOKENS: usize = 224;
 /// Upper bound on waiting jobs (the channel allocates its buffer up front).
 pub const MAX_QUEUE: usize = 1024;
 /// Bounds the hint text handed to the decoder (its context is 448 tokens).
@@ -77,6 +81,8 @@ pub struct AsrConfig {
     pub threads_per_worker: usize,
     /// Jobs waiting for a worker beyond those being transcribed.
     pub queue: usize,
+    /// Beam width; 1 decodes greedily (fastest).
+    pub beam_size: usize,
 }
 
 impl Default for AsrConfig {
@@ -85,6 +91,7 @@ impl Default for AsrConfig {
             workers: 1,
             threads_per_worker: 2,
             queue: 4,
+            beam_size: 1,
         }
     }
 }
@@ -142,6 +149,7 @@ impl AsrPool {
             .map_err(|source| AsrError::Load { path, source })?;
         let context = Arc::new(context);
         let threads = config.threads_per_worker.clamp(1, 64);
+        let beam = config.beam_size.clamp(1, 8);
         let (jobs, queue) = mpsc::sync_channel::<Queued>(config.queue.min(MAX_QUEUE));
         let queue = Arc::new(Mutex::new(queue));
         let mut pool = Self {
@@ -154,7 +162,7 @@ impl AsrPool {
             let context = Arc::clone(&context);
             let handle = std::thread::Builder::new()
                 .name(format!("asr-{index}"))
-                .spawn(move || run_worker(&context, state, threads, &queue))
+                .spawn(move || run_worker(&context, state, threads, beam, &queue))
                 .map_err(AsrError::Spawn)?;
             pool.workers.push(handle);
         }
@@ -186,6 +194,7 @@ fn run_worker(
     context: &WhisperContext,
     mut state: WhisperState,
     threads: usize,
+    beam: usize,
     queue: &Mutex<Receiver<Queued>>,
 ) {
     loop {
@@ -202,7 +211,7 @@ fn run_worker(
         if reply.is_closed() {
             continue;
         }
-        match transcribe(context, &mut state, threads, &job) {
+        match transcribe(context, &mut state, threads, beam, &job) {
             Ok(transcript) => {
                 let _ = reply.send(transcript);
             }
@@ -215,6 +224,7 @@ fn transcribe(
     context: &WhisperContext,
     state: &mut WhisperState,
     threads: usize,
+    beam: usize,
     job: &AsrJob,
 ) -> Result<Transcript, WhisperError> {
     let started = Instant::now();
@@ -225,7 +235,14 @@ fn transcribe(
     let mut audio =
         resample(&narrowband, crate::media::SAMPLE_RATE, WHISPER_HZ).unwrap_or_default();
     let hints = hint_tokens(context, job.prompt.as_deref());
-    let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+    let strategy = match i32::try_from(beam) {
+        Ok(beam_size) if beam_size > 1 => SamplingStrategy::BeamSearch {
+            beam_size,
+            patience: -1.0,
+        },
+        _ => SamplingStrategy::Greedy { best_of: 1 },
+    };
+    let mut params = FullParams::new(strategy);
     params.set_n_threads(i32::try_from(threads).unwrap_or(1));
     params.set_language(Some("en"));
     params.set_no_timestamps(true);
@@ -236,9 +253,18 @@ fn transcribe(
     params.set_print_special(false);
     params.set_print_timestamps(false);
     params.set_audio_ctx(i32::try_from(audio_ctx(samples.len())).unwrap_or(0));
+    // No re-decoding at higher temperatures: on a mishearing whisper.cpp's fallback loops
+    // for seconds (measured: up to minutes on a busy machine), far worse than a no-match.
+    params.set_temperature_inc(0.0);
+    params.set_max_tokens(i32::try_from(max_tokens(samples.len())).unwrap_or(0));
     if !hints.is_empty() {
         params.set_tokens(&hints);
     }
+    // Whisper drops first words that start right at the edge of its window (measured: 25 vs
+    // 22 words missed in 72 with 300 ms of silence around the utterance).
+    let pad = vec![0.0f32; EDGE_PAD_SAMPLES];
+    audio.splice(0..0, pad.iter().copied());
+    audio.extend(pad);
     // whisper.cpp skips input shorter than 1 s; pad with silence instead.
     if audio.len() < WHISPER_HZ as usize {
         audio.resize(WHISPER_HZ as usize, 0.0);
@@ -264,7 +290,9 @@ fn transcribe(
             tokens += 1;
         }
     }
-    let text = filter_hallucination(&collapse_repeats(text.trim()));
+    // A decoder that ran into the token cap was looping, whatever the punctuation says.
+    let looped = tokens as usize + 2 >= max_tokens(samples.len());
+    let text = filter_hallucination(&collapse_repeats(text.trim(), looped));
     let confidence = if text.is_empty() || tokens == 0 {
         0.0
     } else {
@@ -276,6 +304,13 @@ fn transcribe(
         no_speech_prob,
         elapsed: started.elapsed(),
     })
+}
+
+/// Text tokens an utterance of `samples` at 8 kHz may produce: fast speech is about four
+/// tokens a second; the cap stops a decoder stuck repeating itself.
+fn max_tokens(samples: usize) -> usize {
+    let secs = samples.div_ceil(crate::media::SAMPLE_RATE as usize);
+    (secs * 8 + 16).min(MAX_TEXT_TOKENS)
 }
 
 /// Encoder window for an utterance of `samples` at 8 kHz: its length plus headroom.
@@ -312,19 +347,23 @@ fn sanitize_prompt(prompt: &str) -> String {
 }
 
 /// The first sentence(s) when the decoder got stuck repeating them (it does on short windows
-/// with a hint prompt), else the text unchanged.
-fn collapse_repeats(text: &str) -> String {
+/// with a hint prompt), else the text unchanged. A repeat must end a sentence unless the
+/// decoder is known to have `looped`: "no no" or "1 2 1 2" may well be what was said.
+fn collapse_repeats(text: &str, looped: bool) -> String {
     let words: Vec<&str> = text.split_whitespace().collect();
+    let bare = |w: &&str| w.trim_end_matches([',', '.', '?', '!']).to_string();
+    let stems: Vec<String> = words.iter().map(bare).collect();
     for unit in 1..=words.len() / 2 {
         let ends_sentence = words
             .get(unit - 1)
             .is_some_and(|w| w.ends_with(['.', '?', '!']));
-        let repeats = words
+        let repeats = stems
             .iter()
             .enumerate()
-            .all(|(i, w)| words.get(i % unit) == Some(w));
-        if ends_sentence && repeats {
-            return words.get(..unit).unwrap_or_default().join(" ");
+            .all(|(i, w)| stems.get(i % unit) == Some(w));
+        if (ends_sentence || looped) && repeats {
+            let kept = words.get(..unit).unwrap_or_default().join(" ");
+            return kept.trim_end_matches(',').to_string();
         }
     }
     text.to_string()
@@ -335,8 +374,12 @@ fn filter_hallucination(text: &str) -> String {
     let only_punctuation = text
         .chars()
         .all(|c| c.is_ascii_punctuation() || c.is_whitespace());
+    // "(speaking in foreign language)", "[MUSIC]": descriptions, not words.
+    let trimmed = text.trim();
+    let described = (trimmed.starts_with('(') && trimmed.ends_with(')'))
+        || (trimmed.starts_with('[') && trimmed.ends_with(']'));
     let lower = text.to_lowercase();
-    if only_punctuation || HALLUCINATIONS.contains(&lower.as_str()) {
+    if only_punctuation || described || HALLUCINATIONS.contains(&lower.as_str()) {
         String::new()
     } else {
         text.to_string()

@@ -124,6 +124,7 @@ fn full_queue_returns_busy() {
         workers: 1,
         threads_per_worker: 1,
         queue: 1,
+        ..AsrConfig::default()
     };
     let Some(pool) = pool(config) else {
         return;
@@ -198,8 +199,14 @@ fn repeated_sentences_collapse() {
         ("", ""),
     ];
     for (text, expected) in cases {
-        assert_eq!(collapse_repeats(text), expected, "{text:?}");
+        assert_eq!(collapse_repeats(text, false), expected, "{text:?}");
     }
+    // Digits may repeat for real; only a decoder that hit its token cap is taken to loop.
+    assert_eq!(collapse_repeats("1, 2, 1, 2", false), "1, 2, 1, 2");
+    assert_eq!(
+        collapse_repeats("1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4, 1", true),
+        "1, 2, 3, 4"
+    );
 }
 
 #[test]
@@ -208,4 +215,11 @@ fn prompt_loses_nul_bytes_and_is_bounded() {
     let long = "é".repeat(MAX_PROMPT_BYTES);
     let clean = sanitize_prompt(&long);
     assert!(clean.len() <= MAX_PROMPT_BYTES && clean.len() >= MAX_PROMPT_BYTES - 1);
+}
+
+#[test]
+fn token_cap_grows_with_the_utterance_and_is_bounded() {
+    assert_eq!(max_tokens(0), 16);
+    assert_eq!(max_tokens(8_000 * 3), 40);
+    assert_eq!(max_tokens(8_000 * 60), MAX_TEXT_TOKENS);
 }

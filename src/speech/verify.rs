@@ -91,6 +91,7 @@ fn pool(model: &Path) -> Result<AsrPool, AsrError> {
         workers: 1,
         threads_per_worker: 2,
         queue: 1,
+        ..AsrConfig::default()
     };
     AsrPool::new(model, config)
 }

@@ -67,6 +67,9 @@ impl Call {
                     };
                     let confidence = transcript.confidence;
                     interp.handle_event(Event::Heard { text, confidence }, now);
+                    // Its ticket record must be written with this timing before the next
+                    // utterance's arrives: let the caller run the interpreter's actions first.
+                    return true;
                 }
                 Output::Unavailable => interp.handle_event(Event::SpeechUnavailable, now),
             }
