@@ -19,10 +19,11 @@ fn turns(ticket: &Value) -> Vec<Value> {
         .clone()
 }
 
+/// Speech turns that were words (a click or line noise is recorded as `noise`).
 fn speech_turns(ticket: &Value) -> Vec<Value> {
     turns(ticket)
         .into_iter()
-        .filter(|t| t["kind"] == "speech")
+        .filter(|t| t["kind"] == "speech" && t["outcome"] != "noise")
         .collect()
 }
 
