@@ -91,3 +91,76 @@ fn spoken_order_status_reads_the_number_back() {
         .any(|t| t["kind"] == "note" && t["text"] == "barge-in");
     assert!(barged, "no barge-in: {detail}");
 }
+
+/// Mean absolute level of each 20 ms frame of each channel (caller, voxdesk).
+fn frame_levels(path: &str) -> (Vec<i64>, Vec<i64>) {
+    let mut reader = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let samples: Vec<i64> = reader
+        .samples::<i16>()
+        .map(|s| i64::from(s.unwrap_or(0)).abs())
+        .collect();
+    let level = |channel: usize| -> Vec<i64> {
+        samples
+            .chunks(320)
+            .map(|frame| frame.iter().skip(channel).step_by(2).sum::<i64>() / 160)
+            .collect()
+    };
+    (level(0), level(1))
+}
+
+#[test]
+fn caller_speech_stops_the_prompt_within_a_few_frames() {
+    let vox = Voxdesk::start();
+    let run = vox
+        .sipp("speech_order_status.xml")
+        .clip("order.ul", "I want to check the status of my order.")
+        .clip("digits.ul", "One two three four.")
+        .run();
+    vox.assert_passed(&run);
+    let tickets = vox.ended_tickets(1, TICKET_WAIT);
+    let path = tickets[0]["recording_path"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (caller, bot) = frame_levels(&path);
+    // SIPp sends nothing before its first clip, so the first loud caller frame is the onset,
+    // and the menu prompt is playing then.
+    let onset = caller
+        .iter()
+        .position(|&level| level > 300)
+        .expect("caller speech in the recording");
+    assert!(bot[onset] > 100, "the prompt was not playing at the onset");
+    let stopped = (onset..bot.len())
+        .find(|&i| bot.iter().skip(i).take(10).all(|&level| level < 30))
+        .expect("the prompt never stopped");
+    let latency_ms = (stopped - onset) * 20;
+    eprintln!("barge-in: prompt stopped {latency_ms} ms after the caller started speaking");
+    // Speech must last 80 ms before it counts; the stop takes effect on the next 20 ms frame.
+    assert!(
+        latency_ms <= 160,
+        "prompt stopped {latency_ms} ms after speech began"
+    );
+}
+
+#[test]
+fn a_key_then_a_spoken_number_in_one_call() {
+    let vox = Voxdesk::start();
+    let run = vox
+        .sipp("mixed_dtmf_speech.xml")
+        .clip("digits.ul", "One two three four.")
+        .run();
+    vox.assert_passed(&run);
+    let tickets = vox.ended_tickets(1, TICKET_WAIT);
+    let ticket = &tickets[0];
+    assert_eq!(ticket["disposition"], "completed", "{ticket}");
+    assert_eq!(ticket["digits"], "1", "{ticket}");
+    let detail = vox.ticket(&ticket["id"]);
+    let heard = speech_turns(&detail);
+    assert_eq!(heard.len(), 1, "one utterance: {detail}");
+    assert_eq!(heard[0]["entities"]["digits"], "1234", "{detail}");
+    assert_eq!(heard[0]["outcome"], "capture", "{detail}");
+    let read_back = turns(&detail).iter().any(|t| {
+        t["kind"] == "prompt" && t["text"].as_str().unwrap_or_default().contains("1 2 3 4")
+    });
+    assert!(read_back, "order number not read back: {detail}");
+}

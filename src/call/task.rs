@@ -483,10 +483,7 @@ impl Call {
             Action::StopListening => listener.stop(),
             Action::Say {
                 id, text, voice, ..
-            } => {
-                let audio = self.svc.prompts.synthesize_async(&text, &voice).await;
-                self.play(id, audio.map_err(|e| e.to_string()), interp);
-            }
+            } => self.say(id, &text, &voice, interp).await,
             Action::Play { id, path, .. } => {
                 let audio = self.svc.prompts.load_wav_async(&path).await;
                 self.play(id, audio.map_err(|e| e.to_string()), interp);
@@ -508,6 +505,37 @@ impl Call {
             }
         }
         None
+    }
+
+    /// Speaks `text`, streamed: the first sentence plays as soon as it is synthesized and the
+    /// rest is appended to the same prompt.
+    async fn say(&self, id: PromptId, text: &str, voice: &str, interp: &mut Interp) {
+        let (first, rest) = split_first_sentence(text);
+        if rest.is_empty() {
+            let audio = self.svc.prompts.synthesize_async(text, voice).await;
+            self.play(id, audio.map_err(|e| e.to_string()), interp);
+            return;
+        }
+        let Some(media) = &self.media else {
+            self.play(id, Err("no media".into()), interp);
+            return;
+        };
+        let started = match self.svc.prompts.synthesize_async(first, voice).await {
+            Ok(audio) => media.play_streamed(id.0, audio).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = started {
+            self.play(id, Err(e), interp);
+            return;
+        }
+        let rest = match self.svc.prompts.synthesize_async(rest, voice).await {
+            Ok(audio) => audio,
+            Err(e) => {
+                warn!(error = %e, "rest of a prompt failed; ending it early");
+                Arc::from(Vec::new())
+            }
+        };
+        let _ = media.append(id.0, rest, true);
     }
 
     fn play(&self, id: PromptId, audio: Result<Arc<[i16]>, String>, interp: &mut Interp) {
@@ -623,11 +651,50 @@ fn record_media_stats(stats: &crate::media::session::MediaStats) {
     m.rtp_packets_late.add(stats.jitter.late);
 }
 
+/// Splits after the first sentence end (`. `, `? `, `! `) when more text follows.
+fn split_first_sentence(text: &str) -> (&str, &str) {
+    let end = text
+        .char_indices()
+        .zip(text.chars().skip(1))
+        .find(|((_, c), next)| matches!(c, '.' | '?' | '!') && next.is_whitespace())
+        .map(|((i, _), _)| i + 1);
+    match end {
+        Some(end) => match (text.get(..end), text.get(end..)) {
+            (Some(first), Some(rest)) if !rest.trim().is_empty() => (first, rest.trim_start()),
+            _ => (text, ""),
+        },
+        None => (text, ""),
+    }
+}
+
 /// `alice` from `sip:alice@host`.
 fn user_part(uri: &str) -> String {
     let rest = uri.split_once(':').map_or(uri, |(_, r)| r);
     match rest.split_once('@') {
         Some((user, _)) => user.to_string(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_first_sentence;
+
+    #[test]
+    fn first_sentence_is_split_off() {
+        let cases = [
+            ("Hello. How can I help?", ("Hello.", "How can I help?")),
+            ("One sentence only.", ("One sentence only.", "")),
+            (
+                "Open 8 a.m. to 8 p.m. daily",
+                ("Open 8 a.m.", "to 8 p.m. daily"),
+            ),
+            ("Wait... what?", ("Wait...", "what?")),
+            ("Trailing space. ", ("Trailing space. ", "")),
+            ("", ("", "")),
+        ];
+        for (text, want) in cases {
+            assert_eq!(split_first_sentence(text), want, "{text:?}");
+        }
     }
 }

@@ -351,7 +351,7 @@ fn ask_steps_are_validated() {
 fn ask_hints_join_own_hints_and_intent_examples() {
     let plan = load_str(
         "t.yaml",
-        "intents:\n  order: [check my order, where is my parcel]\n  other: [unrelated]\nsteps:\n  - ask:\n      hints: Order numbers have 4 digits.\n      intents: {order: done}\n  - label: done\n    hangup:\n",
+        "intents:\n  order: [check my order, where is my parcel]\n  agent: [a person]\n  other: [unrelated]\nsteps:\n  - ask:\n      hints: Order numbers have 4 digits.\n      intents: {order: done, agent: done}\n  - label: done\n    hangup:\n",
     )
     .unwrap();
     let StepKind::Ask(ask) = &plan.steps()[0].kind else {
@@ -359,7 +359,7 @@ fn ask_hints_join_own_hints_and_intent_examples() {
     };
     assert_eq!(
         ask.hints,
-        "Order numbers have 4 digits., check my order, where is my parcel"
+        "Order numbers have 4 digits., check my order, a person, where is my parcel"
     );
     assert_eq!(ask.threshold, 0.5);
 }

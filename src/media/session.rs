@@ -104,6 +104,18 @@ pub enum MediaCommand {
         id: u64,
         /// The audio.
         samples: Arc<[i16]>,
+        /// More audio follows with `Append`: the prompt does not finish when this runs out
+        /// (silence is sent while waiting).
+        open: bool,
+    },
+    /// More audio for an open prompt (streamed TTS); ignored if the prompt was stopped.
+    Append {
+        /// The prompt.
+        id: u64,
+        /// The audio to add.
+        samples: Arc<[i16]>,
+        /// Nothing more follows: the prompt finishes when its audio runs out.
+        last: bool,
     },
     /// Barge-in: drop the current and queued prompts now.
     StopPlayback,
@@ -201,7 +213,25 @@ pub struct MediaHandle {
 impl MediaHandle {
     /// Queues 8 kHz mono audio after what is playing.
     pub fn play(&self, id: u64, samples: Arc<[i16]>) -> Result<(), MediaError> {
-        self.send(MediaCommand::Play { id, samples })
+        self.send(MediaCommand::Play {
+            id,
+            samples,
+            open: false,
+        })
+    }
+
+    /// Starts a prompt whose rest will come with [`Self::append`].
+    pub fn play_streamed(&self, id: u64, first: Arc<[i16]>) -> Result<(), MediaError> {
+        self.send(MediaCommand::Play {
+            id,
+            samples: first,
+            open: true,
+        })
+    }
+
+    /// Adds audio to a streamed prompt; `last` closes it.
+    pub fn append(&self, id: u64, samples: Arc<[i16]>, last: bool) -> Result<(), MediaError> {
+        self.send(MediaCommand::Append { id, samples, last })
     }
 
     /// Clears the playing and queued prompts (each reported as `PlaybackStopped`).
@@ -233,6 +263,8 @@ struct Prompt {
     id: u64,
     samples: Arc<[i16]>,
     position: usize,
+    /// Waiting for appended audio.
+    open: bool,
 }
 
 /// The state of one session's task; see [`MediaSession::start`].
@@ -418,7 +450,7 @@ impl MediaSession {
             dst.copy_from_slice(src);
         }
         prompt.position += take;
-        let finished = if prompt.position >= prompt.samples.len() {
+        let finished = if prompt.position >= prompt.samples.len() && !prompt.open {
             self.prompts.pop_front().map(|p| p.id)
         } else {
             None
@@ -476,18 +508,32 @@ impl MediaSession {
 
     fn on_command(&mut self, command: MediaCommand, now: Instant) {
         match command {
-            MediaCommand::Play { id, samples } if samples.is_empty() => {
+            MediaCommand::Play {
+                id,
+                samples,
+                open: false,
+            } if samples.is_empty() => {
                 self.emit(MediaEvent::PlaybackFinished(id));
             }
             MediaCommand::Play { id, .. } if self.prompts.len() > MAX_QUEUED_PROMPTS => {
                 warn!(id, "prompt queue full, refusing prompt");
                 self.emit(MediaEvent::PlaybackStopped(id));
             }
-            MediaCommand::Play { id, samples } => self.prompts.push_back(Prompt {
+            MediaCommand::Play { id, samples, open } => self.prompts.push_back(Prompt {
                 id,
                 samples,
                 position: 0,
+                open,
             }),
+            MediaCommand::Append { id, samples, last } => {
+                if let Some(prompt) = self.prompts.iter_mut().find(|p| p.id == id) {
+                    let mut joined = Vec::with_capacity(prompt.samples.len() + samples.len());
+                    joined.extend_from_slice(&prompt.samples);
+                    joined.extend_from_slice(&samples);
+                    prompt.samples = joined.into();
+                    prompt.open = !last;
+                }
+            }
             MediaCommand::StopPlayback => self.stop_playback(),
             MediaCommand::SetRemote(addr) => {
                 self.remote = Some(addr);

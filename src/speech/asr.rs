@@ -292,7 +292,11 @@ fn transcribe(
     }
     // A decoder that ran into the token cap was looping, whatever the punctuation says.
     let looped = tokens as usize + 2 >= max_tokens(samples.len());
-    let text = filter_hallucination(&collapse_repeats(text.trim(), looped));
+    let mut text = collapse_repeats(text.trim(), looped);
+    if looped {
+        text = squash_runs(&text);
+    }
+    let text = filter_hallucination(&text);
     let confidence = if text.is_empty() || tokens == 0 {
         0.0
     } else {
@@ -367,6 +371,30 @@ fn collapse_repeats(text: &str, looped: bool) -> String {
         }
     }
     text.to_string()
+}
+
+/// Drops immediate repeats of one to four words ("goodbye, goodbye, goodbye" → "goodbye,"):
+/// what is left of a decoder loop that did not start at the first word.
+fn squash_runs(text: &str) -> String {
+    let mut words: Vec<&str> = text.split_whitespace().collect();
+    let bare = |w: &str| w.trim_end_matches([',', '.', '?', '!']).to_lowercase();
+    for n in (1..=4).rev() {
+        let mut i = 0;
+        while i + 2 * n <= words.len() {
+            let same = (0..n).all(|k| {
+                let (Some(a), Some(b)) = (words.get(i + k), words.get(i + n + k)) else {
+                    return false;
+                };
+                bare(a) == bare(b)
+            });
+            if same {
+                words.drain(i + n..i + 2 * n);
+            } else {
+                i += 1;
+            }
+        }
+    }
+    words.join(" ")
 }
 
 /// Empty for texts Whisper invents from non-speech, else the text unchanged.

@@ -223,3 +223,16 @@ fn token_cap_grows_with_the_utterance_and_is_bounded() {
     assert_eq!(max_tokens(8_000 * 3), 40);
     assert_eq!(max_tokens(8_000 * 60), MAX_TEXT_TOKENS);
 }
+
+#[test]
+fn runs_left_by_a_loop_are_squashed() {
+    assert_eq!(
+        squash_runs("and you goodbye, that's all, thank you, goodbye, goodbye, goodbye, goodbye"),
+        "and you goodbye, that's all, thank you, goodbye,"
+    );
+    assert_eq!(
+        squash_runs("one two one two one two three"),
+        "one two three"
+    );
+    assert_eq!(squash_runs("check my order"), "check my order");
+}

@@ -26,9 +26,9 @@ const CAPTURE_KEYS: &[&str] = &["var", "entity", "min_digits", "max_digits", "te
 const MAX_INTENTS: usize = 100;
 const MAX_EXAMPLES: usize = 200;
 const MAX_EXAMPLE_CHARS: usize = 200;
-/// The recogniser's prompt is short (Whisper keeps 224 tokens of it); more hint text only
-/// pushes the first, most relevant, words out.
-pub(crate) const MAX_HINT_BYTES: usize = 400;
+/// Decoding time grows with the recogniser's prompt: a 25-phrase hint tripled it (100 ms
+/// → 300 ms per utterance, measured), so the hint is kept to a few phrases.
+pub(crate) const MAX_HINT_BYTES: usize = 160;
 const DEFAULT_THRESHOLD: f32 = 0.5;
 
 impl Loader<'_> {
@@ -244,12 +244,16 @@ impl Loader<'_> {
         }
     }
 
-    /// The step's own hints, then its intents' example phrases, cut at a phrase boundary.
+    /// The step's own hints, then its intents' example phrases taking turns (every intent's
+    /// first example, then every second one...), cut at a phrase boundary.
     fn hints(&self, own: Option<&str>, branches: &[(String, Target)]) -> String {
         let mut hints = String::new();
-        let examples = branches
+        let lists: Vec<&[String]> = branches
             .iter()
-            .flat_map(|(name, _)| self.declared_intents.examples(name).iter());
+            .map(|(name, _)| self.declared_intents.examples(name))
+            .collect();
+        let longest = lists.iter().map(|l| l.len()).max().unwrap_or(0);
+        let examples = (0..longest).flat_map(|i| lists.iter().filter_map(move |l| l.get(i)));
         for phrase in own.into_iter().chain(examples.map(String::as_str)) {
             let phrase = phrase.trim();
             if hints.len() + phrase.len() + 2 > MAX_HINT_BYTES {
