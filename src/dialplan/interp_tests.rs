@@ -589,7 +589,7 @@ fn at_main_menu() -> Call {
     let mut call = Call::new(load_file(&path).unwrap());
     let out = call.finish_prompt();
     assert!(
-        matches!(control(&out)[..], [Action::Listen { hints }, Action::Say { .. }] if hints.contains("check my order")),
+        matches!(control(&out)[..], [Action::Listen { hints }, Action::Say { .. }] if hints.is_empty()),
         "{out:?}"
     );
     call
@@ -613,7 +613,10 @@ fn spoken_order_status_then_spoken_number_is_read_back() {
     assert_eq!(u[0].outcome, "intent");
     // Next ask: listen again with its own hints, then its prompt.
     assert!(
-        matches!(control(&out)[..], [Action::Listen { hints }, Action::Say { .. }] if hints.starts_with("My order number is")),
+        matches!(
+            control(&out)[..],
+            [Action::Listen { .. }, Action::Say { .. }]
+        ),
         "{out:?}"
     );
     assert_eq!(call.interp.vars()["intent"], "order_status");

@@ -348,18 +348,19 @@ fn ask_steps_are_validated() {
 }
 
 #[test]
-fn ask_hints_join_own_hints_and_intent_examples() {
+fn ask_hints_are_the_steps_own() {
     let plan = load_str(
         "t.yaml",
-        "intents:\n  order: [check my order, where is my parcel]\n  agent: [a person]\n  other: [unrelated]\nsteps:\n  - ask:\n      hints: Order numbers have 4 digits.\n      intents: {order: done, agent: done}\n  - label: done\n    hangup:\n",
+        "intents:\n  order: [check my order]\nsteps:\n  - ask:\n      hints: Order numbers,  have 4 digits.\n      intents: {order: done}\n  - ask:\n      intents: {order: done}\n  - label: done\n    hangup:\n",
     )
     .unwrap();
-    let StepKind::Ask(ask) = &plan.steps()[0].kind else {
-        panic!("not an ask");
-    };
-    assert_eq!(
-        ask.hints,
-        "Order numbers have 4 digits., check my order, a person, where is my parcel"
-    );
-    assert_eq!(ask.threshold, 0.5);
+    let hints: Vec<&str> = plan
+        .steps()
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StepKind::Ask(ask) => Some(ask.hints.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(hints, ["Order numbers, have 4 digits.", ""]);
 }
