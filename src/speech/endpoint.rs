@@ -224,13 +224,18 @@ impl<C: FrameClassifier> Endpointer<C> {
     }
 
     fn push_one(&mut self, frame: &[i16]) {
-        let speech = self.classifier.speech_probability(frame) >= self.threshold;
         let limits = self.limits;
         self.recent.extend(frame);
         let keep = limits.pre_roll + limits.start + FRAME_SAMPLES;
         if self.recent.len() > keep {
             self.recent.drain(..self.recent.len() - keep);
         }
+        // Idle frames only feed the pre-roll: scoring them would cost every call the VAD
+        // whether or not its dialplan ever listens.
+        if matches!(self.state, State::Idle) {
+            return;
+        }
+        let speech = self.classifier.speech_probability(frame) >= self.threshold;
         match &mut self.state {
             State::Idle => {}
             State::Waiting { speech_run } => {
