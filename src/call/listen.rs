@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::media::SAMPLE_RATE;
 use crate::speech::asr::Transcript;
-use crate::speech::endpoint::{EndpointConfig, EndpointEvent, Endpointer};
+use crate::speech::endpoint::{ms_to_samples, EndpointConfig, EndpointEvent, Endpointer};
 use crate::speech::vad::{EarshotVad, FrameClassifier};
 
 /// Names one transcription request.
@@ -296,10 +296,6 @@ impl<C: FrameClassifier> Listener<C> {
         self.outputs
             .retain(|o| !matches!(o, Output::SpeechStarted | Output::Heard { .. }));
     }
-}
-
-fn ms_to_samples(ms: u64) -> usize {
-    usize::try_from(ms * u64::from(SAMPLE_RATE) / 1000).unwrap_or(usize::MAX)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::error::{DialplanError, DialplanErrors, Problem};
 use super::model::{
     Assignment, Collect, Dialplan, Disposition, InputRules, Intents, Menu, Play, Say, Step,
-    StepKind, Transfer,
+    StepKind, Target, Transfer,
 };
 use super::yaml::{self, Node};
 
@@ -382,23 +382,7 @@ impl Loader<'_> {
             Some(opts) => match opts.as_map() {
                 None => self.wrong_type(opts, "options", "a mapping of key to label"),
                 Some([]) => self.error(opts.line, Problem::NoOptions),
-                Some(entries) => {
-                    for (key, value) in entries {
-                        let digit = key.as_scalar().unwrap_or_default();
-                        let mut chars = digit.chars();
-                        let parsed = match (chars.next(), chars.next()) {
-                            (Some(c @ ('0'..='9' | '*' | '#')), None) => Some(c),
-                            _ => {
-                                self.error(key.line, Problem::BadDigit(digit.to_owned()));
-                                None
-                            }
-                        };
-                        let target = self.target(value, &format!("options.{digit}"));
-                        if let (Some(d), Some(t)) = (parsed, target) {
-                            options.push((d, t));
-                        }
-                    }
-                }
+                Some(entries) => options = self.key_options(entries, "options"),
             },
         }
         (self.errors.len() == before).then_some(Menu {
@@ -419,6 +403,26 @@ impl Loader<'_> {
                 None
             }
         };
+        let digits = self.digit_rules(node, map);
+        if self.errors.len() > before {
+            return None;
+        }
+        let (min_digits, max_digits, terminator) = digits?;
+        Some(Collect {
+            input: input?,
+            var: var?,
+            min_digits,
+            max_digits,
+            terminator,
+        })
+    }
+
+    /// `min_digits`, `max_digits` and `terminator` of a `collect` or an `ask` capture.
+    fn digit_rules(
+        &mut self,
+        node: &Node,
+        map: &[(Node, Node)],
+    ) -> Option<(usize, usize, Option<char>)> {
         let min = self.number_or(map, "min_digits", 1, 1, MAX_DIGITS_LIMIT);
         let max = self.number_or(map, "max_digits", DEFAULT_MAX_DIGITS, 1, MAX_DIGITS_LIMIT);
         if let (Some(min), Some(max)) = (min, max) {
@@ -438,16 +442,36 @@ impl Loader<'_> {
                 None => None,
             },
         };
-        if self.errors.len() > before {
+        if min? > max? {
             return None;
         }
-        Some(Collect {
-            input: input?,
-            var: var?,
-            min_digits: usize::try_from(min?).ok()?,
-            max_digits: usize::try_from(max?).ok()?,
-            terminator: terminator?,
-        })
+        Some((
+            usize::try_from(min?).ok()?,
+            usize::try_from(max?).ok()?,
+            terminator?,
+        ))
+    }
+
+    /// `"1": label` entries of a menu's `options` or an ask's `keys`, named `{key}.{digit}` in
+    /// errors.
+    fn key_options(&mut self, entries: &[(Node, Node)], key: &str) -> Vec<(char, Target)> {
+        let mut options = Vec::new();
+        for (k, value) in entries {
+            let digit = k.as_scalar().unwrap_or_default();
+            let mut chars = digit.chars();
+            let parsed = match (chars.next(), chars.next()) {
+                (Some(c @ ('0'..='9' | '*' | '#')), None) => Some(c),
+                _ => {
+                    self.error(k.line, Problem::BadDigit(digit.to_owned()));
+                    None
+                }
+            };
+            let target = self.target(value, &format!("{key}.{digit}"));
+            if let (Some(d), Some(t)) = (parsed, target) {
+                options.push((d, t));
+            }
+        }
+        options
     }
 
     fn input_rules(

@@ -115,8 +115,9 @@ struct SampleLimits {
     speculate: usize,
 }
 
-fn ms_to_samples(ms: u32) -> usize {
-    usize::try_from(u64::from(ms) * u64::from(SAMPLE_RATE) / 1000).unwrap_or(usize::MAX)
+/// Milliseconds of 8 kHz call audio in samples, saturating.
+pub(crate) fn ms_to_samples(ms: u64) -> usize {
+    usize::try_from(ms.saturating_mul(u64::from(SAMPLE_RATE)) / 1000).unwrap_or(usize::MAX)
 }
 
 /// Per-call endpointer; see the module docs.
@@ -143,14 +144,14 @@ impl Endpointer<EarshotVad> {
 impl<C: FrameClassifier> Endpointer<C> {
     /// An idle endpointer using `classifier`.
     pub fn with_classifier(config: &EndpointConfig, classifier: C) -> Self {
-        let max_utterance = ms_to_samples(config.max_utterance_ms).max(FRAME_SAMPLES);
+        let max_utterance = ms_to_samples(u64::from(config.max_utterance_ms)).max(FRAME_SAMPLES);
         let limits = SampleLimits {
-            start: ms_to_samples(config.start_ms).min(max_utterance),
-            end_silence: ms_to_samples(config.end_silence_ms).max(1),
-            pre_roll: ms_to_samples(config.pre_roll_ms).min(max_utterance),
-            post_roll: ms_to_samples(config.post_roll_ms),
+            start: ms_to_samples(u64::from(config.start_ms)).min(max_utterance),
+            end_silence: ms_to_samples(u64::from(config.end_silence_ms)).max(1),
+            pre_roll: ms_to_samples(u64::from(config.pre_roll_ms)).min(max_utterance),
+            post_roll: ms_to_samples(u64::from(config.post_roll_ms)),
             max_utterance,
-            speculate: ms_to_samples(config.speculate_ms),
+            speculate: ms_to_samples(u64::from(config.speculate_ms)),
         };
         Self {
             classifier,

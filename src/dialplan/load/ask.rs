@@ -1,7 +1,7 @@
 //! The speech parts of a dialplan file: the top-level `intents:` and `ask` steps.
 
 use super::fields::get;
-use super::{Loader, DEFAULT_MAX_DIGITS, MAX_DIGITS_LIMIT};
+use super::Loader;
 use crate::dialplan::error::Problem;
 use crate::dialplan::model::{Ask, Capture, Entity, Intents, Target, BUILTIN_INTENTS};
 use crate::dialplan::yaml::Node;
@@ -159,23 +159,7 @@ impl Loader<'_> {
     /// `{ "1": label, ... }`, as menu options.
     fn key_branches(&mut self, node: &Node, key: &str) -> Option<Vec<(char, Target)>> {
         let map = self.mapping(node, key)?;
-        let mut options = Vec::new();
-        for (k, value) in map {
-            let digit = k.as_scalar().unwrap_or_default();
-            let mut chars = digit.chars();
-            let parsed = match (chars.next(), chars.next()) {
-                (Some(c @ ('0'..='9' | '*' | '#')), None) => Some(c),
-                _ => {
-                    self.error(k.line, Problem::BadDigit(digit.to_owned()));
-                    None
-                }
-            };
-            let target = self.target(value, &format!("{key}.{digit}"));
-            if let (Some(d), Some(t)) = (parsed, target) {
-                options.push((d, t));
-            }
-        }
-        Some(options)
+        Some(self.key_options(map, key))
     }
 
     fn capture(&mut self, node: &Node) -> Option<Capture> {
@@ -200,34 +184,17 @@ impl Loader<'_> {
                 }
             },
         };
-        let min = self.number_or(map, "min_digits", 1, 1, MAX_DIGITS_LIMIT);
-        let max = self.number_or(map, "max_digits", DEFAULT_MAX_DIGITS, 1, MAX_DIGITS_LIMIT);
-        if let (Some(min), Some(max)) = (min, max) {
-            if min > max {
-                let line = get(map, "min_digits").map_or(node.line, |n| n.line);
-                self.error(line, Problem::MinAboveMax { min, max });
-            }
-        }
-        let terminator = match get(map, "terminator") {
-            None => Some(None),
-            Some(n) => match self.string(n, "terminator") {
-                Some(t) if t == "#" || t == "*" => Some(t.chars().next()),
-                Some(t) => {
-                    self.error(n.line, Problem::BadTerminator(t));
-                    None
-                }
-                None => None,
-            },
-        };
+        let digits = self.digit_rules(node, map);
         if self.errors.len() > before {
             return None;
         }
+        let (min_digits, max_digits, terminator) = digits?;
         Some(Capture {
             var: var?,
             entity: entity?,
-            min_digits: usize::try_from(min?).ok()?,
-            max_digits: usize::try_from(max?).ok()?,
-            terminator: terminator?,
+            min_digits,
+            max_digits,
+            terminator,
         })
     }
 
