@@ -17,8 +17,12 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod entities;
+pub mod faq;
 pub mod intents;
 pub mod normalize;
+pub mod understand;
 
 pub use entities::{digits, extract, yes_no, Entities};
+pub use faq::Faq;
 pub use intents::{IntentScore, IntentSet};
+pub use understand::{Analysis, Bot, Decision};
