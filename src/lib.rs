@@ -10,6 +10,7 @@ pub mod bot;
 pub mod call;
 pub mod config;
 pub mod dialplan;
+pub mod eval;
 pub mod media;
 pub mod metrics;
 pub mod sdp;

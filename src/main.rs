@@ -1,4 +1,4 @@
-//! The `voxdesk` command line: `serve`, `dialplan check`, `bench sip`, `models import-ct2`,
+//! The `voxdesk` command line: `serve`, `dialplan check`, `eval`, `bench sip`, `models import-ct2`,
 //! `models verify`, `models transcribe`.
 
 use std::net::SocketAddr;
@@ -30,6 +30,8 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// How well the bot understands labelled cases (text or synthesized speech); prints figures.
+    Eval(voxdesk::eval::EvalArgs),
     /// Speech model tools.
     Models {
         #[command(subcommand)]
@@ -143,6 +145,16 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("voxdesk bench speech: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Eval(args) => match voxdesk::eval::run_eval(&args) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("voxdesk eval: {e}");
                 ExitCode::FAILURE
             }
         },

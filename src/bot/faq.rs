@@ -86,7 +86,10 @@ impl Parser {
             if question.is_empty() {
                 self.error(number, "empty question heading");
             } else if self.questions.len() >= MAX_QUESTIONS {
-                self.error(number, &format!("more than {MAX_QUESTIONS} questions in one article"));
+                self.error(
+                    number,
+                    &format!("more than {MAX_QUESTIONS} questions in one article"),
+                );
             } else {
                 if self.questions.is_empty() {
                     self.first_line = number;
@@ -115,11 +118,17 @@ impl Parser {
         };
         let line = self.first_line;
         if answer.is_empty() {
-            self.error(line, &format!("question `{first}` has no answer before line {next_line}"));
+            self.error(
+                line,
+                &format!("question `{first}` has no answer before line {next_line}"),
+            );
             return;
         }
         if answer.len() > MAX_ANSWER_BYTES {
-            self.error(line, &format!("answer longer than {MAX_ANSWER_BYTES} bytes"));
+            self.error(
+                line,
+                &format!("answer longer than {MAX_ANSWER_BYTES} bytes"),
+            );
             return;
         }
         let sentences = sentence_count(&answer);
@@ -252,7 +261,9 @@ mod tests {
         for (text, line, needle) in cases {
             let errors = Faq::parse(text).unwrap_err();
             assert!(
-                errors.iter().any(|e| e.line == line && e.message.contains(needle)),
+                errors
+                    .iter()
+                    .any(|e| e.line == line && e.message.contains(needle)),
                 "{text:?}: {errors:?}"
             );
         }

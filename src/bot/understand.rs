@@ -147,7 +147,10 @@ mod tests {
         let intents = vec![
             (
                 "order_status".to_string(),
-                vec!["where is my order".to_string(), "track my package".to_string()],
+                vec![
+                    "where is my order".to_string(),
+                    "track my package".to_string(),
+                ],
             ),
             (
                 "returns".to_string(),
@@ -175,8 +178,12 @@ mod tests {
         let bot = bot();
         let all = |_: &str| true;
         let decide = |text: &str| bot.decide(&bot.analyze(text), 0.5, all);
-        assert!(matches!(decide("where is my order"), Decision::Intent(s) if s.intent == "order_status"));
-        assert!(matches!(decide("do you ship to other countries"), Decision::Faq(f) if f.article == "do-you-deliver-abroad"));
+        assert!(
+            matches!(decide("where is my order"), Decision::Intent(s) if s.intent == "order_status")
+        );
+        assert!(
+            matches!(decide("do you ship to other countries"), Decision::Faq(f) if f.article == "do-you-deliver-abroad")
+        );
         assert_eq!(decide("the weather is nice"), Decision::NoMatch);
         let only_returns = |name: &str| name == "returns";
         assert_eq!(

@@ -18,7 +18,7 @@ mod run;
 mod script;
 mod tickets;
 mod uac;
-mod wer;
+pub(crate) mod wer;
 
 use std::path::PathBuf;
 
