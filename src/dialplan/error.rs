@@ -50,6 +50,9 @@ pub enum Problem {
     /// The file could not be read.
     #[error("cannot read: {0}")]
     Io(String),
+    /// A line of the knowledge file named by `faq:` is wrong.
+    #[error("knowledge file: {0}")]
+    Knowledge(String),
     /// Bigger than any sane dialplan.
     #[error("file is larger than {0} bytes")]
     TooLarge(usize),

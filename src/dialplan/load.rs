@@ -4,9 +4,11 @@
 //! A getter that finds a problem records it and returns `None`; a step whose parse recorded any
 //! error is dropped, and the load fails if anything was recorded.
 
+use crate::bot::Faq;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::{DialplanError, DialplanErrors, Problem};
@@ -31,7 +33,9 @@ pub const BUILTIN_VARS: &[&str] = &["caller", "called", "call_id", "request_uri"
 const STEP_KINDS: &[&str] = &[
     "say", "play", "menu", "collect", "ask", "set", "goto", "transfer", "hangup",
 ];
-const TOP_KEYS: &[&str] = &["name", "voice", "start", "intents", "steps"];
+const TOP_KEYS: &[&str] = &["name", "voice", "start", "intents", "faq", "steps"];
+/// Largest knowledge file read for `faq:`.
+const MAX_FAQ_BYTES: u64 = 256 * 1024;
 const MENU_KEYS: &[&str] = &[
     "prompt",
     "options",
@@ -218,6 +222,7 @@ impl Loader<'_> {
         if let Some(node) = get(map, "intents") {
             self.declared_intents = self.intents(node);
         }
+        let faq = get(map, "faq").and_then(|node| self.faq(node));
         self.collect_labels(step_nodes);
         let steps: Vec<Option<Step>> = step_nodes.iter().map(|n| self.step(n)).collect();
         let start = match get(map, "start") {
@@ -242,7 +247,40 @@ impl Loader<'_> {
             steps: steps.into_iter().collect::<Option<Vec<_>>>()?,
             warnings,
             intents: self.declared_intents.clone(),
+            faq,
         })
+    }
+
+    /// `faq: FILE`: a Markdown knowledge file beside the dialplan; its problems are reported
+    /// as `FILE:line: ...`.
+    fn faq(&mut self, node: &Node) -> Option<Arc<Faq>> {
+        let written = self.string(node, "faq")?;
+        let path = self.base_dir.join(&written);
+        let name = path.display().to_string();
+        let mut text = String::new();
+        let read = std::fs::File::open(&path)
+            .and_then(|f| f.take(MAX_FAQ_BYTES + 1).read_to_string(&mut text));
+        if let Err(e) = read {
+            self.error(node.line, Problem::Io(format!("{name}: {e}")));
+            return None;
+        }
+        if text.len() as u64 > MAX_FAQ_BYTES {
+            self.error(node.line, Problem::TooLarge(MAX_FAQ_BYTES as usize));
+            return None;
+        }
+        match Faq::parse(&text) {
+            Ok(faq) => Some(Arc::new(faq)),
+            Err(errors) => {
+                for e in errors {
+                    self.errors.push(DialplanError {
+                        file: name.clone(),
+                        line: Some(e.line),
+                        problem: Problem::Knowledge(e.message),
+                    });
+                }
+                None
+            }
+        }
     }
 
     /// First pass, so branches may point forward.

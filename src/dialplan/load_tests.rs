@@ -26,7 +26,7 @@ fn each_rule_reports_its_line_and_message() {
         ("steps:\n", 1, "the dialplan is empty"),
         ("- say: hi\n", 1, "`dialplan` must be a mapping with `steps`, found a list"),
         ("steps: hello\n", 1, "`steps` must be a list of steps, found `hello`"),
-        ("nmae: x\nsteps:\n  - hangup:\n", 1, "unknown key `nmae` in the dialplan; allowed keys: name, voice, start, intents, steps"),
+        ("nmae: x\nsteps:\n  - hangup:\n", 1, "unknown key `nmae` in the dialplan; allowed keys: name, voice, start, intents, faq, steps"),
         ("steps:\n  - speak: hi\n", 2, "unknown step kind `speak`; expected one of: say, play, menu, collect, ask, set, goto, transfer, hangup"),
         ("steps:\n  - label: x\n", 2, "step has no action; expected one of: say"),
         ("steps:\n  - hi\n", 2, "`step` must be a mapping like `say: ...`, found `hi`"),
@@ -363,4 +363,48 @@ fn ask_hints_are_the_steps_own() {
         })
         .collect();
     assert_eq!(hints, ["Order numbers, have 4 digits.", ""]);
+}
+
+#[test]
+fn faq_files_load_beside_the_dialplan_and_report_their_own_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan_path = dir.path().join("plan.yaml");
+    std::fs::write(&plan_path, "faq: kb.md\nsteps:\n  - hangup:\n").unwrap();
+    std::fs::write(
+        dir.path().join("kb.md"),
+        "## Do you ship abroad?\nYes, to the EU.\n",
+    )
+    .unwrap();
+    let plan = load_file(&plan_path).unwrap();
+    assert_eq!(plan.faq().unwrap().articles[0].id, "do-you-ship-abroad");
+
+    std::fs::write(dir.path().join("kb.md"), "# KB\n## Q?\nOne. Two. Three.\n").unwrap();
+    let errors = load_file(&plan_path).unwrap_err().to_string();
+    let kb = dir.path().join("kb.md").display().to_string();
+    assert!(
+        errors.contains(&format!("{kb}:2: knowledge file: answer has 3 sentences")),
+        "{errors}"
+    );
+
+    std::fs::write(&plan_path, "faq: missing.md\nsteps:\n  - hangup:\n").unwrap();
+    let errors = load_file(&plan_path).unwrap_err().to_string();
+    assert!(errors.contains("plan.yaml:1: cannot read"), "{errors}");
+}
+
+#[test]
+fn industry_dialplans_load_with_their_knowledge_files() {
+    for name in ["ecommerce", "bank", "telecom", "government"] {
+        let plan = load_file(&example(&format!("{name}.yaml"))).unwrap();
+        assert!(plan.faq().is_some_and(|f| f.articles.len() >= 8), "{name}");
+        let intents: Vec<&str> = plan
+            .intents()
+            .declared()
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert!(
+            intents.contains(&"agent") && intents.contains(&"goodbye"),
+            "{name}: {intents:?}"
+        );
+    }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::error::DialplanError;
 use super::template::Template;
-use crate::bot::IntentSet;
+use crate::bot::{Faq, IntentSet};
 
 /// A loaded dialplan: an ordered list of steps; unlabelled steps fall through to the next one.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +23,8 @@ pub struct Dialplan {
     pub(crate) steps: Vec<Step>,
     pub(crate) warnings: Vec<DialplanError>,
     pub(crate) intents: Intents,
+    /// The knowledge file named by `faq:`.
+    pub(crate) faq: Option<Arc<Faq>>,
 }
 
 impl Dialplan {
@@ -44,6 +46,11 @@ impl Dialplan {
     /// The intents declared at the top of the file.
     pub fn intents(&self) -> &Intents {
         &self.intents
+    }
+
+    /// The knowledge base attached with `faq:`, if any.
+    pub fn faq(&self) -> Option<&Faq> {
+        self.faq.as_deref()
     }
 
     /// Step index of `label`.

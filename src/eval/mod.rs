@@ -75,8 +75,9 @@ pub fn run_eval(args: &EvalArgs) -> Result<String, EvalError> {
         .map_err(|e| EvalError::Dialplan(e.to_string()))?;
     let cases = cases::read_cases(&args.cases).map_err(EvalError::Cases)?;
     let declared = plan.intents().declared();
-    let bot = Bot::keywords(declared, None);
-    let baseline = Bot::keywords(declared, None);
+    let faq = plan.faq().cloned();
+    let bot = Bot::keywords(declared, faq.clone());
+    let baseline = Bot::keywords(declared, faq);
     let heard: Vec<String> = if args.text {
         cases.iter().map(|c| c.text.clone()).collect()
     } else {
