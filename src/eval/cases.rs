@@ -4,7 +4,8 @@
 //! `{"text": "...", "intent": "order_status" | null, "entities": {"order_number": "1234"},
 //! "sentiment": "negative", "emotion": "anger", "audio": "clip.wav"}`: `text` and `intent` are
 //! required (`null` = the utterance should match nothing), the rest optional; unknown fields
-//! are ignored so sets can carry their own notes. Blank lines and lines starting with `#` are
+//! are ignored so sets can carry their own notes. A file may mix dialplans: a case with
+//! `"dialplan": "bank"` is only used when evaluating a dialplan file named `bank.*`. Blank lines and lines starting with `#` are
 //! skipped. Every bad line is reported as `file:line: what is wrong`.
 
 use std::collections::BTreeMap;
@@ -40,6 +41,8 @@ pub struct Case {
     pub emotion: Option<String>,
     /// Recorded audio to use instead of synthesizing `text`, resolved against the cases file.
     pub audio: Option<PathBuf>,
+    /// The dialplan (file stem) the case is for, in files that mix several.
+    pub dialplan: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -56,6 +59,8 @@ struct RawCase {
     emotion: Option<String>,
     #[serde(default)]
     audio: Option<String>,
+    #[serde(default)]
+    dialplan: Option<String>,
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
@@ -157,6 +162,7 @@ fn parse_case(line: &str, number: usize, base: &Path) -> Result<Case, String> {
         sentiment: raw.sentiment,
         emotion: raw.emotion,
         audio: raw.audio.map(|a| base.join(a)),
+        dialplan: raw.dialplan,
     })
 }
 

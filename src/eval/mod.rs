@@ -73,7 +73,18 @@ pub struct Evaluation {
 pub fn run_eval(args: &EvalArgs) -> Result<String, EvalError> {
     let plan = crate::dialplan::load_file(&args.dialplan)
         .map_err(|e| EvalError::Dialplan(e.to_string()))?;
-    let cases = cases::read_cases(&args.cases).map_err(EvalError::Cases)?;
+    let stem = args.dialplan.file_stem().map(|s| s.to_string_lossy().into_owned());
+    let cases: Vec<Case> = cases::read_cases(&args.cases)
+        .map_err(EvalError::Cases)?
+        .into_iter()
+        .filter(|c| c.dialplan.is_none() || c.dialplan == stem)
+        .collect();
+    if cases.is_empty() {
+        return Err(EvalError::Cases(format!(
+            "{}: no cases for this dialplan",
+            args.cases.display()
+        )));
+    }
     let declared = plan.intents().declared();
     let faq = plan.faq().cloned();
     let bot = Bot::keywords(declared, faq.clone());

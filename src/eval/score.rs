@@ -156,6 +156,7 @@ mod tests {
             sentiment: Some("neutral".into()),
             emotion: None,
             audio: None,
+            dialplan: None,
         }
     }
 
