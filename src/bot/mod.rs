@@ -3,19 +3,22 @@
 //!
 //! Input is a transcript from the speech recognizer (Whisper tiny.en: "I want to check the
 //! status of my order.", "One, two, three, four.", "twelve thirty-four"), so everything here
-//! treats text as untrusted and bounded, never panics, and does no I/O: no tokio, no files, no
-//! clock.
+//! treats text as untrusted and bounded, never panics, and does no I/O apart from
+//! [`embed`]'s model load: no tokio, no clock.
 //!
 //! - [`normalize`]: tokens, a light stemmer and stopwords shared by the other two.
 //! - [`intents`]: an [`IntentSet`] built once per dialplan scores an utterance against each
 //!   intent's example phrases by weighted keyword overlap. This is the fallback: semantic
 //!   (embedding) matching comes later and will keep the same [`IntentScore`] contract, with
 //!   this matcher as the answer when no model is loaded.
+//! - [`embed`]: on-device sentence embeddings (all-MiniLM-L6-v2 on candle) for semantic
+//!   matching; the one part that reads files (the model directory, once, at load).
 //! - [`entities`]: [`digits`] ("my order number is one two three four" → "1234") and
 //!   [`yes_no`], collected by [`extract`] into [`Entities`].
 
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod embed;
 pub mod entities;
 pub mod faq;
 pub mod intents;
