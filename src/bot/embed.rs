@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
+use sha2::{Digest, Sha256};
 use tokenizers::{Tokenizer, TruncationParams};
 
 /// Dimensions of one embedding.
@@ -110,6 +111,7 @@ pub struct Embedder {
     model: BertModel,
     tokenizer: Tokenizer,
     device: Device,
+    identity: String,
 }
 
 // Shared across call tasks through an Arc: keep it that way when fields change.
@@ -130,9 +132,11 @@ impl Embedder {
         check_config(&config)?;
 
         let tokenizer_path = dir.join("tokenizer.json");
+        let tokenizer_bytes = read_bounded(&tokenizer_path, MAX_TOKENIZER_BYTES)?;
+        let mut identity = Sha256::new();
+        identity.update(&tokenizer_bytes);
         let mut tokenizer =
-            Tokenizer::from_bytes(read_bounded(&tokenizer_path, MAX_TOKENIZER_BYTES)?)
-                .map_err(EmbedError::Tokenizer)?;
+            Tokenizer::from_bytes(tokenizer_bytes).map_err(EmbedError::Tokenizer)?;
         // tokenizer.json pads every text to 128; batches pad to their longest text instead.
         tokenizer.with_padding(None);
         tokenizer
@@ -145,6 +149,12 @@ impl Embedder {
         // Read rather than mmap: a file changed under a mapping is undefined behaviour.
         let device = Device::Cpu;
         let weights = read_bounded(&dir.join("model.safetensors"), MAX_MODEL_BYTES)?;
+        identity.update(&weights);
+        let identity: String = identity
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let tensors = candle_core::safetensors::load_buffer(&weights, &device)?;
         drop(weights);
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
@@ -153,7 +163,13 @@ impl Embedder {
             model,
             tokenizer,
             device,
+            identity,
         })
+    }
+
+    /// SHA-256 (hex) of the tokenizer and weights: what cached vectors were made with.
+    pub fn identity(&self) -> &str {
+        &self.identity
     }
 
     /// L2-normalised mean-pooled (attention-mask weighted) embeddings, one per text, [`DIM`]
@@ -304,3 +320,30 @@ fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, EmbedError> {
 #[cfg(test)]
 #[path = "embed_tests.rs"]
 mod tests;
+
+/// The model setup.sh prepares, for tests in other modules.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::{Embedder, DEFAULT_DIR};
+
+    /// Loaded once, or `None` (with a note) when setup has not prepared it.
+    pub(crate) fn model() -> Option<&'static Embedder> {
+        static EMBEDDER: std::sync::OnceLock<Option<Embedder>> = std::sync::OnceLock::new();
+        EMBEDDER
+            .get_or_init(|| {
+                let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_DIR);
+                if !dir.join("model.safetensors").exists() {
+                    eprintln!(
+                        "skipping: {} missing (tests/setup.sh prepares it)",
+                        dir.display()
+                    );
+                    return None;
+                }
+                match Embedder::load(&dir) {
+                    Ok(embedder) => Some(embedder),
+                    Err(e) => panic!("loading {}: {e}", dir.display()),
+                }
+            })
+            .as_ref()
+    }
+}

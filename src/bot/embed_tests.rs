@@ -1,6 +1,3 @@
-use std::path::PathBuf;
-use std::sync::OnceLock;
-
 use proptest::prelude::*;
 
 use super::*;
@@ -8,23 +5,7 @@ use super::*;
 /// The setup.sh model, loaded once for all tests, or `None` (with a note) when it has not
 /// been prepared.
 fn embedder() -> Option<&'static Embedder> {
-    static EMBEDDER: OnceLock<Option<Embedder>> = OnceLock::new();
-    EMBEDDER
-        .get_or_init(|| {
-            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_DIR);
-            if !dir.join("model.safetensors").exists() {
-                eprintln!(
-                    "skipping: {} missing (tests/setup.sh prepares it)",
-                    dir.display()
-                );
-                return None;
-            }
-            match Embedder::load(&dir) {
-                Ok(embedder) => Some(embedder),
-                Err(e) => panic!("loading {}: {e}", dir.display()),
-            }
-        })
-        .as_ref()
+    super::tests_support::model()
 }
 
 fn norm(v: &[f32]) -> f32 {

@@ -23,6 +23,7 @@ pub mod entities;
 pub mod faq;
 pub mod intents;
 pub mod normalize;
+pub mod semantic;
 pub mod understand;
 
 pub use entities::{digits, extract, yes_no, Entities};

@@ -73,7 +73,10 @@ pub struct Evaluation {
 pub fn run_eval(args: &EvalArgs) -> Result<String, EvalError> {
     let plan = crate::dialplan::load_file(&args.dialplan)
         .map_err(|e| EvalError::Dialplan(e.to_string()))?;
-    let stem = args.dialplan.file_stem().map(|s| s.to_string_lossy().into_owned());
+    let stem = args
+        .dialplan
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned());
     let cases: Vec<Case> = cases::read_cases(&args.cases)
         .map_err(EvalError::Cases)?
         .into_iter()
