@@ -13,12 +13,17 @@
 //!   this matcher as the answer when no model is loaded.
 //! - [`entities`]: [`digits`] ("my order number is one two three four" → "1234") and
 //!   [`yes_no`], collected by [`extract`] into [`Entities`].
+//! - [`sentiment`]: per-turn polarity (VADER) and basic emotion (our own call-center lexicon,
+//!   or emotion prototypes in the caller's embedding space) via [`SentimentModel`], and the
+//!   call-level roll-up [`summarize`] into [`CallSentiment`] for the ticket.
 
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod entities;
 pub mod intents;
 pub mod normalize;
+pub mod sentiment;
 
 pub use entities::{digits, extract, yes_no, Entities};
 pub use intents::{IntentScore, IntentSet};
+pub use sentiment::{summarize, CallSentiment, Emotion, Polarity, Sentiment, SentimentModel};
