@@ -5,11 +5,14 @@
 //! The lexicon is hand-written for this project (its licence is ours): general emotion
 //! lexicons are either non-free or tuned to prose, while callers say "I've been on hold for an
 //! hour" and "this is a joke". Weights are 1 (a hint: "thanks", "unfortunately") to 3 (beyond
-//! doubt: "furious", "passed away"); [`Emotion::Neutral`] entries are absorbers that claim
-//! phrases such as "no thank you" or "no problem" so their words count for nothing.
+//! doubt: "furious", "passed away"). Two kinds of entries carry no emotion: *absorbers* claim
+//! phrases such as "no thank you" or "no problem" so their words count for nothing, and
+//! *trouble* phrases ("not working", "keeps crashing") report a problem without a feeling,
+//! which the polarity uses when VADER sees no sentiment word.
 //!
 //! Scoring, over at most [`MAX_TOKENS`] tokens split into clauses at `, . ! ? ; :`:
-//! - longest phrase first at each position (phrases and text are [`stem`]med alike);
+//! - longest phrase first at each position (phrases and text are [`stem`]med alike, except
+//!   the few words in [`KEEP_WHOLE`] whose stem would merge two meanings: "pleased"/"please");
 //! - a negator (`not`, `never`, `no`, ...) up to [`NEGATION_WINDOW`] tokens before a match in
 //!   the same clause turns joy into anger at [`NEGATED_JOY_AS_ANGER`] of its weight ("not
 //!   happy with this") and cancels any other emotion ("not worried");
@@ -90,7 +93,6 @@ const ANGER: &[(&str, f32)] = &[
     ("nobody cares", 2.0),
     ("nobody ever", 1.5),
     ("third time", 1.5),
-    ("still not", 1.0),
     ("never showed up", 1.5),
     ("hold again", 1.0),
     ("excuses", 1.5),
@@ -317,6 +319,40 @@ const ABSORBERS: &[&str] = &[
     "no rush",
 ];
 
+/// Problems stated without an emotion: negative for the polarity, neutral for the emotion.
+const TROUBLE: &[(&str, f32)] = &[
+    ("not working", 1.0),
+    ("not fixed", 1.0),
+    ("still not", 1.0),
+    ("not resolved", 1.0),
+    ("stopped working", 1.0),
+    ("does not work", 1.0),
+    ("do not work", 1.0),
+    ("is down", 1.0),
+    ("been down", 1.0),
+    ("keeps crashing", 1.0),
+    ("crashed", 1.0),
+    ("broken", 1.0),
+    ("no signal", 1.0),
+    ("no internet", 1.0),
+    ("wrong amount", 1.0),
+    ("wrong item", 1.0),
+    ("never arrived", 1.0),
+    ("has not arrived", 1.0),
+    ("did not arrive", 1.0),
+    ("still waiting", 1.0),
+    ("error message", 1.0),
+    ("not received", 1.0),
+    ("overcharged", 1.0),
+    ("damaged", 1.0),
+    ("faulty", 1.0),
+];
+
+/// Words matched as written, not by stem, because their stem collides with an unrelated word.
+const KEEP_WHOLE: &[&str] = &[
+    "please", "pleased", "sorted", "amazing", "amazed", "tired", "tires", "tire",
+];
+
 /// Text cues that tokens lose: punctuation after a word.
 const PUNCTUATION_CUES: &[(&str, Emotion, f32)] = &[
     ("really?", Emotion::Surprise, 2.0),
@@ -346,16 +382,34 @@ const INTENSIFIERS: &[&str] = &[
     "such",
     "highly",
 ];
-const DAMPENERS: &[&str] = &["slightly", "bit", "little", "somewhat", "kinda", "fairly", "mildly"];
+const DAMPENERS: &[&str] = &[
+    "slightly", "bit", "little", "somewhat", "kinda", "fairly", "mildly",
+];
 const CONTRASTS: &[&str] = &["but", "however"];
 
 /// Evidence per scored emotion, in [`SCORED`] order.
 pub(super) type EmotionScores = [f32; 6];
 
+/// What the lexicon found in an utterance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Evidence {
+    /// Weight per scored emotion.
+    pub(super) emotions: EmotionScores,
+    /// Weight of trouble phrases not negated.
+    pub(super) trouble: f32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Emotion(Emotion),
+    Trouble,
+    Absorber,
+}
+
 #[derive(Debug)]
 struct Entry {
     stems: Vec<String>,
-    emotion: Emotion,
+    kind: Kind,
     weight: f32,
 }
 
@@ -367,16 +421,17 @@ fn build() -> HashMap<String, Vec<Entry>> {
     let scored = SCORED.iter().zip(tables).flat_map(|(&emotion, table)| {
         table
             .iter()
-            .map(move |&(phrase, weight)| (phrase, emotion, weight))
+            .map(move |&(phrase, weight)| (phrase, Kind::Emotion(emotion), weight))
     });
-    let absorbed = ABSORBERS.iter().map(|&p| (p, Emotion::Neutral, 0.0));
+    let trouble = TROUBLE.iter().map(|&(p, w)| (p, Kind::Trouble, w));
+    let absorbed = ABSORBERS.iter().map(|&p| (p, Kind::Absorber, 0.0));
     let mut by_first: HashMap<String, Vec<Entry>> = HashMap::new();
-    for (phrase, emotion, weight) in scored.chain(absorbed) {
-        let stems: Vec<String> = tokens(phrase).iter().map(|t| stem(t)).collect();
+    for (phrase, kind, weight) in scored.chain(trouble).chain(absorbed) {
+        let stems: Vec<String> = tokens(phrase).iter().map(|t| key(t)).collect();
         if let Some(first) = stems.first() {
             by_first.entry(first.clone()).or_default().push(Entry {
                 stems,
-                emotion,
+                kind,
                 weight,
             });
         }
@@ -385,6 +440,15 @@ fn build() -> HashMap<String, Vec<Entry>> {
         entries.sort_by_key(|e| std::cmp::Reverse(e.stems.len()));
     }
     by_first
+}
+
+/// The form a word is matched by: its stem, or itself if in [`KEEP_WHOLE`].
+fn key(word: &str) -> String {
+    if KEEP_WHOLE.contains(&word) {
+        word.to_owned()
+    } else {
+        stem(word)
+    }
 }
 
 /// One token of the utterance: its clause, its lowercased form and its stem.
@@ -405,37 +469,38 @@ fn clause_tokens(text: &str) -> Vec<Token> {
             if out.len() >= MAX_TOKENS {
                 break;
             }
-            let stem = stem(&word);
+            let stem = key(&word);
             out.push(Token { clause, word, stem });
         }
     }
     out
 }
 
-/// Raw evidence for each emotion in `text` (already cut to a bounded prefix by the caller).
-pub(super) fn scores(text: &str) -> EmotionScores {
+/// The lexicon's evidence in `text` (already cut to a bounded prefix by the caller).
+pub(super) fn scores(text: &str) -> Evidence {
     let toks = clause_tokens(text);
     let but_at = toks
         .iter()
         .position(|t| CONTRASTS.contains(&t.word.as_str()));
     let mut out: EmotionScores = [0.0; 6];
+    let mut trouble = 0.0;
     let mut i = 0;
     while i < toks.len() {
         let Some(entry) = longest_match(&toks, i) else {
             i += 1;
             continue;
         };
-        let len = entry.stems.len();
-        if entry.emotion != Emotion::Neutral {
-            let (emotion, weight) = modified(&toks, i, entry);
-            let contrast = match but_at {
-                Some(b) if i < b => BEFORE_BUT_FACTOR,
-                Some(b) if i > b => AFTER_BUT_FACTOR,
-                _ => 1.0,
-            };
-            add(&mut out, emotion, weight * contrast);
+        let contrast = match but_at {
+            Some(b) if i < b => BEFORE_BUT_FACTOR,
+            Some(b) if i > b => AFTER_BUT_FACTOR,
+            _ => 1.0,
+        };
+        match modified(&toks, i, entry) {
+            (Kind::Emotion(emotion), weight) => add(&mut out, emotion, weight * contrast),
+            (Kind::Trouble, weight) => trouble += weight * contrast,
+            (Kind::Absorber, _) => {}
         }
-        i += len;
+        i += entry.stems.len();
     }
     let lower = text.to_lowercase();
     for &(cue, emotion, weight) in PUNCTUATION_CUES {
@@ -446,7 +511,10 @@ pub(super) fn scores(text: &str) -> EmotionScores {
     let exclamations = text.matches('!').take(MAX_EXCLAMATIONS).count();
     let boost = 1.0 + EXCLAMATION_BOOST * exclamations as f32;
     out.iter_mut().for_each(|s| *s *= boost);
-    out
+    Evidence {
+        emotions: out,
+        trouble,
+    }
 }
 
 fn longest_match(toks: &[Token], start: usize) -> Option<&'static Entry> {
@@ -460,8 +528,8 @@ fn longest_match(toks: &[Token], start: usize) -> Option<&'static Entry> {
     })
 }
 
-/// The entry's emotion and weight after negation and intensifiers before `start`.
-fn modified(toks: &[Token], start: usize, entry: &Entry) -> (Emotion, f32) {
+/// The entry's kind and weight after negation and intensifiers before `start`.
+fn modified(toks: &[Token], start: usize, entry: &Entry) -> (Kind, f32) {
     let clause = toks.get(start).map_or(0, |t| t.clause);
     let before = |n: usize| {
         toks[start.saturating_sub(n)..start]
@@ -476,12 +544,14 @@ fn modified(toks: &[Token], start: usize, entry: &Entry) -> (Emotion, f32) {
         weight *= DAMPENER_FACTOR;
     }
     if before(NEGATION_WINDOW).any(|w| NEGATORS.contains(&w)) {
-        return match entry.emotion {
-            Emotion::Joy => (Emotion::Anger, weight * NEGATED_JOY_AS_ANGER),
+        return match entry.kind {
+            Kind::Emotion(Emotion::Joy) => {
+                (Kind::Emotion(Emotion::Anger), weight * NEGATED_JOY_AS_ANGER)
+            }
             other => (other, 0.0),
         };
     }
-    (entry.emotion, weight)
+    (entry.kind, weight)
 }
 
 fn add(scores: &mut EmotionScores, emotion: Emotion, weight: f32) {
@@ -499,7 +569,7 @@ pub(super) fn strongest(scores: &EmotionScores) -> Option<(Emotion, f32)> {
         .iter()
         .enumerate()
         .max_by(|a, b| a.1.total_cmp(b.1))?;
-    if !(top > 0.0) || !total.is_finite() {
+    if top <= 0.0 || !top.is_finite() || !total.is_finite() {
         return None;
     }
     let strength = top / (top + HALF_STRENGTH_WEIGHT);
@@ -529,7 +599,7 @@ mod tests {
     use super::*;
 
     fn top(text: &str) -> Option<Emotion> {
-        strongest(&scores(text)).map(|(e, _)| e)
+        strongest(&scores(text).emotions).map(|(e, _)| e)
     }
 
     #[test]
@@ -541,6 +611,7 @@ mod tests {
             + JOY.len()
             + SADNESS.len()
             + SURPRISE.len()
+            + TROUBLE.len()
             + ABSORBERS.len();
         assert_eq!(entries, declared);
         for table in [ANGER, DISGUST, FEAR, JOY, SADNESS, SURPRISE] {
@@ -550,6 +621,22 @@ mod tests {
                 assert!(top(phrase).is_some(), "{phrase} scores nothing");
             }
         }
+    }
+
+    #[test]
+    fn no_key_means_two_emotions() {
+        let mut seen: HashMap<&[String], Kind> = HashMap::new();
+        for entry in LEXICON.values().flatten() {
+            let earlier = *seen.entry(&entry.stems).or_insert(entry.kind);
+            assert_eq!(earlier, entry.kind, "{:?}", entry.stems);
+        }
+    }
+
+    #[test]
+    fn trouble_is_evidence_without_emotion() {
+        let e = scores("My internet is not working again");
+        assert_eq!((e.trouble, strongest(&e.emotions)), (1.0, None));
+        assert_eq!(scores("the line is not broken").trouble, 0.0);
     }
 
     #[test]
@@ -565,6 +652,9 @@ mod tests {
             ("I can't believe it", Some(Emotion::Surprise)),
             ("Really? I had no clue", Some(Emotion::Surprise)),
             ("I want to check my order", None),
+            ("Please transfer me", None),
+            ("I'm amazed", Some(Emotion::Surprise)),
+            ("What sort of plan is it", None),
             ("", None),
         ];
         for (text, want) in cases {
@@ -574,16 +664,17 @@ mod tests {
 
     #[test]
     fn intensifier_and_dampener_scale_confidence() {
-        let plain = strongest(&scores("I am worried")).map(|(_, c)| c);
-        let very = strongest(&scores("I am very worried")).map(|(_, c)| c);
-        let bit = strongest(&scores("I am a bit worried")).map(|(_, c)| c);
+        let confidence = |t| strongest(&scores(t).emotions).map(|(_, c)| c);
+        let plain = confidence("I am worried");
+        let very = confidence("I am very worried");
+        let bit = confidence("I am a bit worried");
         assert!(very > plain && plain > bit, "{very:?} {plain:?} {bit:?}");
     }
 
     #[test]
     fn distribution_sums_to_one() {
         for text in ["", "great, thanks", "this is a joke and I'm worried"] {
-            let sum: f32 = distribution(&scores(text)).iter().sum();
+            let sum: f32 = distribution(&scores(text).emotions).iter().sum();
             assert!((sum - 1.0).abs() < 1e-5, "{text}: {sum}");
         }
     }

@@ -5,11 +5,27 @@
 //! - Polarity is VADER's compound score (crate `vader_sentiment`, MIT) over a copy of its
 //!   lexicon with call-center corrections ([`VADER_OVERRIDES`]: "I'd like to", "please", "help"
 //!   and "want" are requests, not praise; "this is a joke" is not a compliment), nudged by the
-//!   emotion when that is confident and VADER saw nothing ([`EMOTION_NUDGE`]: "I've been
-//!   waiting for weeks"). Thresholds are VADER's ±0.05.
+//!   emotion when VADER disagrees with it or saw nothing ([`EMOTION_NUDGE`]: "I've been
+//!   waiting for weeks", "I'm upset, the gift didn't arrive") and, if still neutral, by
+//!   trouble phrases ([`TROUBLE_NUDGE`]: "my internet is not
+//!   working"). Thresholds are VADER's ±0.05.
 //! - Emotion comes from our own call-center lexicon ([`lexicon`]) and, when the model was
 //!   built [`SentimentModel::with_prototypes`], from the nearest emotion prototypes in the
 //!   caller's embedding space ([`prototypes`]), averaged with the lexicon's distribution.
+//!
+//! Measured on the labelled sets beside this file (`cargo test --release --lib sentiment --
+//! --nocapture accuracy` prints them, with every miss), lexicon path:
+//!
+//! | set | utterances | polarity | emotion | reported emotions right |
+//! |---|---|---|---|---|
+//! | `dev.jsonl` (tuned on) | 106 | 94 % | 98 % | 82/82 |
+//! | `holdout.jsonl` (written with dev; its words leaked into the lexicon) | 42 | 95 % | 100 % | 34/34 |
+//! | `fresh.jsonl` (other wording, scored once after tuning) | 36 | 78 % | 44 % | 9/11 |
+//!
+//! The fresh set is the honest figure: the lexicon is precise but misses paraphrases ("I'm
+//! over the moon", "somebody broke into my banking"), which then read as neutral. All three
+//! sets are the author's own wording, not real Whisper transcripts. The ±0.05 thresholds were
+//! best or tied against ±0.02, ±0.1 and ±0.2 on every set.
 //!
 //! Pure: no I/O, no clock. Input is a transcript and untrusted: only the first
 //! [`MAX_TEXT_BYTES`] bytes and [`MAX_WORDS`] words are looked at, and VADER (third-party
@@ -39,9 +55,12 @@ const MAX_WORD_BYTES: usize = 40;
 pub const POLARITY_THRESHOLD: f32 = 0.05;
 /// Below this confidence the lexicon's strongest emotion is reported as neutral.
 pub const EMOTION_FLOOR: f32 = 0.45;
-/// How far a confident negative (or joyful) emotion pulls the score: `score += ±confidence ·
-/// EMOTION_NUDGE`, only when VADER's own score is neutral.
+/// How far a negative (or joyful) emotion pulls the score: `score += ±confidence ·
+/// EMOTION_NUDGE`, only when VADER's own polarity is not already the emotion's.
 pub const EMOTION_NUDGE: f32 = 0.5;
+/// How far trouble phrases ("not working") pull a neutral score down: `trouble / (trouble +
+/// 1) · TROUBLE_NUDGE`, so one phrase gives -0.15.
+pub const TROUBLE_NUDGE: f32 = 0.3;
 /// Weight of the prototype distribution against the lexicon's when both are available.
 pub const PROTOTYPE_WEIGHT: f32 = 0.5;
 
@@ -72,6 +91,11 @@ pub const VADER_OVERRIDES: &[(&str, f64)] = &[
     ("dear", 0.0),
     ("free", 0.5),
     ("cancel", 0.0),
+    ("number", 0.0),
+    ("cares", 0.0),
+    ("surprise", 0.0),
+    ("surprised", 0.0),
+    ("surprising", 0.0),
     ("joke", -1.5),
     ("kidding", -1.0),
     ("absurd", -2.0),
@@ -258,7 +282,8 @@ impl SentimentModel {
     /// prototypes (ignored otherwise, and when its dimension does not match theirs).
     pub fn analyze(&self, text: &str, embedding: Option<&[f32]>) -> Sentiment {
         let text = prefix(text, MAX_TEXT_BYTES);
-        let lexical = lexicon::scores(text);
+        let evidence = lexicon::scores(text);
+        let lexical = evidence.emotions;
         let from_prototypes = self
             .prototypes
             .as_ref()
@@ -269,8 +294,12 @@ impl SentimentModel {
             None => lexical_emotion(&lexical),
         };
         let mut score = vader_compound(text);
-        if Polarity::of_score(score) == Polarity::Neutral && emotion != Emotion::Neutral {
+        let felt = Polarity::of_score(emotion.valence());
+        if felt != Polarity::Neutral && Polarity::of_score(score) != felt {
             score += emotion.valence() * emotion_confidence * EMOTION_NUDGE;
+        }
+        if Polarity::of_score(score) == Polarity::Neutral {
+            score -= evidence.trouble / (evidence.trouble + 1.0) * TROUBLE_NUDGE;
         }
         let score = score.clamp(-1.0, 1.0);
         Sentiment {
@@ -458,9 +487,7 @@ pub fn summarize(turns: &[Sentiment]) -> CallSentiment {
             let by_count = emotions.get(a).cmp(&emotions.get(b));
             let by_confidence = confidence_sum[a.index()].total_cmp(&confidence_sum[b.index()]);
             // Reversed index so that earlier emotions in ALL win remaining ties.
-            by_count
-                .then(by_confidence)
-                .then(b.index().cmp(&a.index()))
+            by_count.then(by_confidence).then(b.index().cmp(&a.index()))
         })
         .unwrap_or(Emotion::Neutral);
     CallSentiment {

@@ -10,8 +10,12 @@ use super::*;
 
 /// Utterances used to tune the lexicon, weights and thresholds.
 const DEV: &str = include_str!("dev.jsonl");
-/// Utterances written with the dev set but never used for tuning: the honest figure.
+/// Utterances written with the dev set, before the lexicon; its wording did leak into the
+/// lexicon, so it is a second dev set rather than a clean test.
 const HOLDOUT: &str = include_str!("holdout.jsonl");
+/// Utterances in wording deliberately unlike the others, written once the first version ran
+/// and scored only after tuning stopped: the most honest figure here.
+const FRESH: &str = include_str!("fresh.jsonl");
 
 #[derive(Deserialize)]
 struct Labelled {
@@ -33,18 +37,36 @@ fn load(jsonl: &str) -> Vec<(String, Polarity, Emotion)> {
         .collect()
 }
 
-/// (polarity accuracy, emotion accuracy) of `model` on `set`, printing each miss.
+/// (polarity accuracy, emotion accuracy) of `model` on `set`, printing each miss, how often a
+/// reported emotion (not neutral) is right, and polarity accuracy at other thresholds.
 fn accuracy(
     model: &SentimentModel,
     set: &[(String, Polarity, Emotion)],
     embed: impl Fn(&str) -> Option<Vec<f32>>,
 ) -> (f32, f32) {
     let (mut polarity_hits, mut emotion_hits) = (0, 0);
+    let (mut reported, mut reported_right) = (0, 0);
+    let thresholds = [0.02f32, 0.05, 0.1, 0.2];
+    let mut at_threshold = [0usize; 4];
     for (text, polarity, emotion) in set {
         let embedding = embed(text);
         let got = model.analyze(text, embedding.as_deref());
         polarity_hits += usize::from(got.polarity == *polarity);
         emotion_hits += usize::from(got.emotion == *emotion);
+        if got.emotion != Emotion::Neutral {
+            reported += 1;
+            reported_right += usize::from(got.emotion == *emotion);
+        }
+        for (hits, t) in at_threshold.iter_mut().zip(thresholds) {
+            let p = if got.score >= t {
+                Polarity::Positive
+            } else if got.score <= -t {
+                Polarity::Negative
+            } else {
+                Polarity::Neutral
+            };
+            *hits += usize::from(p == *polarity);
+        }
         if got.polarity != *polarity || got.emotion != *emotion {
             println!(
                 "miss: {text:?} want {}/{} got {}/{} ({:.2}, {:.2})",
@@ -58,6 +80,10 @@ fn accuracy(
         }
     }
     let n = set.len().max(1) as f32;
+    println!(
+        "reported emotions right: {reported_right}/{reported}; polarity at thresholds {thresholds:?}: {:?}",
+        at_threshold.map(|h| h as f32 / n)
+    );
     (polarity_hits as f32 / n, emotion_hits as f32 / n)
 }
 
@@ -123,19 +149,31 @@ fn lexicon_accuracy_on_holdout_set() {
     assert!(emotion >= HOLDOUT_EMOTION_FLOOR, "emotion {emotion}");
 }
 
-const DEV_POLARITY_FLOOR: f32 = 0.0;
-const DEV_EMOTION_FLOOR: f32 = 0.0;
-const HOLDOUT_POLARITY_FLOOR: f32 = 0.0;
-const HOLDOUT_EMOTION_FLOOR: f32 = 0.0;
+#[test]
+fn lexicon_accuracy_on_fresh_set() {
+    let fresh = load(FRESH);
+    let (polarity, emotion) = accuracy(&SentimentModel::lexicon(), &fresh, |_| None);
+    println!("fresh: polarity {polarity:.3}, emotion {emotion:.3}");
+    assert!(polarity >= FRESH_POLARITY_FLOOR, "polarity {polarity}");
+    assert!(emotion >= FRESH_EMOTION_FLOOR, "emotion {emotion}");
+}
+
+// Floors a little under the measured figures (see the module doc of `sentiment`).
+const DEV_POLARITY_FLOOR: f32 = 0.90;
+const DEV_EMOTION_FLOOR: f32 = 0.95;
+const HOLDOUT_POLARITY_FLOOR: f32 = 0.90;
+const HOLDOUT_EMOTION_FLOOR: f32 = 0.95;
+const FRESH_POLARITY_FLOOR: f32 = 0.75;
+const FRESH_EMOTION_FLOOR: f32 = 0.40;
 
 /// Deterministic stand-in for the sentence embedder: words hashed into 384 buckets, unit
 /// length. Only checks the plumbing; it knows nothing of meaning.
 fn toy_embed(text: &str) -> Vec<f32> {
     let mut v = vec![0.0f32; 384];
     for word in crate::bot::normalize::tokens(text) {
-        let h = word
-            .bytes()
-            .fold(2166136261u32, |h, b| (h ^ u32::from(b)).wrapping_mul(16777619));
+        let h = word.bytes().fold(2166136261u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(16777619)
+        });
         v[h as usize % 384] += 1.0;
     }
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -242,7 +280,11 @@ fn summarize_rolls_up_a_call() {
         (s.negative_turns, s.neutral_turns, s.positive_turns),
         (4, 1, 1)
     );
-    assert!((s.mean_score - (-1.8 / 6.0)).abs() < 1e-6, "{}", s.mean_score);
+    assert!(
+        (s.mean_score - (-1.8 / 6.0)).abs() < 1e-6,
+        "{}",
+        s.mean_score
+    );
     assert_eq!(s.worst_score, -0.8);
     assert_eq!(s.worst_polarity, Polarity::Negative);
     assert_eq!(s.last_polarity, Polarity::Negative);
@@ -261,13 +303,13 @@ fn summarize_edge_cases() {
     assert_eq!(empty.dominant_emotion, Emotion::Neutral);
     assert_eq!(empty.last_polarity, Polarity::Neutral);
     // Tie on count: higher summed confidence wins.
-    let tie = [
-        turn(-0.5, Emotion::Fear, 0.5),
-        turn(0.5, Emotion::Joy, 0.9),
-    ];
+    let tie = [turn(-0.5, Emotion::Fear, 0.5), turn(0.5, Emotion::Joy, 0.9)];
     assert_eq!(summarize(&tie).dominant_emotion, Emotion::Joy);
     // Non-finite and out-of-range values do not poison the mean.
-    let odd = [turn(f32::NAN, Emotion::Neutral, f32::NAN), turn(-7.0, Emotion::Anger, 2.0)];
+    let odd = [
+        turn(f32::NAN, Emotion::Neutral, f32::NAN),
+        turn(-7.0, Emotion::Anger, 2.0),
+    ];
     let s = summarize(&odd);
     assert_eq!(s.mean_score, -0.5);
     assert_eq!(s.worst_score, -1.0);
@@ -315,5 +357,9 @@ fn huge_input_is_cheap() {
     let got = model.analyze(&huge, None);
     let _ = model.analyze(&one_word, None);
     assert_eq!(got.emotion, Emotion::Anger);
-    assert!(start.elapsed() < std::time::Duration::from_secs(1), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
 }
