@@ -8,13 +8,19 @@
 //!
 //! - [`normalize`]: tokens, a light stemmer and stopwords shared by the other two.
 //! - [`intents`]: an [`IntentSet`] built once per dialplan scores an utterance against each
-//!   intent's example phrases by weighted keyword overlap. This is the fallback: semantic
-//!   (embedding) matching comes later and will keep the same [`IntentScore`] contract, with
-//!   this matcher as the answer when no model is loaded.
+//!   intent's example phrases by weighted keyword overlap: the fallback when no embedding
+//!   model is loaded, and the baseline `voxdesk eval` prints.
+//! - [`semantic`]: the same [`IntentScore`] contract from embeddings (k-NN over examples).
+//! - [`faq`]: knowledge files (Markdown Q&A) a dialplan attaches.
+//! - [`understand`]: the [`Bot`] that reads one turn into an [`Analysis`] (intents, entities,
+//!   sentiment, closest article) and a [`Decision`].
 //! - [`embed`]: on-device sentence embeddings (all-MiniLM-L6-v2 on candle) for semantic
 //!   matching; the one part that reads files (the model directory, once, at load).
 //! - [`entities`]: [`digits`] ("my order number is one two three four" → "1234") and
 //!   [`yes_no`], collected by [`extract`] into [`Entities`].
+//! - [`sentiment`]: per-turn polarity (VADER) and basic emotion (our own call-center lexicon,
+//!   or emotion prototypes in the caller's embedding space) via [`SentimentModel`], and the
+//!   call-level roll-up [`summarize`] into [`CallSentiment`] for the ticket.
 
 #![warn(missing_docs, unreachable_pub)]
 
@@ -24,9 +30,11 @@ pub mod faq;
 pub mod intents;
 pub mod normalize;
 pub mod semantic;
+pub mod sentiment;
 pub mod understand;
 
 pub use entities::{digits, extract, yes_no, Entities};
 pub use faq::Faq;
 pub use intents::{IntentScore, IntentSet};
+pub use sentiment::{summarize, CallSentiment, Emotion, Polarity, Sentiment, SentimentModel};
 pub use understand::{Analysis, Bot, Decision};
