@@ -11,7 +11,7 @@
 //! - `numbers`: [`digits`] and the spoken-number reader shared by the others.
 //! - `lexer`: tokens that keep `$`, `20.50`, `1,250`, `14:30` and `2026-12-05` intact.
 //! - `ids`: order/account/phone numbers by the cue words around a digit run.
-//! - `amount`: [`Amount`]. `date`: dates and times. `civil`: [`CivilDate`].
+//! - `amount`: [`Amount`]. `date` and `clock`: dates and times of day. `civil`: [`CivilDate`].
 //! - `yes_no`: [`yes_no`].
 //!
 //! Numbers inside an amount or a date are not identifiers ("pay $20 for order 12345" has order
@@ -22,6 +22,7 @@ use serde::Serialize;
 
 mod amount;
 mod civil;
+mod clock;
 mod date;
 mod ids;
 mod lexer;

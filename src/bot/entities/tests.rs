@@ -293,6 +293,23 @@ fn dates_table() {
 }
 
 #[test]
+fn one_utterance_several_entities() {
+    let e = at("My order number is 1, 2, 3, 4. Can you deliver it on Monday?");
+    assert_eq!(e.order_number.as_deref(), Some("1234"));
+    assert_eq!(e.date.as_deref(), Some("2026-06-15"));
+    let e = at("Call me at 3.");
+    assert_eq!((e.phone_number, e.time.as_deref()), (None, Some("15:00")));
+    let e = at("Yes, charge £12.99 to my card ending 4242 on the 5th of July.");
+    assert_eq!(e.yes_no, Some(true));
+    assert_eq!(
+        e.amount.map(|a| (a.value, a.currency)),
+        Some(("12.99".into(), Some("GBP".into())))
+    );
+    assert_eq!(e.account_number.as_deref(), Some("4242"));
+    assert_eq!(e.date.as_deref(), Some("2026-07-05"));
+}
+
+#[test]
 fn without_a_reference_date_only_absolute_dates_resolve() {
     let e = extract("Tomorrow at 3 p.m.");
     assert_eq!((e.date, e.time.as_deref()), (None, Some("15:00")));
