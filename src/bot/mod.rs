@@ -1,5 +1,6 @@
 //! The bot's understanding of a caller's words: intents matched against example phrases and
-//! entities (spoken numbers, yes/no). Pure functions over text; `dialplan/` calls them.
+//! entities (digit strings, order/account/phone numbers, amounts, dates and times, yes/no).
+//! Pure functions over text; `dialplan/` calls them.
 //!
 //! Input is a transcript from the speech recognizer (Whisper tiny.en: "I want to check the
 //! status of my order.", "One, two, three, four.", "twelve thirty-four"), so everything here
@@ -16,8 +17,11 @@
 //!   sentiment, closest article) and a [`Decision`].
 //! - [`embed`]: on-device sentence embeddings (all-MiniLM-L6-v2 on candle) for semantic
 //!   matching; the one part that reads files (the model directory, once, at load).
-//! - [`entities`]: [`digits`] ("my order number is one two three four" → "1234") and
-//!   [`yes_no`], collected by [`extract`] into [`Entities`].
+//! - [`entities`]: [`digits`] ("my order number is one two three four" → "1234"), order,
+//!   account and phone numbers by their cue words, an [`Amount`] ("twelve dollars fifty"), a
+//!   date or time ("tomorrow at 3 p.m.", against a [`CivilDate`] the caller passes in) and
+//!   [`yes_no`], collected into [`Entities`] by [`extract`], [`extract_for`] (the [`Slot`] the
+//!   dialplan asked for takes a bare answer) and [`extract_at`] (with today's date).
 //! - [`sentiment`]: per-turn polarity (VADER) and basic emotion (our own call-center lexicon,
 //!   or emotion prototypes in the caller's embedding space) via [`SentimentModel`], and the
 //!   call-level roll-up [`summarize`] into [`CallSentiment`] for the ticket.
@@ -33,7 +37,9 @@ pub mod semantic;
 pub mod sentiment;
 pub mod understand;
 
-pub use entities::{digits, extract, yes_no, Entities};
+pub use entities::{
+    digits, extract, extract_at, extract_for, yes_no, Amount, CivilDate, Entities, Slot, Weekday,
+};
 pub use faq::Faq;
 pub use intents::{IntentScore, IntentSet};
 pub use sentiment::{summarize, CallSentiment, Emotion, Polarity, Sentiment, SentimentModel};

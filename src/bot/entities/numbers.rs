@@ -1,4 +1,4 @@
-//! Entities in a caller's words: a spoken or written digit string and a yes/no answer.
+//! Spoken and written numbers: digit strings ([`digits`]) and cardinals for amounts and dates.
 //!
 //! Hand-written because callers read numbers the way people do ("twelve thirty-four",
 //! "double five", "two thousand and five") and Whisper writes them in every style ("1, 2, 3,
@@ -9,31 +9,15 @@
 //! stays "2". Results longer than [`MAX_DIGITS`] are rejected rather than truncated: a cut
 //! account number is worse than asking again.
 
-use serde::Serialize;
+use std::ops::Range;
 
-use super::normalize::tokens;
+use crate::bot::normalize::tokens;
 
 /// Longest digit string [`digits`] returns.
 pub const MAX_DIGITS: usize = 32;
 
-/// What a caller said, as far as the bot's entities go.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Entities {
-    /// The digit string spoken or written, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub digits: Option<String>,
-    /// A clear yes (`true`) or no (`false`), if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub yes_no: Option<bool>,
-}
-
-/// All entities in `text`.
-pub fn extract(text: &str) -> Entities {
-    Entities {
-        digits: digits(text),
-        yes_no: yes_no(text),
-    }
-}
+/// Largest cardinal [`cardinal_at`] reads from written digits; longer ones are identifiers.
+const MAX_CARDINAL: u64 = 999_999_999_999;
 
 /// One token's role in a spoken number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,19 +112,102 @@ pub fn is_number_word(token: &str) -> bool {
 /// "double five" and "two thousand and five" all work. The longest run of number words wins
 /// (the first of equals); `None` if there is none or it is longer than [`MAX_DIGITS`].
 pub fn digits(text: &str) -> Option<String> {
-    let nums = resolve(tokens(text).iter().map(|t| classify(t)).collect());
-    let mut best: Option<String> = None;
-    for run in nums.split(|n| !is_number(n) && *n != Num::Filler) {
-        let run: Vec<Num> = run.iter().filter(|n| is_number(n)).cloned().collect();
-        if run.is_empty() {
-            continue;
-        }
-        let spoken = read_run(&run);
-        if best.as_ref().is_none_or(|b| spoken.len() > b.len()) {
-            best = Some(spoken);
+    let mut best: Option<DigitRun> = None;
+    for run in digit_runs(&tokens(text)) {
+        if best
+            .as_ref()
+            .is_none_or(|b| run.digits.len() > b.digits.len())
+        {
+            best = Some(run);
         }
     }
-    best.filter(|d| !d.is_empty() && d.len() <= MAX_DIGITS)
+    best.map(|b| b.digits)
+        .filter(|d| !d.is_empty() && d.len() <= MAX_DIGITS)
+}
+
+/// One run of number words read as digits, and where it sits among the tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct DigitRun {
+    /// Token indices from the first to the last number word.
+    pub(super) span: Range<usize>,
+    /// The digits read (possibly longer than [`MAX_DIGITS`]; callers filter).
+    pub(super) digits: String,
+}
+
+/// Every run of number words in `toks`, in order; filler between number words joins a run.
+pub(super) fn digit_runs(toks: &[String]) -> Vec<DigitRun> {
+    let nums = resolve(toks.iter().map(|t| classify(t)).collect());
+    let mut runs = Vec::new();
+    let mut current: Vec<Num> = Vec::new();
+    let mut span = 0..0;
+    for (i, n) in nums.iter().enumerate() {
+        if is_number(n) {
+            if current.is_empty() {
+                span.start = i;
+            }
+            span.end = i + 1;
+            current.push(n.clone());
+        } else if *n != Num::Filler && !current.is_empty() {
+            runs.push(finish_run(&mut current, span.clone()));
+        }
+    }
+    if !current.is_empty() {
+        runs.push(finish_run(&mut current, span));
+    }
+    runs.retain(|r| !r.digits.is_empty());
+    runs
+}
+
+fn finish_run(current: &mut Vec<Num>, span: Range<usize>) -> DigitRun {
+    let digits = read_run(current);
+    current.clear();
+    DigitRun { span, digits }
+}
+
+/// A cardinal starting at token `start` ("fifty", "a hundred and twenty", "two thousand five
+/// hundred", "1250"): its value and the index after it. "and" is skipped between number words;
+/// written digits longer than 12 are not a cardinal.
+pub(super) fn cardinal_at(toks: &[String], start: usize) -> Option<(u64, usize)> {
+    const MAX_WORDS: usize = 10;
+    let mut nums = Vec::new();
+    let mut ends = Vec::new();
+    let mut i = start;
+    while let Some(t) = toks.get(i) {
+        if nums.len() >= MAX_WORDS {
+            break;
+        }
+        let next = toks.get(i + 1).map(|t| classify(t));
+        let num = match classify(t) {
+            Num::Maybe(Ambiguous::Article)
+                if matches!(next, Some(Num::Hundred | Num::Thousand)) =>
+            {
+                Num::Unit(1)
+            }
+            Num::Filler
+                if t == "and" && !nums.is_empty() && next.as_ref().is_some_and(is_number) =>
+            {
+                i += 1;
+                continue;
+            }
+            Num::Repeat(_) => break,
+            n if is_number(&n) => n,
+            _ => break,
+        };
+        nums.push(num);
+        i += 1;
+        ends.push(i);
+    }
+    if let Some((value, used)) = cardinal(&nums, 0) {
+        let end = used.checked_sub(1).and_then(|k| ends.get(k)).copied()?;
+        return Some((value, end));
+    }
+    match nums.first() {
+        Some(Num::Written(w)) if w.len() <= 12 => {
+            let value: u64 = w.parse().ok()?;
+            (value <= MAX_CARDINAL).then_some((value, start + 1))
+        }
+        _ => None,
+    }
 }
 
 /// Decides each ambiguous word from its unambiguous neighbours.
@@ -241,62 +308,6 @@ fn below_hundred(run: &[Num], i: usize) -> Option<(u64, usize)> {
     }
 }
 
-const YES: &[&str] = &[
-    "yes",
-    "yeah",
-    "yep",
-    "yup",
-    "yea",
-    "correct",
-    "sure",
-    "right",
-    "affirmative",
-    "absolutely",
-    "definitely",
-    "certainly",
-    "exactly",
-];
-const NO: &[&str] = &["no", "nope", "nah", "wrong", "incorrect", "negative"];
-const NEGATORS: &[&str] = &["not", "never"];
-/// After a negator these make the answer unknown ("not sure", "don't know").
-const UNSURE: &[&str] = &["sure", "know", "certain", "remember"];
-/// Only intensify: "absolutely not" is a no.
-const INTENSIFIERS: &[&str] = &["absolutely", "definitely", "certainly"];
-
-/// A clear yes or no in `text`; `None` when there is neither, both ("yes no"), or doubt
-/// ("I'm not sure"). "not" negates a yes-word up to two words later ("that's not right").
-pub fn yes_no(text: &str) -> Option<bool> {
-    let toks = tokens(text);
-    let (mut yes, mut no) = (false, false);
-    let mut i = 0;
-    while let Some(t) = toks.get(i) {
-        let t = t.as_str();
-        let next = toks.get(i + 1).map(String::as_str);
-        i += 1;
-        if NEGATORS.contains(&t) {
-            no = true;
-            let window = toks.iter().skip(i).take(2);
-            if window.clone().any(|w| UNSURE.contains(&w.as_str())) {
-                return None;
-            }
-            if let Some(k) = window.clone().position(|w| YES.contains(&w.as_str())) {
-                i += k + 1;
-            }
-        } else if INTENSIFIERS.contains(&t) && next.is_some_and(|n| NEGATORS.contains(&n)) {
-            continue;
-        } else if YES.contains(&t) {
-            yes = true;
-        } else if NO.contains(&t) {
-            no = true;
-        }
-    }
-    match (yes, no) {
-        (true, false) => Some(true),
-        (false, true) => Some(false),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,57 +380,6 @@ mod tests {
     }
 
     #[test]
-    fn yes_no_table() {
-        let cases: &[(&str, Option<bool>)] = &[
-            ("Yes.", Some(true)),
-            ("yeah", Some(true)),
-            ("Yep, that's it.", Some(true)),
-            ("That's right.", Some(true)),
-            ("Yes, that's correct.", Some(true)),
-            ("sure", Some(true)),
-            ("Right.", Some(true)),
-            ("affirmative", Some(true)),
-            ("absolutely", Some(true)),
-            ("No.", Some(false)),
-            ("Nope.", Some(false)),
-            ("no thanks", Some(false)),
-            ("That's wrong.", Some(false)),
-            ("incorrect", Some(false)),
-            ("negative", Some(false)),
-            ("That's not right.", Some(false)),
-            ("not correct", Some(false)),
-            ("absolutely not", Some(false)),
-            ("No, it's not.", Some(false)),
-            ("yes no", None),
-            ("No, that's right.", None),
-            ("I'm not sure.", None),
-            ("I don't know", None),
-            ("maybe", None),
-            ("my order number is 1234", None),
-            ("", None),
-        ];
-        for (text, want) in cases {
-            assert_eq!(yes_no(text), *want, "{text:?}");
-        }
-    }
-
-    #[test]
-    fn extract_combines_and_serializes_only_what_was_found() {
-        let e = extract("Yes, it's one two three four.");
-        assert_eq!(
-            e,
-            Entities {
-                digits: Some("1234".into()),
-                yes_no: Some(true)
-            }
-        );
-        let json = serde_json::to_string(&e).unwrap_or_default();
-        assert_eq!(json, r#"{"digits":"1234","yes_no":true}"#);
-        let none = serde_json::to_string(&extract("hello there")).unwrap_or_default();
-        assert_eq!(none, "{}");
-    }
-
-    #[test]
     fn number_words() {
         for w in ["seven", "twelve", "ninety", "hundred", "42", "double"] {
             assert!(is_number_word(w), "{w}");
@@ -436,7 +396,6 @@ mod tests {
                 prop_assert!(!d.is_empty() && d.len() <= MAX_DIGITS);
                 prop_assert!(d.bytes().all(|b| b.is_ascii_digit()));
             }
-            let _ = yes_no(&text);
         }
 
         #[test]
