@@ -31,7 +31,7 @@ pub const DEFAULT_DIR: &str = "models/all-MiniLM-L6-v2";
 /// Tokens per text, `[CLS]` and `[SEP]` included. The model was trained on sequences of at
 /// most 128 tokens (its README; sentence_bert_config.json allows 256 at inference), and one spoken
 /// utterance is a sentence or two, ~10–40 tokens, so 128 loses nothing a caller says in one
-/// turn while halving the worst-case attention cost (quadratic in length) against 256.
+/// turn while at least halving the worst-case cost against 256 (attention is quadratic in length).
 pub const MAX_TOKENS: usize = 128;
 /// Bytes of a text the tokenizer sees: word pieces average 4–5 bytes of English, so 4 KiB
 /// holds far more than [`MAX_TOKENS`] of them while stopping a megabyte of junk from being
@@ -65,7 +65,10 @@ const MAX_MODEL_BYTES: u64 = 512 << 20;
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
     /// The model ranks [`PROBE`]'s sentences wrongly: it loads but does not mean anything.
-    #[error("\"{a}\" is closer to \"{far}\" ({far_similarity:.3}) than to \"{near}\" ({near_similarity:.3})", a = PROBE[0], near = PROBE[1], far = PROBE[2])]
+    #[error(
+        "probe: the unrelated question scores {far_similarity:.3}, the paraphrase only \
+         {near_similarity:.3}"
+    )]
     Probe {
         /// Similarity of the first sentence to the second.
         near_similarity: f32,
