@@ -2,15 +2,22 @@
 //! article, in one [`Analysis`]; and what to do about it ([`Bot::decide`]).
 //!
 //! A [`Bot`] is built once per dialplan from its intents and knowledge file. Without an
-//! embedding model it scores by keyword overlap ([`IntentSet`]); `semantic` adds
-//! embedding scores when a model is loaded. Both give confidences on the same scale (a clear
-//! match ≥ 0.6, no match < 0.3), so one threshold serves either.
+//! embedding model it scores by keyword overlap ([`IntentSet`]); with one ([`Bot::semantic`])
+//! the utterance is embedded once and that vector scores intents, articles and emotion
+//! prototypes. Both matchers give confidences on the same scale (a clear match ≥ 0.6, no
+//! match < 0.3), so one threshold serves either.
+
+use std::path::Path;
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::entities::{self, Entities};
+use super::embed::{EmbedError, Embedder};
+use super::entities::{self, CivilDate, Entities, Slot};
 use super::faq::Faq;
 use super::intents::{IntentScore, IntentSet};
+use super::semantic::SemanticIndex;
+use super::sentiment::{Sentiment, SentimentModel};
 
 /// Intents kept in an [`Analysis`] (the ticket shows them as candidates).
 pub const TOP_INTENTS: usize = 3;
@@ -25,6 +32,8 @@ pub const FAQ_THRESHOLD: f32 = 0.5;
 pub enum Method {
     /// Keyword overlap with the example phrases (no embedding model).
     Keywords,
+    /// Sentence embeddings, k-NN over the example phrases.
+    Semantic,
 }
 
 /// The closest knowledge article.
@@ -47,6 +56,8 @@ pub struct Analysis {
     pub method: Method,
     /// Numbers, yes/no and the like found in the text.
     pub entities: Entities,
+    /// Polarity and emotion of the turn.
+    pub sentiment: Sentiment,
     /// The closest knowledge article, if the dialplan has a knowledge file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub faq: Option<FaqMatch>,
@@ -66,10 +77,39 @@ pub enum Decision {
 }
 
 /// A dialplan's understanding: intents, knowledge base and their matchers.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Bot {
     intents: IntentSet,
     faq: Option<(Faq, IntentSet)>,
+    semantic: Option<Semantic>,
+    sentiment: SentimentModel,
+}
+
+/// The embedding side of a semantic bot.
+#[derive(Clone)]
+struct Semantic {
+    embedder: Arc<Embedder>,
+    intents: SemanticIndex,
+    faq: Option<SemanticIndex>,
+}
+
+impl std::fmt::Debug for Bot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bot")
+            .field("semantic", &self.semantic.is_some())
+            .field("faq", &self.faq.as_ref().map(|(faq, _)| faq.articles.len()))
+            .finish()
+    }
+}
+
+/// Intent or article names with their example phrases or questions.
+type Entries = Vec<(String, Vec<String>)>;
+
+fn faq_entries(faq: &Faq) -> Entries {
+    faq.articles
+        .iter()
+        .map(|a| (a.id.clone(), a.questions.clone()))
+        .collect()
 }
 
 impl Bot {
@@ -77,37 +117,124 @@ impl Bot {
     /// knowledge base.
     pub fn keywords(intents: &[(String, Vec<String>)], faq: Option<Faq>) -> Bot {
         let faq = faq.map(|faq| {
-            let questions: Vec<(String, Vec<String>)> = faq
-                .articles
-                .iter()
-                .map(|a| (a.id.clone(), a.questions.clone()))
-                .collect();
-            let matcher = IntentSet::new(&questions);
+            let matcher = IntentSet::new(&faq_entries(&faq));
             (faq, matcher)
         });
         Bot {
             intents: IntentSet::new(intents),
             faq,
+            semantic: None,
+            sentiment: SentimentModel::lexicon(),
+        }
+    }
+
+    /// A bot that scores by sentence embeddings, keeping the keyword matcher for when an
+    /// utterance cannot be embedded. `cache` names a file prefix for the example vectors
+    /// (`<prefix>.intents` and `<prefix>.faq`); `None` embeds every time.
+    pub fn semantic(
+        intents: &[(String, Vec<String>)],
+        faq: Option<Faq>,
+        embedder: Arc<Embedder>,
+        cache: Option<&Path>,
+    ) -> Result<Bot, EmbedError> {
+        let cache_file = |suffix: &str| {
+            cache.map(|prefix| {
+                let mut name = prefix.as_os_str().to_owned();
+                name.push(suffix);
+                std::path::PathBuf::from(name)
+            })
+        };
+        let intent_index =
+            SemanticIndex::build(&embedder, intents, cache_file(".intents").as_deref())?;
+        let faq_index = match &faq {
+            Some(faq) => Some(SemanticIndex::build(
+                &embedder,
+                &faq_entries(faq),
+                cache_file(".faq").as_deref(),
+            )?),
+            None => None,
+        };
+        let sentiment = SentimentModel::with_prototypes(|texts| embedder.embed(texts))?;
+        let mut bot = Bot::keywords(intents, faq);
+        bot.sentiment = sentiment;
+        bot.semantic = Some(Semantic {
+            embedder,
+            intents: intent_index,
+            faq: faq_index,
+        });
+        Ok(bot)
+    }
+
+    /// How this bot scores intents.
+    pub fn method(&self) -> Method {
+        if self.semantic.is_some() {
+            Method::Semantic
+        } else {
+            Method::Keywords
         }
     }
 
     /// Scores `text` against every intent and article and extracts entities.
     pub fn analyze(&self, text: &str) -> Analysis {
-        let mut intents = self.intents.classify(text);
+        self.analyze_at(text, None, None)
+    }
+
+    /// [`Bot::analyze`] for an answer to a question that `expected` a kind of entity, with
+    /// relative dates resolved against `today`.
+    pub fn analyze_at(
+        &self,
+        text: &str,
+        expected: Option<Slot>,
+        today: Option<CivilDate>,
+    ) -> Analysis {
+        let entities = match today {
+            Some(today) => entities::extract_at(text, expected, today),
+            None => entities::extract_for(text, expected),
+        };
+        let embedded =
+            self.semantic
+                .as_ref()
+                .and_then(|semantic| match semantic.embedder.embed_one(text) {
+                    Ok(vector) => Some((semantic, vector)),
+                    Err(e) => {
+                        tracing::warn!("embedding an utterance failed, using keywords: {e}");
+                        None
+                    }
+                });
+        let (mut intents, faq_scores, method) = match &embedded {
+            Some((semantic, vector)) => (
+                semantic.intents.scores(vector),
+                semantic.faq.as_ref().map(|index| index.scores(vector)),
+                Method::Semantic,
+            ),
+            None => (
+                self.intents.classify(text),
+                self.faq.as_ref().map(|(_, matcher)| matcher.classify(text)),
+                Method::Keywords,
+            ),
+        };
         intents.truncate(TOP_INTENTS);
-        let faq = self.faq.as_ref().and_then(|(faq, matcher)| {
-            let best = matcher.classify(text).into_iter().next()?;
-            let article = faq.article(&best.intent)?;
-            Some(FaqMatch {
-                article: article.id.clone(),
-                answer: article.answer.clone(),
-                confidence: best.confidence,
-            })
-        });
+        let faq = self
+            .faq
+            .as_ref()
+            .zip(faq_scores)
+            .and_then(|((faq, _), scores)| {
+                let best = scores.into_iter().next()?;
+                let article = faq.article(&best.intent)?;
+                Some(FaqMatch {
+                    article: article.id.clone(),
+                    answer: article.answer.clone(),
+                    confidence: best.confidence,
+                })
+            });
+        let sentiment = self
+            .sentiment
+            .analyze(text, embedded.as_ref().map(|(_, v)| v.as_slice()));
         Analysis {
             intents,
-            method: Method::Keywords,
-            entities: entities::extract(text),
+            method,
+            entities,
+            sentiment,
             faq,
         }
     }
@@ -124,6 +251,13 @@ impl Bot {
             .intents
             .iter()
             .filter(|s| allowed(&s.intent) && s.confidence >= threshold);
+        // A question closer to a knowledge article than to any intent is a question, not a
+        // request ("do you ship to Norway" is near order_status, nearer the shipping article).
+        if let (Some(faq), Some(best)) = (&analysis.faq, analysis.intents.first()) {
+            if faq.confidence > best.confidence && faq.confidence >= threshold.max(FAQ_THRESHOLD) {
+                return Decision::Faq(faq.clone());
+            }
+        }
         match (passing.next(), passing.next()) {
             (Some(first), Some(second))
                 if first.confidence - second.confidence < AMBIGUITY_MARGIN =>
@@ -207,6 +341,7 @@ mod tests {
             ],
             method: Method::Keywords,
             entities: Entities::default(),
+            sentiment: SentimentModel::lexicon().analyze("", None),
             faq: None,
         };
         assert!(matches!(

@@ -14,7 +14,8 @@ pub mod score;
 
 use std::path::PathBuf;
 
-use crate::bot::{Analysis, Bot, Decision};
+use crate::bot::embed::Embedder;
+use crate::bot::{Analysis, Bot, CivilDate, Decision};
 use crate::speech::endpoint::EndpointConfig;
 use cases::Case;
 use score::{Figures, Prediction};
@@ -41,6 +42,38 @@ pub struct EvalArgs {
     /// Parallel transcriptions on the audio path [default: CPU cores].
     #[arg(long)]
     pub asr_workers: Option<usize>,
+    /// Sentence-embedding model directory for semantic intents; without it (or with
+    /// `--keywords`) the bot matches keywords.
+    #[arg(long, default_value = crate::bot::embed::DEFAULT_DIR)]
+    pub embed_model: PathBuf,
+    /// Evaluate the keyword matcher only, even when an embedding model is present.
+    #[arg(long)]
+    pub keywords: bool,
+    /// Date that relative dates in cases ("tomorrow") resolve against, YYYY-MM-DD [default:
+    /// today, UTC].
+    #[arg(long, value_parser = parse_date)]
+    pub today: Option<CivilDate>,
+}
+
+fn parse_date(text: &str) -> Result<CivilDate, String> {
+    let mut parts = text.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (Some(Some(y)), Some(Some(m)), Some(Some(d))) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(format!("`{text}` is not YYYY-MM-DD"));
+    };
+    let (Ok(y), Ok(m), Ok(d)) = (i32::try_from(y), u8::try_from(m), u8::try_from(d)) else {
+        return Err(format!("`{text}` is not a date"));
+    };
+    CivilDate::new(y, m, d).ok_or_else(|| format!("`{text}` is not a date"))
+}
+
+/// Today (UTC) from the system clock.
+fn today_utc() -> Option<CivilDate> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    CivilDate::from_days_since_epoch(i64::try_from(secs / 86_400).ok()?)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +84,8 @@ pub enum EvalError {
     Cases(String),
     #[error("{what}: {message}")]
     Audio { what: String, message: String },
+    #[error("embedding model: {0}")]
+    Embed(#[from] crate::bot::embed::EmbedError),
 }
 
 /// Everything the report shows.
@@ -90,8 +125,14 @@ pub fn run_eval(args: &EvalArgs) -> Result<String, EvalError> {
     }
     let declared = plan.intents().declared();
     let faq = plan.faq().cloned();
-    let bot = Bot::keywords(declared, faq.clone());
-    let baseline = Bot::keywords(declared, faq);
+    let baseline = Bot::keywords(declared, faq.clone());
+    let bot = if args.keywords || !args.embed_model.join("model.safetensors").exists() {
+        baseline.clone()
+    } else {
+        let embedder = std::sync::Arc::new(Embedder::load(&args.embed_model)?);
+        Bot::semantic(declared, faq, embedder, None)?
+    };
+    let today = args.today.or_else(today_utc);
     let heard: Vec<String> = if args.text {
         cases.iter().map(|c| c.text.clone()).collect()
     } else {
@@ -104,7 +145,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<String, EvalError> {
         cases
             .iter()
             .zip(&heard)
-            .map(|(case, text)| predict(bot, case, text, args.threshold))
+            .map(|(case, text)| predict(bot, case, text, args.threshold, today))
             .collect()
     };
     let transcribed = !args.text;
@@ -112,7 +153,10 @@ pub fn run_eval(args: &EvalArgs) -> Result<String, EvalError> {
         dialplan: args.dialplan.display().to_string(),
         cases_file: args.cases.display().to_string(),
         path: if args.text { "text" } else { "audio" },
-        method: "keywords",
+        method: match bot.method() {
+            crate::bot::understand::Method::Keywords => "keywords",
+            crate::bot::understand::Method::Semantic => "semantic",
+        },
         threshold: args.threshold,
         figures: score::score(&cases, &predict_all(&bot), transcribed),
         baseline: score::score(&cases, &predict_all(&baseline), transcribed),
@@ -125,8 +169,14 @@ pub fn run_eval(args: &EvalArgs) -> Result<String, EvalError> {
 }
 
 /// The bot's reading of `heard` in the case's terms.
-fn predict(bot: &Bot, _case: &Case, heard: &str, threshold: f32) -> Prediction {
-    let analysis = bot.analyze(heard);
+fn predict(
+    bot: &Bot,
+    _case: &Case,
+    heard: &str,
+    threshold: f32,
+    today: Option<CivilDate>,
+) -> Prediction {
+    let analysis = bot.analyze_at(heard, None, today);
     let (intent, ambiguous) = match bot.decide(&analysis, threshold, |_| true) {
         Decision::Intent(best) => (Some(best.intent), false),
         Decision::Ambiguous(first, _) => (Some(first.intent), true),
@@ -137,18 +187,27 @@ fn predict(bot: &Bot, _case: &Case, heard: &str, threshold: f32) -> Prediction {
         intent,
         ambiguous,
         entities: entity_values(&analysis),
-        sentiment: None,
-        emotion: None,
+        sentiment: Some(analysis.sentiment.polarity.name().to_string()),
+        emotion: Some(analysis.sentiment.emotion.name().to_string()),
     }
 }
 
 /// The analysis's entities under the case file's keys.
 fn entity_values(analysis: &Analysis) -> std::collections::BTreeMap<String, String> {
-    let mut out = std::collections::BTreeMap::new();
-    if let Some(digits) = &analysis.entities.digits {
-        for key in ["order_number", "account_number", "phone_number"] {
-            out.insert(key.to_string(), digits.clone());
-        }
-    }
-    out
+    let e = &analysis.entities;
+    let found = [
+        ("order_number", e.order_number.clone()),
+        ("account_number", e.account_number.clone()),
+        ("phone_number", e.phone_number.clone()),
+        ("amount", e.amount.as_ref().map(|a| a.value.clone())),
+        // Cases label the day; a time said with it is not part of the label.
+        (
+            "date",
+            e.date.as_ref().map(|d| d.chars().take(10).collect()),
+        ),
+    ];
+    found
+        .into_iter()
+        .filter_map(|(key, value)| Some((key.to_string(), value?)))
+        .collect()
 }
