@@ -191,12 +191,16 @@ impl Default for DataConfig {
 pub struct DialplanConfig {
     /// The dialplan file.
     pub file: PathBuf,
+    /// Sentence-embedding model directory for semantic intents; when it is missing the bot
+    /// matches keywords.
+    pub embed_model: PathBuf,
 }
 
 impl Default for DialplanConfig {
     fn default() -> Self {
         DialplanConfig {
             file: "dialplans/default.yaml".into(),
+            embed_model: crate::bot::embed::DEFAULT_DIR.into(),
         }
     }
 }

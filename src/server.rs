@@ -13,7 +13,7 @@ use tracing::{error, info};
 
 use crate::api::{self, ApiState};
 use crate::call::{self, CallServices, Registry};
-use crate::config::{parse_port_range, Config, SpeechConfig};
+use crate::config::{parse_port_range, Config, DialplanConfig, SpeechConfig};
 use crate::media::ports::PortAllocator;
 use crate::sip::endpoint::{Endpoint, EndpointConfig};
 use crate::sip::transport;
@@ -103,6 +103,56 @@ fn load_asr(config: &SpeechConfig) -> Result<Option<Arc<AsrPool>>, ServerError> 
     Ok(Some(Arc::new(pool)))
 }
 
+/// Gives the dialplan a semantic bot when the embedding model is there; keeps keyword
+/// matching (and says so) when it is not or fails to load. Example vectors are cached beside
+/// the dialplan file (`.NAME.vectors.*`).
+fn attach_semantic_bot(dialplan: &mut crate::dialplan::Dialplan, config: &DialplanConfig) {
+    let model = &config.embed_model;
+    if !model.join("model.safetensors").exists() {
+        tracing::warn!(
+            "no embedding model at {}: intents match by keywords (tests/setup.sh prepares it)",
+            model.display()
+        );
+        return;
+    }
+    let started = std::time::Instant::now();
+    let embedder = match crate::bot::embed::Embedder::load(model) {
+        Ok(embedder) => Arc::new(embedder),
+        Err(e) => {
+            tracing::warn!(
+                "embedding model {}: {e}; intents match by keywords",
+                model.display()
+            );
+            return;
+        }
+    };
+    let file = &config.file;
+    let cache = file.file_name().map(|name| {
+        let mut hidden = std::ffi::OsString::from(".");
+        hidden.push(name);
+        hidden.push(".vectors");
+        file.with_file_name(hidden)
+    });
+    let faq = dialplan.faq().cloned();
+    match crate::bot::Bot::semantic(
+        dialplan.intents().declared(),
+        faq,
+        embedder,
+        cache.as_deref(),
+    ) {
+        Ok(bot) => {
+            dialplan.set_bot(bot);
+            tracing::info!(
+                ms = started.elapsed().as_millis() as u64,
+                "semantic intents ready"
+            );
+        }
+        Err(e) => {
+            tracing::warn!("embedding the dialplan's examples: {e}; intents match by keywords")
+        }
+    }
+}
+
 /// Runs until a termination signal, then drains.
 pub async fn run(config: Config) -> Result<(), ServerError> {
     let data = config.data.dir.clone();
@@ -111,8 +161,9 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         .map_err(|e| ServerError::Data(format!("{}: {e}", recordings.display())))?;
     let tickets = TicketStore::open(&data.join("tickets.db"))
         .map_err(|e| ServerError::Data(e.to_string()))?;
-    let dialplan = crate::dialplan::load_file(&config.dialplan.file)
+    let mut dialplan = crate::dialplan::load_file(&config.dialplan.file)
         .map_err(|e| ServerError::Dialplan(e.to_string()))?;
+    attach_semantic_bot(&mut dialplan, &config.dialplan);
     let (low, high) = parse_port_range(&config.media.rtp_ports)
         .map_err(|e| ServerError::Config(e.to_string()))?;
 

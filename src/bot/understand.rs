@@ -50,7 +50,7 @@ pub struct FaqMatch {
 /// Everything the bot read from one utterance.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Analysis {
-    /// The best [`TOP_INTENTS`] intents, best first.
+    /// Every intent, best first (the first [`TOP_INTENTS`] are the reply candidates).
     pub intents: Vec<IntentScore>,
     /// How the intents were scored.
     pub method: Method,
@@ -201,7 +201,7 @@ impl Bot {
                         None
                     }
                 });
-        let (mut intents, faq_scores, method) = match &embedded {
+        let (intents, faq_scores, method) = match &embedded {
             Some((semantic, vector)) => (
                 semantic.intents.scores(vector),
                 semantic.faq.as_ref().map(|index| index.scores(vector)),
@@ -213,7 +213,6 @@ impl Bot {
                 Method::Keywords,
             ),
         };
-        intents.truncate(TOP_INTENTS);
         let faq = self
             .faq
             .as_ref()
@@ -302,7 +301,7 @@ mod tests {
     fn analysis_keeps_the_best_intents_and_entities() {
         let a = bot().analyze("Where is my order? It's number 1234.");
         assert_eq!(a.intents[0].intent, "order_status");
-        assert!(a.intents.len() <= TOP_INTENTS);
+        assert_eq!(a.intents.len(), 2);
         assert_eq!(a.entities.digits.as_deref(), Some("1234"));
         assert_eq!(a.method, Method::Keywords);
     }

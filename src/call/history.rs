@@ -86,6 +86,26 @@ impl CallLog {
             json!(round3(heard.intent_confidence)),
         );
         extras.insert("entities".into(), json!(heard.entities));
+        if let Some(sentiment) = &heard.sentiment {
+            extras.insert(
+                "sentiment".into(),
+                json!({
+                    "polarity": sentiment.polarity,
+                    "score": round3(sentiment.score),
+                    "emotion": sentiment.emotion,
+                    "emotion_confidence": round3(sentiment.emotion_confidence),
+                }),
+            );
+        }
+        let candidates: Vec<_> = heard
+            .candidates
+            .iter()
+            .map(|c| json!({"intent": c.intent, "confidence": round3(c.confidence)}))
+            .collect();
+        extras.insert("candidates".into(), json!(candidates));
+        if let Some(article) = &heard.article {
+            extras.insert("faq_article".into(), json!(article));
+        }
         extras.insert("outcome".into(), json!(heard.outcome));
         if let Some(t) = timing {
             extras.insert(
@@ -114,7 +134,7 @@ impl CallLog {
     /// Writes one interpreter record.
     pub(super) fn record(&mut self, rec: TurnRecord) {
         match rec {
-            TurnRecord::Understood(heard) => self.understood(heard),
+            TurnRecord::Understood(heard) => self.understood(*heard),
             TurnRecord::SpeechUnavailable { step } => self.turn(
                 TurnKind::Note,
                 "speech recognition unavailable: keys only",

@@ -175,6 +175,9 @@ impl Call {
         vars.insert("call_id".to_string(), setup.call_id.clone());
         vars.insert("request_uri".to_string(), setup.request_uri.clone());
         let mut interp = Interp::new(self.svc.dialplan.clone(), vars);
+        if let Some(today) = crate::bot::entities::today_utc() {
+            interp.set_today(today);
+        }
         if self.svc.asr.is_none() {
             interp.disable_speech();
         }

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use super::model::Disposition;
-use crate::bot::Entities;
+use crate::bot::{Entities, IntentScore, Sentiment};
 
 /// Names one prompt so its end can be matched to the step that started it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -182,7 +182,7 @@ pub enum TurnRecord {
         reason: String,
     },
     /// What the caller said and what the ask step made of it.
-    Understood(Understanding),
+    Understood(Box<Understanding>),
     /// Speech recognition became unavailable; asks use keys from now on.
     SpeechUnavailable {
         /// Step index.
@@ -212,6 +212,12 @@ pub struct Understanding {
     pub intent_confidence: f32,
     /// Entities found in the text.
     pub entities: Entities,
-    /// What the step did: `intent`, `capture`, `no-match`, `noise` or `ignored`.
+    /// Polarity and emotion of the turn (not for noise).
+    pub sentiment: Option<Sentiment>,
+    /// The bot's best intents over the whole dialplan, best first: reply candidates.
+    pub candidates: Vec<IntentScore>,
+    /// The closest knowledge article, if the dialplan has a knowledge file.
+    pub article: Option<String>,
+    /// What the step did: `intent`, `capture`, `no-match`, `angry`, `noise` or `ignored`.
     pub outcome: &'static str,
 }

@@ -19,7 +19,8 @@ use std::time::Instant;
 use super::events::{Action, Event, PromptId, TurnRecord, Understanding};
 use super::model::{Ask, Dialplan, Disposition, Entity, InputRules, StepKind, Target};
 use super::template::{truncate_chars, MAX_RENDERED_CHARS};
-use crate::bot::entities;
+use crate::bot::understand::TOP_INTENTS;
+use crate::bot::{Analysis, CivilDate, Emotion, IntentScore, Polarity, Slot};
 
 /// Steps run for one input before we call it a runaway `goto` loop.
 pub const MAX_STEPS_PER_INPUT: usize = 1000;
@@ -107,6 +108,10 @@ pub struct Interp {
     listening: bool,
     /// Cleared for good by `SpeechUnavailable`.
     speech_available: bool,
+    /// Caller turns read as angry so far (for `on_angry`).
+    angry_turns: u32,
+    /// The caller's date, for relative dates ("tomorrow"); the shell sets it.
+    today: Option<CivilDate>,
 }
 
 impl Interp {
@@ -124,6 +129,8 @@ impl Interp {
             swallow_terminator: None,
             actions: VecDeque::new(),
             next_prompt: 1,
+            angry_turns: 0,
+            today: None,
             listening: false,
             speech_available: true,
         }
@@ -622,19 +629,32 @@ impl Interp {
             self.state = State::Input(run);
             return;
         };
+        let expected = ask.capture.as_ref().map(|c| match c.entity {
+            Entity::Digits => Slot::Digits,
+            Entity::YesNo => Slot::YesNo,
+        });
+        let analysis = plan.bot().analyze_at(text.trim(), expected, self.today);
         let mut heard = Understanding {
             step: run.step,
             text: text.trim().to_string(),
             asr_confidence: confidence,
             intent: None,
             intent_confidence: 0.0,
-            entities: entities::extract(&text),
+            entities: analysis.entities.clone(),
+            sentiment: None,
+            candidates: Vec::new(),
+            article: None,
             outcome: "noise",
         };
+        if !heard.text.is_empty() {
+            heard.sentiment = Some(analysis.sentiment.clone());
+            heard.candidates = analysis.intents.iter().take(TOP_INTENTS).cloned().collect();
+            heard.article = analysis.faq.as_ref().map(|f| f.article.clone());
+        }
         if let Phase::Prompting { id, .. } = run.phase {
             if !ask.input.barge_in {
                 heard.outcome = "ignored";
-                self.record(TurnRecord::Understood(heard));
+                self.record(TurnRecord::Understood(Box::new(heard)));
                 self.state = State::Input(run);
                 return;
             }
@@ -645,12 +665,40 @@ impl Interp {
             run.phase = Phase::Listening {
                 deadline: now + ask.input.timeout,
             };
-            self.record(TurnRecord::Understood(heard));
+            self.record(TurnRecord::Understood(Box::new(heard)));
             self.state = State::Input(run);
             return;
         }
-        let flow = self.understand(&run, ask, heard, now);
+        if let Some(flow) = self.escalate(&analysis, &mut heard) {
+            self.run(flow, now);
+            return;
+        }
+        let flow = self.understand(&run, ask, heard, &analysis, now);
         self.run(flow, now);
+    }
+
+    /// Counts an angry turn; at the dialplan's `on_angry` count the call goes there.
+    fn escalate(&mut self, analysis: &Analysis, heard: &mut Understanding) -> Option<Flow> {
+        let sentiment = &analysis.sentiment;
+        let angry = sentiment.polarity == Polarity::Negative
+            && matches!(sentiment.emotion, Emotion::Anger | Emotion::Disgust);
+        if !angry {
+            return None;
+        }
+        self.angry_turns = self.angry_turns.saturating_add(1);
+        let escalation = self.plan.on_angry()?;
+        if self.angry_turns < escalation.turns {
+            return None;
+        }
+        heard.outcome = "angry";
+        let target = escalation.target.index;
+        self.record(TurnRecord::Understood(Box::new(heard.clone())));
+        Some(Flow::Goto(target))
+    }
+
+    /// Sets the caller's date, against which relative dates in answers resolve.
+    pub fn set_today(&mut self, today: CivilDate) {
+        self.today = Some(today);
     }
 
     /// Decides an ask step from one utterance.
@@ -659,10 +707,11 @@ impl Interp {
         run: &InputRun,
         ask: &Ask,
         mut heard: Understanding,
+        analysis: &Analysis,
         now: Instant,
     ) -> Flow {
         let step = run.step;
-        let (best, best_confidence) = self.best_intent(ask, &heard);
+        let (best, best_confidence) = self.best_intent(ask, &heard, &analysis.intents);
         heard.intent_confidence = best_confidence;
         let matched = best.filter(|_| best_confidence >= ask.threshold);
         self.vars.insert("utterance".into(), heard.text.clone());
@@ -683,10 +732,10 @@ impl Interp {
             let text = heard.text.clone();
             if capture.entity == Entity::YesNo {
                 heard.intent = Some(value.clone());
-                self.record(TurnRecord::Understood(heard));
+                self.record(TurnRecord::Understood(Box::new(heard)));
                 return self.capture_yes_no(step, ask, &capture.var, &value);
             }
-            self.record(TurnRecord::Understood(heard));
+            self.record(TurnRecord::Understood(Box::new(heard)));
             if (capture.min_digits..=capture.max_digits).contains(&value.len()) {
                 return self.finish_collect(step, run.failures, value, now);
             }
@@ -702,13 +751,13 @@ impl Interp {
                 heard.intent = Some(name.clone());
                 heard.outcome = "intent";
                 let target = target.clone();
-                self.record(TurnRecord::Understood(heard));
+                self.record(TurnRecord::Understood(Box::new(heard)));
                 Flow::Goto(target.index)
             }
             None => {
                 heard.outcome = "no-match";
                 let text = heard.text.clone();
-                self.record(TurnRecord::Understood(heard));
+                self.record(TurnRecord::Understood(Box::new(heard)));
                 self.record(TurnRecord::InvalidInput {
                     step,
                     input: text,
@@ -724,8 +773,8 @@ impl Interp {
         &self,
         ask: &'a Ask,
         heard: &Understanding,
+        scores: &[IntentScore],
     ) -> (Option<&'a (String, Target)>, f32) {
-        let scores = self.plan.intents().matcher().classify(&heard.text);
         let mut best: (Option<&'a (String, Target)>, f32) = (None, 0.0);
         for branch in &ask.intents {
             let confidence = match (branch.0.as_str(), heard.entities.yes_no) {

@@ -577,7 +577,7 @@ fn understood(actions: &[Action]) -> Vec<&Understanding> {
     records(actions)
         .into_iter()
         .filter_map(|r| match r {
-            TurnRecord::Understood(u) => Some(u),
+            TurnRecord::Understood(u) => Some(&**u),
             _ => None,
         })
         .collect()
@@ -746,4 +746,29 @@ fn a_spoken_number_of_the_wrong_length_is_invalid() {
         .iter()
         .any(|r| matches!(r, TurnRecord::InvalidInput { input, .. } if input == "twelve")));
     assert_eq!(says(&out), ["Sorry, order numbers have at least 4 digits."]);
+}
+
+#[test]
+fn two_angry_turns_go_to_a_person() {
+    let mut call = at_main_menu();
+    call.finish_prompt();
+    // One angry turn is answered like any other.
+    let out = call.event(heard("This is ridiculous, I've been waiting for weeks!"));
+    let u = understood(&out);
+    assert_eq!(u.len(), 1);
+    let sentiment = u[0].sentiment.as_ref().unwrap();
+    assert_eq!(sentiment.polarity, crate::bot::Polarity::Negative);
+    assert_eq!(sentiment.emotion, crate::bot::Emotion::Anger);
+    assert_ne!(u[0].outcome, "angry");
+    assert!(!u[0].candidates.is_empty() && u[0].candidates.len() <= 3);
+    // The second goes to the agent branch, whatever the question was.
+    call.finish_prompt();
+    let out = call.event(heard("This is unacceptable, your service is useless."));
+    assert_eq!(understood(&out)[0].outcome, "angry");
+    assert!(
+        records(&out)
+            .iter()
+            .any(|r| matches!(r, TurnRecord::StepEntered { label: Some(l), .. } if l == "agent")),
+        "{out:?}"
+    );
 }

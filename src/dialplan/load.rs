@@ -4,7 +4,7 @@
 //! A getter that finds a problem records it and returns `None`; a step whose parse recorded any
 //! error is dropped, and the load fails if anything was recorded.
 
-use crate::bot::Faq;
+use crate::bot::{Bot, Faq};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use super::error::{DialplanError, DialplanErrors, Problem};
 use super::model::{
-    Assignment, Collect, Dialplan, Disposition, InputRules, Intents, Menu, Play, Say, Step,
-    StepKind, Target, Transfer,
+    Assignment, Collect, Dialplan, Disposition, Escalation, InputRules, Intents, Menu, Play, Say,
+    Step, StepKind, Target, Transfer,
 };
 use super::yaml::{self, Node};
 
@@ -33,7 +33,12 @@ pub const BUILTIN_VARS: &[&str] = &["caller", "called", "call_id", "request_uri"
 const STEP_KINDS: &[&str] = &[
     "say", "play", "menu", "collect", "ask", "set", "goto", "transfer", "hangup",
 ];
-const TOP_KEYS: &[&str] = &["name", "voice", "start", "intents", "faq", "steps"];
+const TOP_KEYS: &[&str] = &[
+    "name", "voice", "start", "intents", "faq", "on_angry", "steps",
+];
+const ON_ANGRY_KEYS: &[&str] = &["turns", "goto"];
+/// Angry turns before `on_angry` applies, unless the file says otherwise.
+const DEFAULT_ANGRY_TURNS: u64 = 2;
 /// Largest knowledge file read for `faq:`.
 const MAX_FAQ_BYTES: u64 = 256 * 1024;
 const MENU_KEYS: &[&str] = &[
@@ -225,6 +230,7 @@ impl Loader<'_> {
         let faq = get(map, "faq").and_then(|node| self.faq(node));
         self.collect_labels(step_nodes);
         let steps: Vec<Option<Step>> = step_nodes.iter().map(|n| self.step(n)).collect();
+        let on_angry = get(map, "on_angry").and_then(|node| self.on_angry(node));
         let start = match get(map, "start") {
             Some(node) => {
                 let label = self.string(node, "start")?;
@@ -246,8 +252,35 @@ impl Loader<'_> {
             start,
             steps: steps.into_iter().collect::<Option<Vec<_>>>()?,
             warnings,
+            bot: Arc::new(Bot::keywords(
+                self.declared_intents.declared(),
+                faq.as_deref().cloned(),
+            )),
             intents: self.declared_intents.clone(),
             faq,
+            on_angry,
+        })
+    }
+
+    /// `on_angry: {turns: N, goto: LABEL}`: where a caller goes after N angry turns.
+    fn on_angry(&mut self, node: &Node) -> Option<Escalation> {
+        let map = self.mapping(node, "on_angry")?;
+        self.check_keys(map, ON_ANGRY_KEYS, "on_angry", &[]);
+        let turns = self.number_or(map, "turns", DEFAULT_ANGRY_TURNS, 1, 100)?;
+        let Some(goto) = get(map, "goto") else {
+            self.error(
+                node.line,
+                Problem::MissingKey {
+                    key: "goto".into(),
+                    context: "on_angry".into(),
+                },
+            );
+            return None;
+        };
+        let target = self.target(goto, "on_angry.goto")?;
+        Some(Escalation {
+            turns: u32::try_from(turns).unwrap_or(u32::MAX),
+            target,
         })
     }
 

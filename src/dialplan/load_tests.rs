@@ -26,7 +26,7 @@ fn each_rule_reports_its_line_and_message() {
         ("steps:\n", 1, "the dialplan is empty"),
         ("- say: hi\n", 1, "`dialplan` must be a mapping with `steps`, found a list"),
         ("steps: hello\n", 1, "`steps` must be a list of steps, found `hello`"),
-        ("nmae: x\nsteps:\n  - hangup:\n", 1, "unknown key `nmae` in the dialplan; allowed keys: name, voice, start, intents, faq, steps"),
+        ("nmae: x\nsteps:\n  - hangup:\n", 1, "unknown key `nmae` in the dialplan; allowed keys: name, voice, start, intents, faq, on_angry, steps"),
         ("steps:\n  - speak: hi\n", 2, "unknown step kind `speak`; expected one of: say, play, menu, collect, ask, set, goto, transfer, hangup"),
         ("steps:\n  - label: x\n", 2, "step has no action; expected one of: say"),
         ("steps:\n  - hi\n", 2, "`step` must be a mapping like `say: ...`, found `hi`"),

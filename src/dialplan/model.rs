@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use super::error::DialplanError;
 use super::template::Template;
-use crate::bot::{Faq, IntentSet};
+use crate::bot::{Bot, Faq, IntentSet};
 
 /// A loaded dialplan: an ordered list of steps; unlabelled steps fall through to the next one.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Dialplan {
     /// Human name (`name:`), for logs and tickets.
     pub name: String,
@@ -25,6 +25,35 @@ pub struct Dialplan {
     pub(crate) intents: Intents,
     /// The knowledge file named by `faq:`.
     pub(crate) faq: Option<Arc<Faq>>,
+    /// Where angry callers go (`on_angry:`).
+    pub(crate) on_angry: Option<Escalation>,
+    /// Reads callers' turns: keyword matching from the loader, semantic once the server
+    /// attaches an embedding model ([`Dialplan::set_bot`]).
+    pub(crate) bot: Arc<Bot>,
+}
+
+// The bot is derived from the intents and the knowledge file, which are compared.
+impl PartialEq for Dialplan {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.voice == other.voice
+            && self.file == other.file
+            && self.start == other.start
+            && self.steps == other.steps
+            && self.warnings == other.warnings
+            && self.intents == other.intents
+            && self.faq == other.faq
+            && self.on_angry == other.on_angry
+    }
+}
+
+/// `on_angry:` — after `turns` angry caller turns, the next answer goes to `target`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Escalation {
+    /// Turns (negative, with anger or disgust) that trigger it.
+    pub turns: u32,
+    /// Where the call goes.
+    pub target: Target,
 }
 
 impl Dialplan {
@@ -46,6 +75,22 @@ impl Dialplan {
     /// The intents declared at the top of the file.
     pub fn intents(&self) -> &Intents {
         &self.intents
+    }
+
+    /// The bot that reads callers' turns.
+    pub fn bot(&self) -> &Bot {
+        &self.bot
+    }
+
+    /// Replaces the bot, e.g. with a semantic one built from [`Dialplan::intents`] and
+    /// [`Dialplan::faq`].
+    pub fn set_bot(&mut self, bot: Bot) {
+        self.bot = Arc::new(bot);
+    }
+
+    /// `on_angry:`, if set.
+    pub fn on_angry(&self) -> Option<&Escalation> {
+        self.on_angry.as_ref()
     }
 
     /// The knowledge base attached with `faq:`, if any.

@@ -67,15 +67,6 @@ fn parse_date(text: &str) -> Result<CivilDate, String> {
     CivilDate::new(y, m, d).ok_or_else(|| format!("`{text}` is not a date"))
 }
 
-/// Today (UTC) from the system clock.
-fn today_utc() -> Option<CivilDate> {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_secs();
-    CivilDate::from_days_since_epoch(i64::try_from(secs / 86_400).ok()?)
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
     #[error("{0}")]
@@ -132,7 +123,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<String, EvalError> {
         let embedder = std::sync::Arc::new(Embedder::load(&args.embed_model)?);
         Bot::semantic(declared, faq, embedder, None)?
     };
-    let today = args.today.or_else(today_utc);
+    let today = args.today.or_else(crate::bot::entities::today_utc);
     let heard: Vec<String> = if args.text {
         cases.iter().map(|c| c.text.clone()).collect()
     } else {

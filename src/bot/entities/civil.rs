@@ -171,6 +171,16 @@ fn civil_from_days(days: i64) -> (i64, u8, u8) {
     )
 }
 
+/// Today's date in UTC from the system clock: for the shells (call task, `voxdesk eval`) to
+/// pass in; nothing else in `bot/` reads the clock.
+pub fn today_utc() -> Option<CivilDate> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    CivilDate::from_days_since_epoch(i64::try_from(secs / 86_400).ok()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

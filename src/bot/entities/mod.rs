@@ -33,7 +33,7 @@ mod yes_no;
 mod tests;
 
 pub use amount::Amount;
-pub use civil::{CivilDate, Weekday};
+pub use civil::{today_utc, CivilDate, Weekday};
 pub use numbers::{digits, is_number_word, MAX_DIGITS};
 pub use yes_no::yes_no;
 

@@ -66,7 +66,15 @@ impl Call {
                         transcript.text
                     };
                     let confidence = transcript.confidence;
-                    interp.handle_event(Event::Heard { text, confidence }, now);
+                    // Reading the turn embeds it (~10 ms of CPU): let the runtime move other
+                    // tasks off this worker meanwhile.
+                    let heard = || interp.handle_event(Event::Heard { text, confidence }, now);
+                    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+                        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+                            tokio::task::block_in_place(heard)
+                        }
+                        _ => heard(),
+                    }
                     // Its ticket record must be written with this timing before the next
                     // utterance's arrives: let the caller run the interpreter's actions first.
                     return true;
