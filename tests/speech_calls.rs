@@ -163,3 +163,39 @@ fn a_key_then_a_spoken_number_in_one_call() {
     });
     assert!(read_back, "order number not read back: {detail}");
 }
+
+#[test]
+fn an_angry_caller_is_put_through_to_a_person() {
+    let vox = Voxdesk::start();
+    let run = vox
+        .sipp("speech_angry_caller.xml")
+        .clip(
+            "angry1.ul",
+            "This is ridiculous! I have been waiting for weeks!",
+        )
+        .clip(
+            "angry2.ul",
+            "This is absolutely unacceptable. Your service is useless!",
+        )
+        .run();
+    vox.assert_passed(&run);
+
+    let tickets = vox.ended_tickets(1, TICKET_WAIT);
+    let ticket = &tickets[0];
+    assert_eq!(ticket["disposition"], "transferred", "{ticket}");
+    let detail = vox.ticket(&ticket["id"]);
+    let heard = speech_turns(&detail);
+    let angry = heard
+        .iter()
+        .find(|t| t["outcome"] == "angry")
+        .unwrap_or_else(|| panic!("no turn escalated for anger: {detail}"));
+    assert_eq!(angry["sentiment"]["polarity"], "negative", "{angry}");
+    assert!(
+        ["anger", "disgust"].contains(&angry["sentiment"]["emotion"].as_str().unwrap_or("")),
+        "{angry}"
+    );
+    let candidates = angry["candidates"].as_array().cloned().unwrap_or_default();
+    assert!(!candidates.is_empty() && candidates.len() <= 3, "{angry}");
+    let transfer = turns(&detail).iter().any(|t| t["kind"] == "transfer");
+    assert!(transfer, "no transfer turn: {detail}");
+}
