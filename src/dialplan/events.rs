@@ -218,6 +218,7 @@ pub struct Understanding {
     pub candidates: Vec<IntentScore>,
     /// The closest knowledge article, if the dialplan has a knowledge file.
     pub article: Option<String>,
-    /// What the step did: `intent`, `capture`, `no-match`, `angry`, `noise` or `ignored`.
+    /// What the step did: `intent`, `capture`, `faq` (the article was spoken and the
+    /// question asked again), `no-match`, `angry`, `noise` or `ignored`.
     pub outcome: &'static str,
 }

@@ -19,7 +19,7 @@ use std::time::Instant;
 use super::events::{Action, Event, PromptId, TurnRecord, Understanding};
 use super::model::{Ask, Dialplan, Disposition, Entity, InputRules, StepKind, Target};
 use super::template::{truncate_chars, MAX_RENDERED_CHARS};
-use crate::bot::understand::TOP_INTENTS;
+use crate::bot::understand::{FAQ_THRESHOLD, TOP_INTENTS};
 use crate::bot::{Analysis, CivilDate, Emotion, IntentScore, Polarity, Slot};
 
 /// Steps run for one input before we call it a runaway `goto` loop.
@@ -745,6 +745,31 @@ impl Interp {
                 attempt: run.failures + 1,
             });
             return self.fail(step, run.failures, Failure::Invalid, now);
+        }
+        // A question nearer a knowledge article than to any intent gets the article's answer,
+        // then the same question again; it is not a failed attempt.
+        let best_anywhere = analysis
+            .intents
+            .first()
+            .map_or(0.0, |s| s.confidence)
+            .max(best_confidence);
+        if let Some(faq) = analysis.faq.as_ref().filter(|f| {
+            f.confidence >= ask.threshold.max(FAQ_THRESHOLD) && f.confidence > best_anywhere
+        }) {
+            heard.outcome = "faq";
+            let answer = faq.answer.clone();
+            self.record(TurnRecord::Understood(Box::new(heard)));
+            let id = self.say(answer, ask.input.barge_in);
+            self.state = State::Input(InputRun {
+                step,
+                failures: run.failures,
+                digits: String::new(),
+                phase: Phase::Prompting {
+                    id,
+                    then: AfterPrompt::NextAttempt,
+                },
+            });
+            return Flow::Wait;
         }
         match matched {
             Some((name, target)) => {

@@ -772,3 +772,33 @@ fn two_angry_turns_go_to_a_person() {
         "{out:?}"
     );
 }
+
+#[test]
+fn a_knowledge_question_is_answered_then_the_question_asked_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan_path = dir.path().join("plan.yaml");
+    std::fs::write(
+        &plan_path,
+        "faq: kb.md\nintents:\n  order: [where is my order]\nsteps:\n  - ask:\n      prompt: How can I help?\n      intents: {order: done}\n  - label: done\n    hangup: completed\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("kb.md"),
+        "## Do you ship abroad?\n## Do you deliver to other countries?\nWe deliver to the EU.\n",
+    )
+    .unwrap();
+    let mut call = Call::new(load_file(&plan_path).unwrap());
+    call.drain();
+    call.finish_prompt();
+    let out = call.event(heard("Do you deliver to other countries?"));
+    let u = understood(&out);
+    assert_eq!(u[0].outcome, "faq", "{out:?}");
+    assert_eq!(u[0].article.as_deref(), Some("do-you-ship-abroad"));
+    assert_eq!(says(&out), ["We deliver to the EU."]);
+    // Not a failed attempt: the question comes again and an intent still works.
+    let out = call.finish_prompt();
+    assert_eq!(says(&out), ["How can I help?"]);
+    call.finish_prompt();
+    let out = call.event(heard("Where is my order?"));
+    assert_eq!(understood(&out)[0].outcome, "intent");
+}
