@@ -63,6 +63,23 @@ pub struct Analysis {
     pub faq: Option<FaqMatch>,
 }
 
+impl Analysis {
+    /// The closest article when it is a better reading than every intent (including
+    /// `best_intent`, the best score the caller has computed otherwise) and passes
+    /// `threshold` and [`FAQ_THRESHOLD`]: "do you ship to Norway" is near `order_status` but
+    /// nearer the shipping article.
+    pub fn knowledge_answer(&self, threshold: f32, best_intent: f32) -> Option<&FaqMatch> {
+        let best = self
+            .intents
+            .first()
+            .map_or(0.0, |s| s.confidence)
+            .max(best_intent);
+        self.faq
+            .as_ref()
+            .filter(|f| f.confidence >= threshold.max(FAQ_THRESHOLD) && f.confidence > best)
+    }
+}
+
 /// What the bot makes of an [`Analysis`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
@@ -250,12 +267,8 @@ impl Bot {
             .intents
             .iter()
             .filter(|s| allowed(&s.intent) && s.confidence >= threshold);
-        // A question closer to a knowledge article than to any intent is a question, not a
-        // request ("do you ship to Norway" is near order_status, nearer the shipping article).
-        if let (Some(faq), Some(best)) = (&analysis.faq, analysis.intents.first()) {
-            if faq.confidence > best.confidence && faq.confidence >= threshold.max(FAQ_THRESHOLD) {
-                return Decision::Faq(faq.clone());
-            }
+        if let Some(faq) = analysis.knowledge_answer(threshold, 0.0) {
+            return Decision::Faq(faq.clone());
         }
         match (passing.next(), passing.next()) {
             (Some(first), Some(second))

@@ -19,7 +19,7 @@ use std::time::Instant;
 use super::events::{Action, Event, PromptId, TurnRecord, Understanding};
 use super::model::{Ask, Dialplan, Disposition, Entity, InputRules, StepKind, Target};
 use super::template::{truncate_chars, MAX_RENDERED_CHARS};
-use crate::bot::understand::{FAQ_THRESHOLD, TOP_INTENTS};
+use crate::bot::understand::TOP_INTENTS;
 use crate::bot::{Analysis, CivilDate, Emotion, IntentScore, Polarity, Slot};
 
 /// Steps run for one input before we call it a runaway `goto` loop.
@@ -633,20 +633,24 @@ impl Interp {
             Entity::Digits => Slot::Digits,
             Entity::YesNo => Slot::YesNo,
         });
-        let analysis = plan.bot().analyze_at(text.trim(), expected, self.today);
+        let text = text.trim();
+        // Noise has nothing to read (and embedding it would cost a model run).
+        let analysis =
+            (!text.is_empty()).then(|| plan.bot().analyze_at(text, expected, self.today));
         let mut heard = Understanding {
             step: run.step,
-            text: text.trim().to_string(),
+            text: text.to_string(),
             asr_confidence: confidence,
             intent: None,
             intent_confidence: 0.0,
-            entities: analysis.entities.clone(),
+            entities: Default::default(),
             sentiment: None,
             candidates: Vec::new(),
             article: None,
             outcome: "noise",
         };
-        if !heard.text.is_empty() {
+        if let Some(analysis) = &analysis {
+            heard.entities = analysis.entities.clone();
             heard.sentiment = Some(analysis.sentiment.clone());
             heard.candidates = analysis.intents.iter().take(TOP_INTENTS).cloned().collect();
             heard.article = analysis.faq.as_ref().map(|f| f.article.clone());
@@ -660,7 +664,7 @@ impl Interp {
             }
             self.stop_prompt(id);
         }
-        if heard.text.is_empty() {
+        let Some(analysis) = analysis else {
             // A cough or line noise is not an answer: keep listening as if it never happened.
             run.phase = Phase::Listening {
                 deadline: now + ask.input.timeout,
@@ -668,7 +672,7 @@ impl Interp {
             self.record(TurnRecord::Understood(Box::new(heard)));
             self.state = State::Input(run);
             return;
-        }
+        };
         if let Some(flow) = self.escalate(&analysis, &mut heard) {
             self.run(flow, now);
             return;
@@ -748,14 +752,7 @@ impl Interp {
         }
         // A question nearer a knowledge article than to any intent gets the article's answer,
         // then the same question again; it is not a failed attempt.
-        let best_anywhere = analysis
-            .intents
-            .first()
-            .map_or(0.0, |s| s.confidence)
-            .max(best_confidence);
-        if let Some(faq) = analysis.faq.as_ref().filter(|f| {
-            f.confidence >= ask.threshold.max(FAQ_THRESHOLD) && f.confidence > best_anywhere
-        }) {
+        if let Some(faq) = analysis.knowledge_answer(ask.threshold, best_confidence) {
             heard.outcome = "faq";
             let answer = faq.answer.clone();
             self.record(TurnRecord::Understood(Box::new(heard)));

@@ -133,10 +133,9 @@ pub fn run_eval(args: &EvalArgs) -> Result<String, EvalError> {
         audio::transcribe_cases(&cases, &args.model, workers, &EndpointConfig::default())?
     };
     let predict_all = |bot: &Bot| -> Vec<Prediction> {
-        cases
+        heard
             .iter()
-            .zip(&heard)
-            .map(|(case, text)| predict(bot, case, text, args.threshold, today))
+            .map(|text| predict(bot, text, args.threshold, today))
             .collect()
     };
     let transcribed = !args.text;
@@ -160,13 +159,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<String, EvalError> {
 }
 
 /// The bot's reading of `heard` in the case's terms.
-fn predict(
-    bot: &Bot,
-    _case: &Case,
-    heard: &str,
-    threshold: f32,
-    today: Option<CivilDate>,
-) -> Prediction {
+fn predict(bot: &Bot, heard: &str, threshold: f32, today: Option<CivilDate>) -> Prediction {
     let analysis = bot.analyze_at(heard, None, today);
     let (intent, ambiguous) = match bot.decide(&analysis, threshold, |_| true) {
         Decision::Intent(best) => (Some(best.intent), false),

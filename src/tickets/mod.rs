@@ -16,7 +16,7 @@
 mod model;
 mod schema;
 mod store;
-mod time;
+pub(crate) mod time;
 mod writer;
 
 #[cfg(test)]

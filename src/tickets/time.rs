@@ -77,7 +77,8 @@ impl Serialize for Timestamp {
 }
 
 /// Proleptic Gregorian (year, month, day) for days since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+/// (year, month, day) of `days` since 1970-01-01 (proleptic Gregorian, any i64 day count).
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

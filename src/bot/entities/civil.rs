@@ -3,7 +3,8 @@
 //!
 //! Hand-written because neither `chrono` nor `time` is in the dependency tree and entities need
 //! only validation, weekday and adding days. The conversions are Howard Hinnant's
-//! `days_from_civil` / `civil_from_days` (proleptic Gregorian calendar, exact for every year).
+//! `days_from_civil` (here) and `civil_from_days` (shared with ticket timestamps,
+//! `tickets::time`); proleptic Gregorian calendar, exact for every year.
 //! The caller supplies today's date (the shell reads the clock and picks the time zone); nothing
 //! here reads one.
 
@@ -149,20 +150,7 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 }
 
 fn civil_from_days(days: i64) -> (i64, u8, u8) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let march_based_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * march_based_month + 2) / 5 + 1;
-    let month = if march_based_month < 10 {
-        march_based_month + 3
-    } else {
-        march_based_month - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::tickets::time::civil_from_days(days);
     // Both are in range by construction (1..=31, 1..=12); 0 only if that were wrong.
     (
         year,
