@@ -1,6 +1,7 @@
 //! Configuration: every limit and timer in one TOML file (`--config FILE`), with embedded
 //! defaults so `voxdesk serve` runs with no file at all. CLI flags override the file.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -189,8 +190,12 @@ impl Default for DataConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DialplanConfig {
-    /// The dialplan file.
+    /// The dialplan of calls to any user `routes` does not name.
     pub file: PathBuf,
+    /// Called user (the Request-URI's user part, e.g. `support` or a number) → dialplan
+    /// file. The defaults put the four industry dialplans on `support@`, `bank@`, `telecom@`
+    /// and `government@`; `routes = {}` sends every call to `file`.
+    pub routes: BTreeMap<String, PathBuf>,
     /// Sentence-embedding model directory for semantic intents; when it is missing the bot
     /// matches keywords.
     pub embed_model: PathBuf,
@@ -200,6 +205,15 @@ impl Default for DialplanConfig {
     fn default() -> Self {
         DialplanConfig {
             file: "dialplans/default.yaml".into(),
+            routes: [
+                ("support", "dialplans/ecommerce.yaml"),
+                ("bank", "dialplans/bank.yaml"),
+                ("telecom", "dialplans/telecom.yaml"),
+                ("government", "dialplans/government.yaml"),
+            ]
+            .into_iter()
+            .map(|(user, file)| (user.to_string(), PathBuf::from(file)))
+            .collect(),
             embed_model: crate::bot::embed::DEFAULT_DIR.into(),
         }
     }
@@ -357,6 +371,19 @@ mod tests {
         assert_eq!(cfg.sip.listen, "127.0.0.1:5060".parse().unwrap());
         assert_eq!(cfg.http.listen, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(cfg.dialplan.file, PathBuf::from("dialplans/default.yaml"));
+        let routed = &cfg.dialplan.routes;
+        assert_eq!(routed["support"], PathBuf::from("dialplans/ecommerce.yaml"));
+        assert_eq!(routed["bank"], PathBuf::from("dialplans/bank.yaml"));
+    }
+
+    #[test]
+    fn routes_are_replaced_or_cleared_by_the_file() {
+        let cleared = Config::parse(Path::new("x.toml"), "[dialplan]\nroutes = {}\n").unwrap();
+        assert!(cleared.dialplan.routes.is_empty());
+        let text = "[dialplan.routes]\n\"4420\" = \"dialplans/bank.yaml\"\n";
+        let own = Config::parse(Path::new("x.toml"), text).unwrap();
+        let users: Vec<_> = own.dialplan.routes.keys().collect();
+        assert_eq!(users, ["4420"]);
     }
 
     #[test]

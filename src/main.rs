@@ -96,7 +96,9 @@ struct ServeArgs {
     /// Data directory for tickets and recordings [default: var].
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Dialplan file [default: dialplans/default.yaml].
+    /// Dialplan file for every call, replacing the config's per-user routes
+    /// [default: dialplans/default.yaml, with support@/bank@/telecom@/government@ routed to the
+    /// industry dialplans].
     #[arg(long)]
     dialplan: Option<PathBuf>,
     /// RTP port range LOW-HIGH [default: 20000-30000].
@@ -341,7 +343,9 @@ fn serve(args: ServeArgs) -> ExitCode {
         config.data.dir = data;
     }
     if let Some(dialplan) = args.dialplan {
+        // One file named on the command line answers every call.
         config.dialplan.file = dialplan;
+        config.dialplan.routes.clear();
     }
     if let Some(ports) = args.rtp_ports {
         config.media.rtp_ports = ports;

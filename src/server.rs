@@ -2,7 +2,9 @@
 //! API, and drains on SIGTERM/SIGINT (new INVITEs get 503, live calls get their BYE after the
 //! grace period, tickets are flushed).
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +16,7 @@ use tracing::{error, info};
 use crate::api::{self, ApiState};
 use crate::call::{self, CallServices, Registry};
 use crate::config::{parse_port_range, Config, DialplanConfig, SpeechConfig};
+use crate::dialplan::Routes;
 use crate::media::ports::PortAllocator;
 use crate::sip::endpoint::{Endpoint, EndpointConfig};
 use crate::sip::transport;
@@ -103,30 +106,41 @@ fn load_asr(config: &SpeechConfig) -> Result<Option<Arc<AsrPool>>, ServerError> 
     Ok(Some(Arc::new(pool)))
 }
 
-/// Gives the dialplan a semantic bot when the embedding model is there; keeps keyword
-/// matching (and says so) when it is not or fails to load. Example vectors are cached beside
-/// the dialplan file (`.NAME.vectors.*`).
-fn attach_semantic_bot(dialplan: &mut crate::dialplan::Dialplan, config: &DialplanConfig) {
+/// The embedding model for semantic intents, or `None` (and a warning saying why) when it is
+/// missing or fails to load: intents then match by keywords.
+fn load_embedder(config: &DialplanConfig) -> Option<Arc<crate::bot::embed::Embedder>> {
     let model = &config.embed_model;
     if !model.join("model.safetensors").exists() {
         tracing::warn!(
             "no embedding model at {}: intents match by keywords (tests/setup.sh prepares it)",
             model.display()
         );
-        return;
+        return None;
     }
-    let started = std::time::Instant::now();
-    let embedder = match crate::bot::embed::Embedder::load(model) {
-        Ok(embedder) => Arc::new(embedder),
+    match crate::bot::embed::Embedder::load(model) {
+        Ok(embedder) => Some(Arc::new(embedder)),
         Err(e) => {
             tracing::warn!(
                 "embedding model {}: {e}; intents match by keywords",
                 model.display()
             );
-            return;
+            None
         }
+    }
+}
+
+/// Loads one dialplan and, with an embedder, gives it a semantic bot; example vectors are
+/// cached beside the file (`.NAME.vectors.*`).
+fn load_dialplan(
+    file: &Path,
+    embedder: Option<&Arc<crate::bot::embed::Embedder>>,
+) -> Result<Arc<crate::dialplan::Dialplan>, ServerError> {
+    let mut dialplan =
+        crate::dialplan::load_file(file).map_err(|e| ServerError::Dialplan(e.to_string()))?;
+    let Some(embedder) = embedder else {
+        return Ok(Arc::new(dialplan));
     };
-    let file = &config.file;
+    let started = std::time::Instant::now();
     let cache = file.file_name().map(|name| {
         let mut hidden = std::ffi::OsString::from(".");
         hidden.push(name);
@@ -137,20 +151,44 @@ fn attach_semantic_bot(dialplan: &mut crate::dialplan::Dialplan, config: &Dialpl
     match crate::bot::Bot::semantic(
         dialplan.intents().declared(),
         faq,
-        embedder,
+        Arc::clone(embedder),
         cache.as_deref(),
     ) {
         Ok(bot) => {
             dialplan.set_bot(bot);
             tracing::info!(
+                dialplan = %file.display(),
                 ms = started.elapsed().as_millis() as u64,
                 "semantic intents ready"
             );
         }
-        Err(e) => {
-            tracing::warn!("embedding the dialplan's examples: {e}; intents match by keywords")
-        }
+        Err(e) => tracing::warn!(
+            "{}: embedding the examples: {e}; intents match by keywords",
+            file.display()
+        ),
     }
+    Ok(Arc::new(dialplan))
+}
+
+/// The default dialplan and one per routed user, sharing one embedding model (and one
+/// loaded copy of a file routed from several users).
+fn load_routes(config: &DialplanConfig) -> Result<Routes, ServerError> {
+    let embedder = load_embedder(config);
+    let mut loaded: HashMap<PathBuf, Arc<crate::dialplan::Dialplan>> = HashMap::new();
+    let mut load = |file: &Path| -> Result<Arc<crate::dialplan::Dialplan>, ServerError> {
+        if let Some(plan) = loaded.get(file) {
+            return Ok(Arc::clone(plan));
+        }
+        let plan = load_dialplan(file, embedder.as_ref())?;
+        loaded.insert(file.to_path_buf(), Arc::clone(&plan));
+        Ok(plan)
+    };
+    let mut routes = Routes::single(load(&config.file)?);
+    for (user, file) in &config.routes {
+        routes.add(user, load(file)?);
+        tracing::info!(user, dialplan = %file.display(), "route");
+    }
+    Ok(routes)
 }
 
 /// Runs until a termination signal, then drains.
@@ -161,9 +199,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         .map_err(|e| ServerError::Data(format!("{}: {e}", recordings.display())))?;
     let tickets = TicketStore::open(&data.join("tickets.db"))
         .map_err(|e| ServerError::Data(e.to_string()))?;
-    let mut dialplan = crate::dialplan::load_file(&config.dialplan.file)
-        .map_err(|e| ServerError::Dialplan(e.to_string()))?;
-    attach_semantic_bot(&mut dialplan, &config.dialplan);
+    let dialplans = load_routes(&config.dialplan)?;
     let (low, high) = parse_port_range(&config.media.rtp_ports)
         .map_err(|e| ServerError::Config(e.to_string()))?;
 
@@ -204,7 +240,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let grace = Duration::from_secs(config.shutdown.grace_secs);
 
     let services = Arc::new(CallServices {
-        dialplan: Arc::new(dialplan),
+        dialplans,
         tickets: tickets.clone(),
         prompts,
         asr,

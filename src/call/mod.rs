@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::warn;
 
 use crate::config::Config;
-use crate::dialplan::Dialplan;
+use crate::dialplan::Routes;
 use crate::media::ports::PortAllocator;
 use crate::sip::endpoint::{CallKey, IncomingCall, SipEvent};
 use crate::sip::transport::SipCommand;
@@ -34,8 +34,8 @@ pub use registry::Registry;
 pub struct CallServices {
     /// Limits and timers.
     pub config: Config,
-    /// The dialplan every call runs.
-    pub dialplan: Arc<Dialplan>,
+    /// Which dialplan a call runs, by called user.
+    pub dialplans: Routes,
     /// Ticket database.
     pub tickets: TicketStore,
     /// TTS and WAV prompts.

@@ -174,7 +174,14 @@ impl Call {
         vars.insert("called".to_string(), user_part(&setup.to));
         vars.insert("call_id".to_string(), setup.call_id.clone());
         vars.insert("request_uri".to_string(), setup.request_uri.clone());
-        let mut interp = Interp::new(self.svc.dialplan.clone(), vars);
+        let called = user_part(&setup.request_uri);
+        let plan = self.svc.dialplans.for_user(&called).clone();
+        self.log.turn(
+            TurnKind::Note,
+            format!("dialplan {} ({})", plan.name, plan.file),
+            json!({"dialplan": plan.name, "file": plan.file, "called": called}),
+        );
+        let mut interp = Interp::new(plan, vars);
         if let Some(today) = crate::bot::entities::today_utc() {
             interp.set_today(today);
         }

@@ -16,6 +16,7 @@ mod events;
 mod interp;
 mod load;
 mod model;
+mod routes;
 mod template;
 mod yaml;
 
@@ -34,6 +35,7 @@ pub use model::{
     Ask, Assignment, Capture, Collect, Dialplan, Disposition, Entity, InputRules, Intents, Menu,
     Play, Say, Step, StepKind, Target, Transfer, BUILTIN_INTENTS,
 };
+pub use routes::Routes;
 pub use template::{Filter, Template, TemplateError};
 
 /// Result of `voxdesk dialplan check FILE`.

@@ -154,6 +154,18 @@ impl Voxdesk {
     /// Starts voxdesk with an optional config and an optional dialplan text (written to the
     /// test directory; `dialplans/default.yaml` otherwise).
     pub fn start_with(config: Option<&str>, dialplan_text: Option<&str>) -> Voxdesk {
+        Voxdesk::launch(config, Some(dialplan_text))
+    }
+
+    /// Starts voxdesk without `--dialplan`, so the config's per-user routes choose the
+    /// dialplan of each call (with the embedded defaults: `support@` the shop, `bank@` …).
+    pub fn start_routed(config: Option<&str>) -> Voxdesk {
+        Voxdesk::launch(config, None)
+    }
+
+    /// `dialplan`: `None` = no `--dialplan`; `Some(None)` = the default dialplan file;
+    /// `Some(Some(text))` = that text.
+    fn launch(config: Option<&str>, dialplan: Option<Option<&str>>) -> Voxdesk {
         let dir = tempfile::Builder::new()
             .prefix("voxdesk-e2e-")
             .tempdir()
@@ -164,14 +176,14 @@ impl Voxdesk {
         let http = SocketAddr::from(([127, 0, 0, 1], free_tcp_port()));
         let rtp_low = reserve_udp_block(RTP_PORTS);
         let rtp_ports = (rtp_low, rtp_low + RTP_PORTS - 1);
-        let dialplan = match dialplan_text {
+        let dialplan = dialplan.map(|text| match text {
             Some(text) => {
                 let path = dir.path().join("dialplan.yaml");
                 std::fs::write(&path, text).expect("write the dialplan");
                 path
             }
             None => Path::new(env!("CARGO_MANIFEST_DIR")).join("dialplans/default.yaml"),
-        };
+        });
 
         let mut cmd = Command::new(voxdesk_binary());
         cmd.arg("serve")
@@ -179,9 +191,10 @@ impl Voxdesk {
             .args(["--http", &http.to_string()])
             .arg("--data")
             .arg(&data)
-            .arg("--dialplan")
-            .arg(&dialplan)
             .args(["--rtp-ports", &format!("{}-{}", rtp_ports.0, rtp_ports.1)]);
+        if let Some(dialplan) = &dialplan {
+            cmd.arg("--dialplan").arg(dialplan);
+        }
         if let Some(config) = config {
             let path = dir.path().join("voxdesk.toml");
             std::fs::write(&path, config).expect("write the config file");

@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 
 use super::{dtmf_pcap, free_udp_port, reserve_udp_block};
 
-/// SIPp's own global timeout (`-timeout … -timeout_error`).
-pub const SIPP_TIMEOUT: Duration = Duration::from_secs(60);
+/// SIPp's own global timeout (`-timeout … -timeout_error`); a four-turn spoken call takes a
+/// minute.
+pub const SIPP_TIMEOUT: Duration = Duration::from_secs(120);
 /// When the harness kills a SIPp that ignored its own timeout.
-const HARD_TIMEOUT: Duration = Duration::from_secs(90);
+const HARD_TIMEOUT: Duration = Duration::from_secs(150);
 
 static RUN_NUMBER: AtomicU32 = AtomicU32::new(0);
 
@@ -102,6 +103,11 @@ impl Sipp {
     pub fn clip(mut self, file: &str, text: &str) -> Sipp {
         self.clips.push((file.to_string(), text.to_string()));
         self
+    }
+
+    /// A global scenario variable (`-set NAME VALUE`).
+    pub fn set(self, name: &str, value: &str) -> Sipp {
+        self.arg("-set").arg(name).arg(value)
     }
 
     /// Any other SIPp argument.

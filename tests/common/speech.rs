@@ -25,4 +25,19 @@ pub fn write_ulaw_clip(path: &Path, text: &str, tail_ms: u32) {
         .expect("run sox (tests/setup.sh installs it)");
     assert!(status.success(), "sox failed for {}", wav.display());
     let _ = std::fs::remove_file(wav);
+    pad_to_whole_packets(path);
+}
+
+/// µ-law silence is 0xFF; a zero byte is the loudest sample there is.
+const ULAW_SILENCE: u8 = 0xFF;
+/// Bytes in one 20 ms PCMU packet.
+const PACKET_BYTES: usize = 160;
+
+/// SIPp fills the last packet of an `rtp_stream` with zero bytes, a full-scale click that
+/// the endpointer rightly takes for the start of speech; whole packets of silence avoid it.
+fn pad_to_whole_packets(path: &Path) {
+    let mut audio = std::fs::read(path).expect("read the clip");
+    let short = (PACKET_BYTES - audio.len() % PACKET_BYTES) % PACKET_BYTES;
+    audio.resize(audio.len() + short, ULAW_SILENCE);
+    std::fs::write(path, audio).expect("write the clip");
 }
