@@ -11,6 +11,7 @@
 //! utterance comes back as [`Event::Heard`], which is matched against the step's intents or
 //! captured as an entity (the matching itself is `bot/`'s). Keys keep working throughout.
 //! After [`Event::SpeechUnavailable`] asks run on keys only, with their `dtmf_prompt`.
+//! An `http` step emits [`Action::Http`] and waits for [`Event::HttpDone`] (`interp/http.rs`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
