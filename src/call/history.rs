@@ -213,6 +213,7 @@ impl CallLog {
                 format!("transfer failed: {reason}"),
                 json!({"reason": reason}),
             ),
+            TurnRecord::Http(http) => self.http(*http),
             TurnRecord::Hangup {
                 disposition,
                 reason,
@@ -222,6 +223,34 @@ impl CallLog {
                 json!({"disposition": map_disposition(disposition).as_str()}),
             ),
         }
+    }
+}
+
+impl CallLog {
+    /// `http` turn: `GET <url> -> 200 (35 ms)` or `... -> failed: why`.
+    fn http(&self, http: dialplan::HttpRecord) {
+        let method = http.method.as_str();
+        let ms = http.elapsed.map(ms);
+        let result = match (&http.error, http.status) {
+            (None, Some(status)) => status.to_string(),
+            (None, None) => "ok".to_string(),
+            (Some(error), _) => format!("failed: {error}"),
+        };
+        let took = ms.map(|ms| format!(" ({ms} ms)")).unwrap_or_default();
+        self.turn(
+            TurnKind::Other("http".into()),
+            format!("{method} {} -> {result}{took}", http.url),
+            json!({
+                "step": http.step,
+                "method": method,
+                "url": http.url,
+                "ok": http.ok,
+                "status": http.status,
+                "ms": ms,
+                "attempts": http.attempts,
+                "error": http.error,
+            }),
+        );
     }
 }
 

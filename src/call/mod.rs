@@ -5,8 +5,12 @@
 //! Speech: while the dialplan listens, a call's caller frames go through its [`listen`]er
 //! (endpointing, speculative transcription) to the shared ASR pool, and transcripts reach the
 //! interpreter as events next to DTMF.
+//!
+//! A dialplan `http` step's request is performed by [`http`] inside the call task's loop, its
+//! outcome fed back to the interpreter like any other event.
 
 mod history;
+mod http;
 mod listen;
 mod registry;
 mod task;

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn, Instrument};
 
 use super::history::{map_disposition, CallLog};
+use super::http::{self, PendingHttp};
 use super::listen::Listener;
 use super::CallServices;
 use crate::api::LiveCall;
@@ -79,6 +80,7 @@ pub(super) async fn run(
             caller_rx: None,
             port: None,
             held_since: None,
+            http: None,
             log: CallLog {
                 tickets: svc.tickets.clone(),
                 ticket,
@@ -115,6 +117,8 @@ struct Call {
     port: Option<u16>,
     /// Since when the caller holds the call; a hold that never ends is hung up.
     held_since: Option<tokio::time::Instant>,
+    /// The dialplan's backend request in flight, if any (dropping it cancels it).
+    http: Option<PendingHttp>,
     log: CallLog,
 }
 
@@ -449,6 +453,9 @@ impl Call {
                     Some(frame) => listener.push_frame(&frame, Instant::now()),
                     None => self.caller_rx = None,
                 },
+                (id, outcome) = http::next_outcome(&mut self.http), if self.http.is_some() => {
+                    interp.handle_event(Event::HttpDone { id, outcome }, Instant::now());
+                }
                 (job, result) = next_job(&mut jobs), if !jobs.is_empty() => match result {
                     Ok(transcript) => listener.transcribed(job, transcript, Instant::now()),
                     Err(()) => listener.failed(job),
@@ -513,6 +520,9 @@ impl Call {
             Action::Hangup { disposition } => {
                 return Some(Outcome::HangUp(map_disposition(disposition), None));
             }
+            // The interpreter waits for one request at a time; a newer one replaces (cancels)
+            // any it gave up on.
+            Action::Http { id, request } => self.http = Some(http::start(id, request)),
         }
         None
     }

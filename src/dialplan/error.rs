@@ -243,6 +243,29 @@ pub enum Problem {
     /// An entity kind we do not extract.
     #[error("unknown entity `{0}`; expected digits or yes_no")]
     BadEntity(String),
+    /// An `http` step's `url` the call could not safely request.
+    #[error("http `url` `{url}` {why}")]
+    BadHttpUrl {
+        /// The URL as written.
+        url: String,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// A request method we do not send.
+    #[error("unknown http method `{0}`; expected one of: GET, POST, PUT, PATCH, DELETE")]
+    BadHttpMethod(String),
+    /// A header name that is not an HTTP token, or one voxdesk sets itself.
+    #[error("bad header name `{0}` (letters, digits and -; not Host, Content-Length, Content-Type, Transfer-Encoding or Connection)")]
+    BadHeaderName(String),
+    /// A `set` source that is neither a dotted path nor a JSON pointer.
+    #[error("bad JSON path `{0}` (write `a.b.0`, or a JSON pointer like `/a/b/0`)")]
+    BadJsonPath(String),
+    /// `body` on a GET.
+    #[error("`body` needs method POST, PUT, PATCH or DELETE")]
+    HttpBodyWithGet,
+    /// An http timeout above the limit.
+    #[error("`timeout`: `{0}` is longer than an http step may wait per attempt (30s)")]
+    HttpTimeoutTooLong(String),
     /// Warning only: read but never set, so it always renders empty.
     #[error("warning: variable `{0}` is never set (it renders empty)")]
     UnsetVariable(String),

@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use super::http::{HttpOutcome, HttpRecord, HttpRequest, RequestId};
 use super::model::Disposition;
 use crate::bot::{Entities, IntentScore, Sentiment};
 
@@ -40,6 +41,13 @@ pub enum Event {
     /// Speech recognition cannot take this call's speech (overloaded or not configured): ask
     /// steps fall back to keys.
     SpeechUnavailable,
+    /// An `http` step's request ended (answered or given up).
+    HttpDone {
+        /// From the matching [`Action::Http`]; a stale id is ignored.
+        id: RequestId,
+        /// What came back.
+        outcome: HttpOutcome,
+    },
 }
 
 /// What the call layer should do.
@@ -87,6 +95,14 @@ pub enum Action {
     },
     /// Stop listening; results of speech already heard are dropped.
     StopListening,
+    /// Send a backend request; report its end with `Event::HttpDone`, within
+    /// `request.budget()`.
+    Http {
+        /// Request id.
+        id: RequestId,
+        /// What to send.
+        request: HttpRequest,
+    },
     /// Something for the call's ticket.
     Record(TurnRecord),
 }
@@ -188,6 +204,8 @@ pub enum TurnRecord {
         /// Step index.
         step: usize,
     },
+    /// An `http` step finished.
+    Http(Box<HttpRecord>),
     /// The interpreter ended the call.
     Hangup {
         /// Disposition.

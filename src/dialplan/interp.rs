@@ -11,16 +11,20 @@
 //! utterance comes back as [`Event::Heard`], which is matched against the step's intents or
 //! captured as an entity (the matching itself is `bot/`'s). Keys keep working throughout.
 //! After [`Event::SpeechUnavailable`] asks run on keys only, with their `dtmf_prompt`.
+//! An `http` step emits [`Action::Http`] and waits for [`Event::HttpDone`] (`interp/http.rs`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::events::{Action, Event, PromptId, TurnRecord, Understanding};
+use super::http::RequestId;
 use super::model::{Ask, Dialplan, Disposition, Entity, InputRules, StepKind, Target};
 use super::template::{truncate_chars, MAX_RENDERED_CHARS};
 use crate::bot::understand::TOP_INTENTS;
 use crate::bot::{Analysis, CivilDate, Emotion, IntentScore, Polarity, Slot};
+
+mod http;
 
 /// Steps run for one input before we call it a runaway `goto` loop.
 pub const MAX_STEPS_PER_INPUT: usize = 1000;
@@ -44,6 +48,14 @@ enum State {
     /// Waiting for the call layer to take the call away (or report failure).
     Transferring {
         step: usize,
+    },
+    /// An `http` step waits for its request's outcome.
+    Http {
+        step: usize,
+        id: RequestId,
+        /// Gives up should the call layer never report.
+        deadline: Instant,
+        url: String,
     },
     Finished,
 }
@@ -152,11 +164,15 @@ impl Interp {
             Event::SpeechStarted => self.on_speech_started(),
             Event::Heard { text, confidence } => self.on_heard(text, confidence, now),
             Event::SpeechUnavailable => self.on_speech_unavailable(now),
+            Event::HttpDone { id, outcome } => self.on_http_done(id, outcome, now),
         }
     }
 
     /// Fires the input deadline if `now` reached it.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.handle_http_timeout(now) {
+            return;
+        }
         let due = matches!(&self.state,
             State::Input(InputRun { phase: Phase::Listening { deadline }, .. }) if now >= *deadline);
         if !due {
@@ -189,6 +205,7 @@ impl Interp {
                 phase: Phase::Listening { deadline },
                 ..
             }) => Some(*deadline),
+            State::Http { deadline, .. } => Some(*deadline),
             _ => None,
         }
     }
@@ -313,6 +330,7 @@ impl Interp {
                 Flow::Wait
             }
             StepKind::Hangup(disposition) => self.hangup(*disposition, "hangup step".into()),
+            StepKind::Http(http) => self.begin_http(index, http, now),
         }
     }
 
@@ -562,6 +580,10 @@ impl Interp {
                     Some(flow) => self.run(flow, now),
                     None => self.state = State::Input(run),
                 }
+            }
+            waiting @ State::Http { .. } => {
+                self.buffer(digit);
+                self.state = waiting;
             }
             other => self.state = other,
         }

@@ -20,6 +20,7 @@ use super::yaml::{self, Node};
 
 mod ask;
 mod fields;
+mod http;
 use fields::get;
 
 /// Largest dialplan file accepted.
@@ -31,7 +32,7 @@ pub const MAX_STEPS: usize = 10_000;
 pub const BUILTIN_VARS: &[&str] = &["caller", "called", "call_id", "request_uri"];
 
 const STEP_KINDS: &[&str] = &[
-    "say", "play", "menu", "collect", "ask", "set", "goto", "transfer", "hangup",
+    "say", "play", "menu", "collect", "ask", "set", "goto", "transfer", "hangup", "http",
 ];
 const TOP_KEYS: &[&str] = &[
     "name", "voice", "start", "intents", "faq", "on_angry", "steps",
@@ -410,6 +411,7 @@ impl Loader<'_> {
             "set" => StepKind::Set(self.set(value)?),
             "goto" => StepKind::Goto(self.target(value, "goto")?),
             "transfer" => StepKind::Transfer(self.transfer(value)?),
+            "http" => StepKind::Http(self.http(value)?),
             _ => StepKind::Hangup(self.disposition(value)?),
         };
         if self.errors.len() > before {

@@ -7,12 +7,14 @@
 //!
 //! Format (see `dialplans/default.yaml`): top-level `name`, `voice`, `start`, `steps`; each step
 //! is a mapping with an optional `label` and exactly one action key: `say`, `play`, `menu`,
-//! `collect`, `ask`, `set`, `goto`, `transfer`, `hangup`. Steps run in order; `goto`, menu
+//! `collect`, `ask`, `set`, `goto`, `transfer`, `hangup`, `http`. Steps run in order; `goto`, menu
 //! options and ask branches go to labels. A top-level `intents:` maps intent names to example
-//! phrases; `ask` steps branch on them (matched by `bot/`) as well as on keys.
+//! phrases; `ask` steps branch on them (matched by `bot/`) as well as on keys. An `http` step
+//! asks a backend for JSON (the call layer does the request) and sets variables from the answer.
 
 mod error;
 mod events;
+mod http;
 mod interp;
 mod load;
 mod model;
@@ -20,6 +22,8 @@ mod routes;
 mod template;
 mod yaml;
 
+#[cfg(test)]
+mod interp_http_tests;
 #[cfg(test)]
 mod interp_tests;
 #[cfg(test)]
@@ -29,6 +33,10 @@ use std::path::Path;
 
 pub use error::{DialplanError, DialplanErrors, Problem};
 pub use events::{Action, Event, PromptId, TurnRecord, Understanding};
+pub use http::{
+    percent_encode, BodyTemplate, HttpAnswer, HttpMethod, HttpOutcome, HttpRecord, HttpRequest,
+    HttpStep, JsonPath, RequestId, HTTP_RETRY_BACKOFF, MAX_HTTP_BODY_BYTES,
+};
 pub use interp::{Interp, MAX_QUEUED_ACTIONS, MAX_STEPS_PER_INPUT, MAX_TYPEAHEAD};
 pub use load::{load_file, load_str, BUILTIN_VARS, MAX_FILE_BYTES, MAX_STEPS};
 pub use model::{

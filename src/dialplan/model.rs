@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::DialplanError;
+use super::http::HttpStep;
 use super::template::Template;
 use crate::bot::{Bot, Faq, IntentSet};
 
@@ -138,6 +139,8 @@ pub enum StepKind {
     Hangup(Disposition),
     /// Prompt, then branch on what the caller says (intent, entity) or keys in.
     Ask(Ask),
+    /// Ask a backend over HTTP; fields of its JSON answer become variables.
+    Http(HttpStep),
 }
 
 impl StepKind {
@@ -153,6 +156,7 @@ impl StepKind {
             StepKind::Transfer(_) => "transfer",
             StepKind::Hangup(_) => "hangup",
             StepKind::Ask(_) => "ask",
+            StepKind::Http(_) => "http",
         }
     }
 }

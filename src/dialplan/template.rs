@@ -96,6 +96,14 @@ impl Template {
         Ok(Template { parts })
     }
 
+    /// The text before the first variable.
+    pub fn literal_prefix(&self) -> &str {
+        match self.parts.first() {
+            Some(Part::Text(text)) => text,
+            _ => "",
+        }
+    }
+
     /// Names of the variables the template reads, in order.
     pub fn variables(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|p| match p {
@@ -106,6 +114,16 @@ impl Template {
 
     /// Renders with `vars`; missing variables are empty. Capped at [`MAX_RENDERED_CHARS`].
     pub fn render(&self, vars: &HashMap<String, String>) -> String {
+        self.render_escaped(vars, str::to_owned)
+    }
+
+    /// Renders like [`Template::render`], passing each variable's (filtered) value through
+    /// `escape`, e.g. percent-encoding for a URL.
+    pub fn render_escaped(
+        &self,
+        vars: &HashMap<String, String>,
+        escape: impl Fn(&str) -> String,
+    ) -> String {
         let mut out = String::new();
         for part in &self.parts {
             match part {
@@ -113,14 +131,16 @@ impl Template {
                 Part::Var { name, filter } => {
                     let value = vars.get(name).map(String::as_str).unwrap_or("");
                     match filter {
-                        Filter::Plain => out.push_str(value),
+                        Filter::Plain => out.push_str(&escape(value)),
                         Filter::Digits => {
+                            let mut spaced = String::new();
                             for (i, c) in value.chars().filter(|c| !c.is_whitespace()).enumerate() {
                                 if i > 0 {
-                                    out.push(' ');
+                                    spaced.push(' ');
                                 }
-                                out.push(c);
+                                spaced.push(c);
                             }
+                            out.push_str(&escape(&spaced));
                         }
                     }
                 }
