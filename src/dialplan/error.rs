@@ -241,7 +241,9 @@ pub enum Problem {
     #[error("ask needs `intents`, `keys` or `capture`")]
     AskWithoutAnswers,
     /// An entity kind we do not extract.
-    #[error("unknown entity `{0}`; expected digits or yes_no")]
+    #[error(
+        "unknown entity `{0}`; expected digits, yes_no, order_number, account_number, phone_number, amount or date"
+    )]
     BadEntity(String),
     /// An `http` step's `url` the call could not safely request.
     #[error("http `url` `{url}` {why}")]

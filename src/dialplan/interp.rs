@@ -17,13 +17,13 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::events::{Action, Event, PromptId, TurnRecord, Understanding};
+use super::events::{Action, Event, PromptId, TurnRecord};
 use super::http::RequestId;
-use super::model::{Ask, Dialplan, Disposition, Entity, InputRules, StepKind, Target};
+use super::model::{Dialplan, Disposition, Entity, InputRules, StepKind, Target};
 use super::template::{truncate_chars, MAX_RENDERED_CHARS};
-use crate::bot::understand::TOP_INTENTS;
-use crate::bot::{Analysis, CivilDate, Emotion, IntentScore, Polarity, Slot};
+use crate::bot::{CivilDate, Entities};
 
+mod ask;
 mod http;
 
 /// Steps run for one input before we call it a runaway `goto` loop.
@@ -68,6 +68,31 @@ struct InputRun {
     /// Collect only: digits so far.
     digits: String,
     phase: Phase,
+    /// `ask` only: a question of the bot's own that this attempt is waiting on.
+    pending: Pending,
+}
+
+impl InputRun {
+    fn new(step: usize, failures: u32, phase: Phase) -> Self {
+        InputRun {
+            step,
+            failures,
+            digits: String::new(),
+            phase,
+            pending: Pending::Answer,
+        }
+    }
+}
+
+/// What an `ask` attempt waits for.
+#[derive(Debug, Clone, PartialEq)]
+enum Pending {
+    /// The answer to the step's own prompt.
+    Answer,
+    /// "Did you mean … or …?": indexes into the step's intent branches.
+    Clarify { first: usize, second: usize },
+    /// "Is that right?" about a spoken value for the capture.
+    Confirm { value: String },
 }
 
 #[derive(Debug)]
@@ -124,6 +149,9 @@ pub struct Interp {
     angry_turns: u32,
     /// The caller's date, for relative dates ("tomorrow"); the shell sets it.
     today: Option<CivilDate>,
+    /// Entities of the turn that chose the current branch, for the next capture to use
+    /// instead of asking ("where is order 12345" → no "what is your order number?").
+    carried: Option<Entities>,
 }
 
 impl Interp {
@@ -143,6 +171,7 @@ impl Interp {
             next_prompt: 1,
             angry_turns: 0,
             today: None,
+            carried: None,
             listening: false,
             speech_available: true,
         }
@@ -305,6 +334,9 @@ impl Interp {
                         hints: ask.hints.clone(),
                     });
                 }
+                if let Some(flow) = self.use_carried(index, ask) {
+                    return flow;
+                }
                 self.begin_attempt(index, 0, now)
             }
             StepKind::Set(assignments) => {
@@ -342,14 +374,13 @@ impl Interp {
         let Some(rules) = input_rules(&plan, step) else {
             return self.hangup(Disposition::Failed, "internal: not an input step".into());
         };
-        let mut run = InputRun {
+        let mut run = InputRun::new(
             step,
             failures,
-            digits: String::new(),
-            phase: Phase::Listening {
+            Phase::Listening {
                 deadline: now + rules.timeout,
             },
-        };
+        );
         while let Some(digit) = self.typeahead.pop_front() {
             if let Some(flow) = self.take_digit(&mut run, digit, now) {
                 return flow;
@@ -382,7 +413,10 @@ impl Interp {
                 now,
             ),
             StepKind::Ask(ask) => match &ask.capture {
-                Some(capture) if capture.entity == Entity::Digits => self.collect_digit(
+                Some(capture) if matches!(run.pending, Pending::Confirm { .. }) => {
+                    Some(self.confirm_key(run, ask, capture, digit, now))
+                }
+                Some(capture) if capture.entity.keyed_as_digits() => self.collect_digit(
                     run,
                     digit,
                     capture.max_digits,
@@ -390,7 +424,7 @@ impl Interp {
                     ask.input.timeout,
                     now,
                 ),
-                Some(capture) if matches!(digit, '1' | '2') => {
+                Some(capture) if capture.entity == Entity::YesNo && matches!(digit, '1' | '2') => {
                     let answer = if digit == '1' { "yes" } else { "no" };
                     Some(self.capture_yes_no(run.step, ask, &capture.var, answer))
                 }
@@ -513,15 +547,14 @@ impl Interp {
         match (&rules.invalid, failure) {
             (Some(invalid), Failure::Invalid) if !typed_ahead => {
                 let id = self.say(invalid.render(&self.vars), rules.barge_in);
-                self.state = State::Input(InputRun {
+                self.state = State::Input(InputRun::new(
                     step,
                     failures,
-                    digits: String::new(),
-                    phase: Phase::Prompting {
+                    Phase::Prompting {
                         id,
                         then: AfterPrompt::NextAttempt,
                     },
-                });
+                ));
                 Flow::Wait
             }
             _ => self.begin_attempt(step, failures, now),
@@ -638,221 +671,9 @@ impl Interp {
         }
     }
 
-    fn on_heard(&mut self, text: String, confidence: f32, now: Instant) {
-        let plan = Arc::clone(&self.plan);
-        let mut run = match std::mem::replace(&mut self.state, State::Finished) {
-            State::Input(run) => run,
-            other => {
-                self.state = other;
-                return;
-            }
-        };
-        let Some(StepKind::Ask(ask)) = plan.steps().get(run.step).map(|s| &s.kind) else {
-            self.state = State::Input(run);
-            return;
-        };
-        let expected = ask.capture.as_ref().map(|c| match c.entity {
-            Entity::Digits => Slot::Digits,
-            Entity::YesNo => Slot::YesNo,
-        });
-        let text = text.trim();
-        // Noise has nothing to read (and embedding it would cost a model run).
-        let analysis =
-            (!text.is_empty()).then(|| plan.bot().analyze_at(text, expected, self.today));
-        let mut heard = Understanding {
-            step: run.step,
-            text: text.to_string(),
-            asr_confidence: confidence,
-            intent: None,
-            intent_confidence: 0.0,
-            entities: Default::default(),
-            sentiment: None,
-            candidates: Vec::new(),
-            article: None,
-            outcome: "noise",
-        };
-        if let Some(analysis) = &analysis {
-            heard.entities = analysis.entities.clone();
-            heard.sentiment = Some(analysis.sentiment.clone());
-            heard.candidates = analysis.intents.iter().take(TOP_INTENTS).cloned().collect();
-            heard.article = analysis.faq.as_ref().map(|f| f.article.clone());
-        }
-        if let Phase::Prompting { id, .. } = run.phase {
-            if !ask.input.barge_in {
-                heard.outcome = "ignored";
-                self.record(TurnRecord::Understood(Box::new(heard)));
-                self.state = State::Input(run);
-                return;
-            }
-            self.stop_prompt(id);
-        }
-        let Some(analysis) = analysis else {
-            // A cough or line noise is not an answer: keep listening as if it never happened.
-            run.phase = Phase::Listening {
-                deadline: now + ask.input.timeout,
-            };
-            self.record(TurnRecord::Understood(Box::new(heard)));
-            self.state = State::Input(run);
-            return;
-        };
-        if let Some(flow) = self.escalate(&analysis, &mut heard) {
-            self.run(flow, now);
-            return;
-        }
-        let flow = self.understand(&run, ask, heard, &analysis, now);
-        self.run(flow, now);
-    }
-
-    /// Counts an angry turn; at the dialplan's `on_angry` count the call goes there.
-    fn escalate(&mut self, analysis: &Analysis, heard: &mut Understanding) -> Option<Flow> {
-        let sentiment = &analysis.sentiment;
-        let angry = sentiment.polarity == Polarity::Negative
-            && matches!(sentiment.emotion, Emotion::Anger | Emotion::Disgust);
-        if !angry {
-            return None;
-        }
-        self.angry_turns = self.angry_turns.saturating_add(1);
-        let escalation = self.plan.on_angry()?;
-        if self.angry_turns < escalation.turns {
-            return None;
-        }
-        heard.outcome = "angry";
-        let target = escalation.target.index;
-        self.record(TurnRecord::Understood(Box::new(heard.clone())));
-        Some(Flow::Goto(target))
-    }
-
     /// Sets the caller's date, against which relative dates in answers resolve.
     pub fn set_today(&mut self, today: CivilDate) {
         self.today = Some(today);
-    }
-
-    /// Decides an ask step from one utterance.
-    fn understand(
-        &mut self,
-        run: &InputRun,
-        ask: &Ask,
-        mut heard: Understanding,
-        analysis: &Analysis,
-        now: Instant,
-    ) -> Flow {
-        let step = run.step;
-        let (best, best_confidence) = self.best_intent(ask, &heard, &analysis.intents);
-        heard.intent_confidence = best_confidence;
-        let matched = best.filter(|_| best_confidence >= ask.threshold);
-        self.vars.insert("utterance".into(), heard.text.clone());
-        self.vars.insert(
-            "intent".into(),
-            matched.map(|t| t.0.clone()).unwrap_or_default(),
-        );
-        let captured = match &ask.capture {
-            Some(capture) if capture.entity == Entity::Digits => heard.entities.digits.clone(),
-            Some(_) => heard
-                .entities
-                .yes_no
-                .map(|yes| if yes { "yes" } else { "no" }.to_string()),
-            None => None,
-        };
-        if let (Some(capture), Some(value)) = (&ask.capture, captured) {
-            heard.outcome = "capture";
-            let text = heard.text.clone();
-            if capture.entity == Entity::YesNo {
-                heard.intent = Some(value.clone());
-                self.record(TurnRecord::Understood(Box::new(heard)));
-                return self.capture_yes_no(step, ask, &capture.var, &value);
-            }
-            self.record(TurnRecord::Understood(Box::new(heard)));
-            if (capture.min_digits..=capture.max_digits).contains(&value.len()) {
-                return self.finish_collect(step, run.failures, value, now);
-            }
-            self.record(TurnRecord::InvalidInput {
-                step,
-                input: text,
-                attempt: run.failures + 1,
-            });
-            return self.fail(step, run.failures, Failure::Invalid, now);
-        }
-        // A question nearer a knowledge article than to any intent gets the article's answer,
-        // then the same question again; it is not a failed attempt.
-        if let Some(faq) = analysis.knowledge_answer(ask.threshold, best_confidence) {
-            heard.outcome = "faq";
-            let answer = faq.answer.clone();
-            self.record(TurnRecord::Understood(Box::new(heard)));
-            let id = self.say(answer, ask.input.barge_in);
-            self.state = State::Input(InputRun {
-                step,
-                failures: run.failures,
-                digits: String::new(),
-                phase: Phase::Prompting {
-                    id,
-                    then: AfterPrompt::NextAttempt,
-                },
-            });
-            return Flow::Wait;
-        }
-        match matched {
-            Some((name, target)) => {
-                heard.intent = Some(name.clone());
-                heard.outcome = "intent";
-                let target = target.clone();
-                self.record(TurnRecord::Understood(Box::new(heard)));
-                Flow::Goto(target.index)
-            }
-            None => {
-                heard.outcome = "no-match";
-                let text = heard.text.clone();
-                self.record(TurnRecord::Understood(Box::new(heard)));
-                self.record(TurnRecord::InvalidInput {
-                    step,
-                    input: text,
-                    attempt: run.failures + 1,
-                });
-                self.fail(step, run.failures, Failure::Invalid, now)
-            }
-        }
-    }
-
-    /// The step's best-scoring intent (declared or built-in yes/no) and its confidence.
-    fn best_intent<'a>(
-        &self,
-        ask: &'a Ask,
-        heard: &Understanding,
-        scores: &[IntentScore],
-    ) -> (Option<&'a (String, Target)>, f32) {
-        let mut best: (Option<&'a (String, Target)>, f32) = (None, 0.0);
-        for branch in &ask.intents {
-            let confidence = match (branch.0.as_str(), heard.entities.yes_no) {
-                ("yes", Some(answer)) | ("no", Some(answer)) => {
-                    if answer == (branch.0 == "yes") {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                }
-                _ => scores
-                    .iter()
-                    .find(|s| s.intent == branch.0)
-                    .map_or(0.0, |s| s.confidence),
-            };
-            if best.0.is_none() || confidence > best.1 {
-                best = (Some(branch), confidence);
-            }
-        }
-        best
-    }
-
-    /// Stores a yes/no answer and branches on it when the step lists `yes`/`no` intents.
-    fn capture_yes_no(&mut self, step: usize, ask: &Ask, var: &str, answer: &str) -> Flow {
-        self.record(TurnRecord::Collected {
-            var: var.to_string(),
-            value: answer.to_string(),
-        });
-        self.vars.insert(var.to_string(), answer.to_string());
-        let branch = ask.intents.iter().find(|(name, _)| name == answer);
-        match (branch, &ask.next) {
-            (Some((_, target)), _) | (None, Some(target)) => Flow::Goto(target.index),
-            (None, None) => Flow::Goto(step + 1),
-        }
     }
 
     fn on_speech_unavailable(&mut self, now: Instant) {

@@ -802,3 +802,6 @@ fn a_knowledge_question_is_answered_then_the_question_asked_again() {
     let out = call.event(heard("Where is my order?"));
     assert_eq!(understood(&out)[0].outcome, "intent");
 }
+
+#[path = "interp_ask_tests.rs"]
+mod ask;

@@ -324,7 +324,7 @@ fn ask_steps_are_validated() {
         (
             "steps:\n  - ask:\n      capture: {var: x, entity: colour}\n",
             3,
-            "unknown entity `colour`; expected digits or yes_no",
+            "unknown entity `colour`; expected digits, yes_no, order_number, account_number, phone_number, amount or date",
         ),
         (
             "steps:\n  - ask:\n      capture: {var: x}\n      threshold: 2\n",

@@ -213,6 +213,8 @@ pub struct InputRules {
 #[derive(Clone)]
 pub struct Intents {
     pub(crate) declared: Vec<(String, Vec<String>)>,
+    /// `label:` of intents that have one.
+    pub(crate) labels: Vec<(String, String)>,
     pub(crate) matcher: Arc<IntentSet>,
 }
 
@@ -220,7 +222,27 @@ impl Intents {
     /// Builds the matcher for `declared` (name, example phrases).
     pub fn new(declared: Vec<(String, Vec<String>)>) -> Self {
         let matcher = Arc::new(IntentSet::new(&declared));
-        Self { declared, matcher }
+        Self {
+            declared,
+            labels: Vec::new(),
+            matcher,
+        }
+    }
+
+    /// Adds the names callers hear for intents ("did you mean returns or the status of an
+    /// order?").
+    pub fn with_labels(mut self, labels: Vec<(String, String)>) -> Self {
+        self.labels = labels;
+        self
+    }
+
+    /// What to call `name` when speaking to the caller: its `label`, else its name with
+    /// spaces ("order_status" → "order status").
+    pub fn label(&self, name: &str) -> String {
+        self.labels
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or_else(|| name.replace('_', " "), |(_, label)| label.clone())
     }
 
     /// Declared names with their examples, in file order.
@@ -250,7 +272,7 @@ impl Default for Intents {
 
 impl PartialEq for Intents {
     fn eq(&self, other: &Self) -> bool {
-        self.declared == other.declared
+        self.declared == other.declared && self.labels == other.labels
     }
 }
 
@@ -289,7 +311,7 @@ pub struct Ask {
 }
 
 /// What an `ask` captures.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Capture {
     /// Variable receiving the value.
     pub var: String,
@@ -301,24 +323,65 @@ pub struct Capture {
     pub max_digits: usize,
     /// Digits: `#` or `*` ends keyed input.
     pub terminator: Option<char>,
+    /// A yes/no question that checks a spoken value before the call goes on (`{var}` is the
+    /// value); "no" asks again.
+    pub confirm: Option<Template>,
 }
 
-/// Entity kinds an `ask` can capture.
+/// Entity kinds an `ask` can capture. All but `yes_no` and `date` may also be keyed in, as
+/// digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Entity {
     /// A digit string, spoken ("one two three four", "twelve thirty four") or keyed.
     Digits,
     /// `yes` or `no`; keys 1 and 2 answer yes and no.
     YesNo,
+    /// An order, tracking or parcel number; also taken from the turn that chose the step
+    /// ("where is order 12345").
+    OrderNumber,
+    /// An account, card or membership number; also taken from the turn that chose the step.
+    AccountNumber,
+    /// A phone number; also taken from the turn that chose the step.
+    PhoneNumber,
+    /// A money amount ("twenty five pounds fifty" → `25.50`); keyed: whole units.
+    Amount,
+    /// A date, maybe with a time (`YYYY-MM-DD`, `YYYY-MM-DDTHH:MM`); spoken only.
+    Date,
 }
 
 impl Entity {
+    /// Every kind, in file spelling order.
+    pub const ALL: [Entity; 7] = [
+        Entity::Digits,
+        Entity::YesNo,
+        Entity::OrderNumber,
+        Entity::AccountNumber,
+        Entity::PhoneNumber,
+        Entity::Amount,
+        Entity::Date,
+    ];
+
     /// The file spelling.
     pub fn as_str(self) -> &'static str {
         match self {
             Entity::Digits => "digits",
             Entity::YesNo => "yes_no",
+            Entity::OrderNumber => "order_number",
+            Entity::AccountNumber => "account_number",
+            Entity::PhoneNumber => "phone_number",
+            Entity::Amount => "amount",
+            Entity::Date => "date",
         }
+    }
+
+    /// Parses the file spelling.
+    pub fn parse(s: &str) -> Option<Entity> {
+        Entity::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+
+    /// Whether keyed digits answer it (collected like `collect`).
+    pub fn keyed_as_digits(self) -> bool {
+        !matches!(self, Entity::YesNo | Entity::Date)
     }
 }
 

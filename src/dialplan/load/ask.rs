@@ -22,7 +22,18 @@ const ASK_KEYS: &[&str] = &[
     "hints",
     "threshold",
 ];
-const CAPTURE_KEYS: &[&str] = &["var", "entity", "min_digits", "max_digits", "terminator"];
+const CAPTURE_KEYS: &[&str] = &[
+    "var",
+    "entity",
+    "min_digits",
+    "max_digits",
+    "terminator",
+    "confirm",
+];
+/// Keys of an intent written as a mapping (`{label, examples}`).
+const INTENT_KEYS: &[&str] = &["label", "examples"];
+/// Longest intent `label`, in characters.
+const MAX_LABEL_CHARS: usize = 60;
 const MAX_INTENTS: usize = 100;
 const MAX_EXAMPLES: usize = 200;
 const MAX_EXAMPLE_CHARS: usize = 200;
@@ -42,6 +53,7 @@ impl Loader<'_> {
             return Intents::default();
         }
         let mut declared = Vec::new();
+        let mut labels = Vec::new();
         for (key, value) in map {
             let name = key.as_scalar().unwrap_or_default().to_owned();
             if !super::is_label(&name) {
@@ -52,12 +64,41 @@ impl Loader<'_> {
                 self.error(key.line, Problem::BuiltinIntent(name));
                 continue;
             }
-            let Some(examples) = self.examples(value, &name) else {
+            let examples = match value.as_map() {
+                Some(fields) => {
+                    self.check_keys(fields, INTENT_KEYS, &format!("intents.{name}"), &[]);
+                    if let Some(label) = get(fields, "label").and_then(|n| self.label_text(n)) {
+                        labels.push((name.clone(), label));
+                    }
+                    match get(fields, "examples") {
+                        Some(list) => self.examples(list, &name),
+                        None => {
+                            self.missing(value, "examples", &format!("intents.{name}"));
+                            None
+                        }
+                    }
+                }
+                None => self.examples(value, &name),
+            };
+            let Some(examples) = examples else {
                 continue;
             };
             declared.push((name, examples));
         }
-        Intents::new(declared)
+        Intents::new(declared).with_labels(labels)
+    }
+
+    /// An intent's `label`: short words a caller can hear.
+    fn label_text(&mut self, node: &Node) -> Option<String> {
+        let text = self.string(node, "label")?;
+        let len = text.chars().count();
+        if len > MAX_LABEL_CHARS || text.trim().is_empty() {
+            let key = "label".to_string();
+            let max = MAX_LABEL_CHARS;
+            self.error(node.line, Problem::TooLong { key, len, max });
+            return None;
+        }
+        Some(text)
     }
 
     fn examples(&mut self, node: &Node, name: &str) -> Option<Vec<String>> {
@@ -175,15 +216,16 @@ impl Loader<'_> {
         };
         let entity = match get(map, "entity") {
             None => Some(Entity::Digits),
-            Some(n) => match self.string(n, "entity")?.as_str() {
-                "digits" => Some(Entity::Digits),
-                "yes_no" => Some(Entity::YesNo),
-                other => {
-                    self.error(n.line, Problem::BadEntity(other.to_owned()));
-                    None
+            Some(n) => {
+                let text = self.string(n, "entity")?;
+                let entity = Entity::parse(&text);
+                if entity.is_none() {
+                    self.error(n.line, Problem::BadEntity(text));
                 }
-            },
+                entity
+            }
         };
+        let confirm = get(map, "confirm").map(|n| self.template(n, "confirm"));
         let digits = self.digit_rules(node, map);
         if self.errors.len() > before {
             return None;
@@ -195,6 +237,7 @@ impl Loader<'_> {
             min_digits,
             max_digits,
             terminator,
+            confirm: confirm.flatten(),
         })
     }
 
