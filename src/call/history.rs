@@ -214,6 +214,24 @@ impl CallLog {
                 json!({"reason": reason}),
             ),
             TurnRecord::Http(http) => self.http(*http),
+            TurnRecord::Ticket { priority, subject } => {
+                if let Some(priority) = priority {
+                    self.tickets.set_priority(self.ticket, priority);
+                }
+                if let Some(subject) = &subject {
+                    self.tickets.set_subject(self.ticket, subject);
+                }
+                let said = [
+                    priority.map(|p| format!("priority {}", p.as_str())),
+                    subject.as_ref().map(|s| format!("subject {s:?}")),
+                ];
+                let text = said.into_iter().flatten().collect::<Vec<_>>().join(", ");
+                self.turn(
+                    TurnKind::Note,
+                    format!("ticket: {text}"),
+                    json!({"priority": priority.map(|p| p.as_str()), "subject": subject}),
+                )
+            }
             TurnRecord::Hangup {
                 disposition,
                 reason,

@@ -240,6 +240,9 @@ pub enum Problem {
     /// An ask with nothing to listen for.
     #[error("ask needs `intents`, `keys` or `capture`")]
     AskWithoutAnswers,
+    /// A ticket priority that is not one of the four words.
+    #[error("unknown priority `{0}`; expected low, normal, high or urgent")]
+    BadPriority(String),
     /// An entity kind we do not extract.
     #[error(
         "unknown entity `{0}`; expected digits, yes_no, order_number, account_number, phone_number, amount or date"

@@ -187,6 +187,13 @@ pub enum TurnRecord {
         /// Value.
         value: String,
     },
+    /// A `ticket` step set the ticket's fields (the call layer stores them).
+    Ticket {
+        /// New priority, if set.
+        priority: Option<crate::tickets::Priority>,
+        /// New subject, rendered, if set.
+        subject: Option<String>,
+    },
     /// A transfer was requested.
     Transfer {
         /// Target URI.

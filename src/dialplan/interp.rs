@@ -363,6 +363,15 @@ impl Interp {
             }
             StepKind::Hangup(disposition) => self.hangup(*disposition, "hangup step".into()),
             StepKind::Http(http) => self.begin_http(index, http, now),
+            StepKind::Ticket(fields) => {
+                let subject = fields.subject.as_ref().map(|t| t.render(&self.vars));
+                // Pushed, not recorded: a full action queue must not lose the ticket's fields.
+                self.push(Action::Record(TurnRecord::Ticket {
+                    priority: fields.priority,
+                    subject,
+                }));
+                Flow::Goto(index + 1)
+            }
         }
     }
 

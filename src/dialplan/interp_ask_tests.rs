@@ -199,3 +199,18 @@ fn amounts_and_dates_are_captured_from_speech() {
         .iter()
         .any(|r| matches!(r, TurnRecord::InvalidInput { .. })));
 }
+
+#[test]
+fn a_ticket_step_sets_priority_and_subject_and_goes_on() {
+    let mut call = listening(
+        "steps:\n  - ask:\n      prompt: Which line?\n      capture: {var: line, entity: phone_number, min_digits: 10, max_digits: 11}\n  - ticket: {priority: high, subject: \"Fault on {line}\"}\n  - say: Logged.\n  - hangup: completed\n",
+    );
+    let out = call.event(heard(
+        "zero seven seven zero zero nine zero zero one two three",
+    ));
+    assert!(records(&out).contains(&&TurnRecord::Ticket {
+        priority: Some(crate::tickets::Priority::High),
+        subject: Some("Fault on 07700900123".into()),
+    }));
+    assert_eq!(says(&out), ["Logged."]);
+}

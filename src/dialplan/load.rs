@@ -14,9 +14,10 @@ use std::time::Duration;
 use super::error::{DialplanError, DialplanErrors, Problem};
 use super::model::{
     Assignment, Collect, Dialplan, Disposition, Escalation, InputRules, Intents, Menu, Play, Say,
-    Step, StepKind, Target, Transfer,
+    Step, StepKind, Target, TicketFields, Transfer,
 };
 use super::yaml::{self, Node};
+use crate::tickets::Priority;
 
 mod ask;
 mod fields;
@@ -32,7 +33,7 @@ pub const MAX_STEPS: usize = 10_000;
 pub const BUILTIN_VARS: &[&str] = &["caller", "called", "call_id", "request_uri"];
 
 const STEP_KINDS: &[&str] = &[
-    "say", "play", "menu", "collect", "ask", "set", "goto", "transfer", "hangup", "http",
+    "say", "play", "menu", "collect", "ask", "set", "goto", "transfer", "hangup", "http", "ticket",
 ];
 const TOP_KEYS: &[&str] = &[
     "name", "voice", "start", "intents", "faq", "on_angry", "steps",
@@ -66,6 +67,7 @@ const COLLECT_KEYS: &[&str] = &[
     "barge_in",
 ];
 const TRANSFER_KEYS: &[&str] = &["to", "on_failure"];
+const TICKET_KEYS: &[&str] = &["priority", "subject"];
 
 const DEFAULT_VOICE: &str = "en-us";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -412,6 +414,7 @@ impl Loader<'_> {
             "goto" => StepKind::Goto(self.target(value, "goto")?),
             "transfer" => StepKind::Transfer(self.transfer(value)?),
             "http" => StepKind::Http(self.http(value)?),
+            "ticket" => StepKind::Ticket(self.ticket(value)?),
             _ => StepKind::Hangup(self.disposition(value)?),
         };
         if self.errors.len() > before {
@@ -621,6 +624,31 @@ impl Loader<'_> {
             return None;
         }
         Some(Transfer { target, on_failure })
+    }
+
+    fn ticket(&mut self, node: &Node) -> Option<TicketFields> {
+        let map = self.mapping(node, "ticket")?;
+        self.check_keys(map, TICKET_KEYS, "ticket", &[]);
+        let priority = match get(map, "priority") {
+            Some(n) => {
+                let word = self.string(n, "priority")?;
+                let priority = Priority::parse(&word);
+                if priority.is_none() {
+                    self.error(n.line, Problem::BadPriority(word));
+                }
+                Some(priority?)
+            }
+            None => None,
+        };
+        let subject = match get(map, "subject") {
+            Some(n) => Some(self.template(n, "subject")?),
+            None => None,
+        };
+        if priority.is_none() && subject.is_none() {
+            self.missing(node, "priority` or `subject", "ticket");
+            return None;
+        }
+        Some(TicketFields { priority, subject })
     }
 
     fn disposition(&mut self, node: &Node) -> Option<Disposition> {

@@ -327,6 +327,26 @@ fn ask_steps_are_validated() {
             "unknown entity `colour`; expected digits, yes_no, order_number, account_number, phone_number, amount or date",
         ),
         (
+            "steps:\n  - ticket: {priority: soon}\n",
+            2,
+            "unknown priority `soon`; expected low, normal, high or urgent",
+        ),
+        (
+            "steps:\n  - ticket: {}\n",
+            2,
+            "ticket step is missing required key `priority` or `subject`",
+        ),
+        (
+            "intents:\n  x:\n    label: \"\"\n    examples: [a]\nsteps:\n  - hangup:\n",
+            3,
+            "`label` is 0 characters",
+        ),
+        (
+            "intents:\n  x: {label: X}\nsteps:\n  - hangup:\n",
+            2,
+            "intent `x` is missing required key `examples`",
+        ),
+        (
             "steps:\n  - ask:\n      capture: {var: x}\n      threshold: 2\n",
             4,
             "`threshold` must be a number between 0 and 1, found",

@@ -41,7 +41,7 @@ pub use interp::{Interp, MAX_QUEUED_ACTIONS, MAX_STEPS_PER_INPUT, MAX_TYPEAHEAD}
 pub use load::{load_file, load_str, BUILTIN_VARS, MAX_FILE_BYTES, MAX_STEPS};
 pub use model::{
     Ask, Assignment, Capture, Collect, Dialplan, Disposition, Entity, InputRules, Intents, Menu,
-    Play, Say, Step, StepKind, Target, Transfer, BUILTIN_INTENTS,
+    Play, Say, Step, StepKind, Target, TicketFields, Transfer, BUILTIN_INTENTS,
 };
 pub use routes::Routes;
 pub use template::{Filter, Template, TemplateError};

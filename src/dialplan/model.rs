@@ -10,6 +10,7 @@ use super::error::DialplanError;
 use super::http::HttpStep;
 use super::template::Template;
 use crate::bot::{Bot, Faq, IntentSet};
+use crate::tickets::Priority;
 
 /// A loaded dialplan: an ordered list of steps; unlabelled steps fall through to the next one.
 #[derive(Debug, Clone)]
@@ -141,6 +142,8 @@ pub enum StepKind {
     Ask(Ask),
     /// Ask a backend over HTTP; fields of its JSON answer become variables.
     Http(HttpStep),
+    /// Sets the call ticket's priority and subject.
+    Ticket(TicketFields),
 }
 
 impl StepKind {
@@ -157,6 +160,7 @@ impl StepKind {
             StepKind::Hangup(_) => "hangup",
             StepKind::Ask(_) => "ask",
             StepKind::Http(_) => "http",
+            StepKind::Ticket(_) => "ticket",
         }
     }
 }
@@ -416,6 +420,15 @@ pub struct Assignment {
     pub var: String,
     /// Value template.
     pub value: Template,
+}
+
+/// `ticket`: what the call's ticket is about and how urgent it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketFields {
+    /// New priority, if given.
+    pub priority: Option<Priority>,
+    /// New subject (a template, e.g. `"Fault on {fault_number}"`), if given.
+    pub subject: Option<Template>,
 }
 
 /// `transfer`.

@@ -23,7 +23,7 @@ mod writer;
 mod tests;
 
 pub use model::{
-    Disposition, NewTicket, Page, Ticket, TicketId, TicketSummary, Turn, TurnKind,
+    Disposition, NewTicket, Page, Priority, Ticket, TicketId, TicketSummary, Turn, TurnKind,
     UnknownDisposition, RESERVED_TURN_KEYS,
 };
 pub use store::{StoreOptions, TicketStore, DEFAULT_QUEUE_CAPACITY, MAX_PER_PAGE};

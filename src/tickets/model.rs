@@ -57,6 +57,41 @@ impl Disposition {
     }
 }
 
+/// How urgently a ticket needs a person. Stored and serialized as these lowercase words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// Whenever someone has time.
+    Low,
+    /// Every ticket unless the dialplan says otherwise.
+    #[default]
+    Normal,
+    /// Before the normal ones (e.g. a service fault).
+    High,
+    /// Now (e.g. fraud on a card).
+    Urgent,
+}
+
+impl Priority {
+    /// All priorities, least urgent first.
+    pub const ALL: [Priority; 4] = [Self::Low, Self::Normal, Self::High, Self::Urgent];
+
+    /// The stored / serialized word.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Normal => "normal",
+            Self::High => "high",
+            Self::Urgent => "urgent",
+        }
+    }
+
+    /// Parses the stored word.
+    pub fn parse(word: &str) -> Option<Priority> {
+        Self::ALL.into_iter().find(|p| p.as_str() == word)
+    }
+}
+
 /// A stored disposition word this build does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown disposition {0:?}")]
@@ -223,6 +258,10 @@ pub struct TicketSummary {
     pub digits: String,
     /// Number of turns stored.
     pub turn_count: u32,
+    /// How urgent (`normal` unless the dialplan set it).
+    pub priority: Priority,
+    /// What the call was about, as the dialplan summed it up (empty if it did not).
+    pub subject: String,
 }
 
 /// A ticket with its ordered turns.

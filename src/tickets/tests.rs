@@ -67,6 +67,8 @@ fn create_update_get_round_trip() {
     store.add_turn(id, Turn::new(at(1_300), TurnKind::Dtmf, "1"));
     store.set_recording(id, "/var/rec/1.wav");
     store.set_transfer(id, "sip:agent@voxdesk.test");
+    store.set_priority(id, Priority::High);
+    store.set_subject(id, "Fault on 07700900123");
     store.finish(id, at(4_000), Disposition::Transferred);
     store.flush().unwrap();
 
@@ -84,6 +86,8 @@ fn create_update_get_round_trip() {
     assert_eq!(json["disposition"], json!("transferred"));
     assert_eq!(json["transfer_target"], json!("sip:agent@voxdesk.test"));
     assert_eq!(json["recording_path"], json!("/var/rec/1.wav"));
+    assert_eq!(json["priority"], json!("high"));
+    assert_eq!(json["subject"], json!("Fault on 07700900123"));
     assert_eq!(
         json["turns"][1],
         json!({
@@ -108,6 +112,10 @@ fn live_ticket_has_no_end_or_duration() {
     for key in ["answered_at", "ended_at", "duration_ms", "disposition"] {
         assert_eq!(json[key], json!(null), "{key}");
     }
+    assert_eq!(
+        (&json["priority"], &json["subject"]),
+        (&json!("normal"), &json!(""))
+    );
     assert_eq!(json["turns"], json!([]));
 }
 

@@ -9,7 +9,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use rusqlite::{params, Connection};
 use serde_json::{Map, Value};
 
-use super::model::{Disposition, NewTicket, TicketId, Turn, RESERVED_TURN_KEYS};
+use super::model::{Disposition, NewTicket, Priority, TicketId, Turn, RESERVED_TURN_KEYS};
 use super::time::Timestamp;
 use crate::metrics::Metrics;
 
@@ -35,6 +35,8 @@ pub(crate) enum TicketOp {
     AddDigits(TicketId, String),
     SetRecording(TicketId, String),
     SetTransfer(TicketId, String),
+    SetPriority(TicketId, Priority),
+    SetSubject(TicketId, String),
     Finish(TicketId, Timestamp, Disposition),
     /// Acknowledged once everything queued before it is committed.
     Flush(SyncSender<()>),
@@ -137,6 +139,12 @@ fn apply(conn: &Connection, op: &TicketOp) -> rusqlite::Result<()> {
                 *id,
                 truncate(target, MAX_FIELD_BYTES),
             )?;
+        }
+        TicketOp::SetPriority(id, priority) => {
+            update(conn, "priority", *id, priority.as_str())?;
+        }
+        TicketOp::SetSubject(id, subject) => {
+            update(conn, "subject", *id, truncate(subject, MAX_FIELD_BYTES))?;
         }
         TicketOp::Finish(id, at, disposition) => {
             conn.execute(

@@ -73,7 +73,9 @@ impl Loader<'_> {
                     match get(fields, "examples") {
                         Some(list) => self.examples(list, &name),
                         None => {
-                            self.missing(value, "examples", &format!("intents.{name}"));
+                            let key = "examples".to_owned();
+                            let context = format!("intent `{name}`");
+                            self.error(value.line, Problem::MissingKey { key, context });
                             None
                         }
                     }
