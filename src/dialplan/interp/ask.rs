@@ -332,10 +332,10 @@ impl Interp {
         };
         let corrected = spoken_value(capture.entity, &heard.entities)
             .filter(|v| *v != value && is_valid(capture, v));
-        heard.intent = heard
-            .entities
-            .yes_no
-            .map(|yes| if yes { "yes" } else { "no" }.to_string());
+        if let Some(yes) = heard.entities.yes_no {
+            heard.intent = Some(if yes { "yes" } else { "no" }.to_string());
+            heard.intent_confidence = 1.0;
+        }
         match (corrected, heard.entities.yes_no) {
             (Some(new), _) => {
                 heard.outcome = "corrected";
