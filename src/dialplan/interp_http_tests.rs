@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::interp_tests::says;
 use super::*;
 
 const PLAN: &str = r#"
@@ -83,16 +84,6 @@ fn request_of(actions: &[Action]) -> (RequestId, HttpRequest) {
             _ => None,
         })
         .expect("an http request")
-}
-
-fn says(actions: &[Action]) -> Vec<String> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Say { text, .. } => Some(text.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 fn http_record(actions: &[Action]) -> HttpRecord {

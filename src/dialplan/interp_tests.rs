@@ -99,7 +99,7 @@ impl Call {
     }
 }
 
-fn says(actions: &[Action]) -> Vec<String> {
+pub(super) fn says(actions: &[Action]) -> Vec<String> {
     actions
         .iter()
         .filter_map(|a| match a {
