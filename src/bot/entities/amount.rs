@@ -1,6 +1,7 @@
 //! Money amounts: "$20.50", "£1,250", "20 dollars", "fifty dollars", "twelve dollars fifty",
-//! "a hundred and twenty pounds", "fifty cents", and with a money cue ("pay", "top up",
-//! "refund", ...) also bare numbers: "pay twelve fifty", "top up two thousand five hundred".
+//! "a hundred and twenty pounds", "fifty cents", "five grand", "a tenner", and with a money cue
+//! ("pay", "top up", "refund", "add", "borrow", ...) also bare numbers: "pay twelve fifty",
+//! "top up two thousand five hundred".
 //!
 //! A number is an amount only when money is said: a currency symbol or word next to it, or a
 //! money cue at most [`CUE_WINDOW`] words before it with no identifier word ("order",
@@ -30,9 +31,36 @@ pub struct Amount {
 }
 
 const MONEY_CUES: &[&str] = &[
-    "pay", "paid", "paying", "payment", "topup", "charge", "charged", "refund", "refunded",
-    "balance", "cost", "costs", "price", "owe", "owed", "spend", "spent", "transfer", "deposit",
-    "withdraw", "bill", "fee", "total", "amount",
+    "pay",
+    "paid",
+    "paying",
+    "payment",
+    "topup",
+    "charge",
+    "charged",
+    "refund",
+    "refunded",
+    "balance",
+    "cost",
+    "costs",
+    "price",
+    "owe",
+    "owed",
+    "spend",
+    "spent",
+    "transfer",
+    "deposit",
+    "withdraw",
+    "bill",
+    "fee",
+    "total",
+    "amount",
+    "add",
+    "borrow",
+    "borrowed",
+    "borrowing",
+    "lend",
+    "loan",
 ];
 
 /// The first amount in `toks` outside the `taken` spans, and the tokens it covers.
@@ -43,6 +71,9 @@ pub(super) fn find(
     cued_everywhere: bool,
 ) -> Option<(Amount, Range<usize>)> {
     (0..toks.len()).find_map(|i| {
+        if let Some(amount) = toks.get(i).and_then(|t| slang_note(t)) {
+            return Some((amount, i..i + 1));
+        }
         let cue = if cued_everywhere {
             Cue::Asked
         } else if money_cue_before(toks, i) {
@@ -77,8 +108,14 @@ fn amount_at(toks: &[String], i: usize, cue: Cue) -> Option<(Amount, usize)> {
     if currency.is_some() {
         j += 1;
     }
-    let (major, mut minor, spoken, next) = number_at(toks, j)?;
+    let (mut major, mut minor, spoken, next) = number_at(toks, j)?;
     j = next;
+    // "five grand": thousands of the local currency, whatever it is.
+    let grand = toks.get(j).is_some_and(|t| t == "grand" || t == "k") && minor.is_none();
+    if grand {
+        major = major.saturating_mul(1000);
+        j += 1;
+    }
     if minor.is_none() && spoken && (1..=99).contains(&major) {
         if let Some((cents, after)) = spoken_cents_at(toks, j) {
             let currency_follows = toks.get(after).and_then(|t| word_currency(t)).is_some();
@@ -107,11 +144,12 @@ fn amount_at(toks: &[String], i: usize, cue: Cue) -> Option<(Amount, usize)> {
         }
     }
     let part_of_digit_string = toks.get(j).is_some_and(|t| is_number_word(t));
-    let bare_ok = match cue {
-        Cue::Asked => true,
-        Cue::Word => major >= MIN_CUED || minor.is_some(),
-        Cue::None => false,
-    };
+    let bare_ok = grand
+        || match cue {
+            Cue::Asked => true,
+            Cue::Word => major >= MIN_CUED || minor.is_some(),
+            Cue::None => false,
+        };
     if (currency.is_none() && !bare_ok) || part_of_digit_string {
         return None;
     }
@@ -192,6 +230,19 @@ fn symbol_currency(token: &str) -> Option<&'static str> {
         "€" => Some("EUR"),
         _ => None,
     }
+}
+
+/// British notes by name: "a tenner", "a fiver".
+fn slang_note(token: &str) -> Option<Amount> {
+    let value = match token {
+        "fiver" => "5",
+        "tenner" => "10",
+        _ => return None,
+    };
+    Some(Amount {
+        value: value.to_owned(),
+        currency: Some("GBP".to_owned()),
+    })
 }
 
 fn word_currency(token: &str) -> Option<&'static str> {

@@ -11,7 +11,8 @@
 //! Order and account numbers need at least [`MIN_ID_DIGITS`] digits, so "one" in "I want one
 //! order" is not one; phone numbers need 7..=15 (E.164 allows 15). A run with no cue stays a
 //! plain digit string, except that it goes to the slot the dialplan asked for, and a 7..=15
-//! digit run becomes the phone number when the caller talks about a phone anywhere in the text.
+//! digit run becomes the phone number when the caller talks about a phone anywhere in the text,
+//! and 10 or 11 digits starting with 0 are a (national) phone number even without a cue.
 //! "my number is ..." alone is not a cue: it may be any of the three.
 
 use std::ops::{Range, RangeInclusive};
@@ -23,6 +24,8 @@ use super::Slot;
 pub(super) const MIN_ID_DIGITS: usize = 3;
 /// Digits of a phone number.
 const PHONE_DIGITS: RangeInclusive<usize> = 7..=15;
+/// Digits of a national number with its trunk 0 (UK, much of Europe, Australia).
+const NATIONAL_PHONE_DIGITS: RangeInclusive<usize> = 10..=11;
 /// Farthest a cue word may be before a digit run.
 const CUE_BEFORE: usize = 5;
 /// Farthest a cue word may be after a digit run ("1234 is my account number").
@@ -88,6 +91,14 @@ pub(super) fn assign(
         Some(Slot::PhoneNumber) => Some(Kind::Phone),
         _ => None,
     };
+    // A bare 10 or 11 digits with a trunk 0 is written like a national phone number
+    // ("07700 900123", "0113 496 0123"), whatever the words around it.
+    if ids.phone.is_none() {
+        ids.phone = bare
+            .iter()
+            .find(|r| r.digits.starts_with('0') && NATIONAL_PHONE_DIGITS.contains(&r.digits.len()))
+            .map(|r| r.digits.clone());
+    }
     let phone_talk = (0..toks.len()).any(|j| cue_at(toks, j) == Some(Kind::Phone));
     let fallback = asked.or(phone_talk.then_some(Kind::Phone));
     if let Some(kind) = fallback {

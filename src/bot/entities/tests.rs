@@ -382,3 +382,38 @@ fn entities_stay_small() {
     // `dialplan::Action`; much bigger and clippy's large_enum_variant fires there.
     assert!(std::mem::size_of::<Entities>() <= 160);
 }
+
+#[test]
+fn national_phone_numbers_need_no_cue_and_slang_amounts_count() {
+    // (text, phone number, amount value)
+    let cases = [
+        (
+            "can I pay fifteen pounds onto 07700 900321",
+            Some("07700900321"),
+            Some("15"),
+        ),
+        ("the number's 0113 496 0123", Some("01134960123"), None),
+        (
+            "my number is zero seven nine one one two two three three four four",
+            Some("07911223344"),
+            None,
+        ),
+        // Ten digits without the trunk 0 may be anything: only a cue makes it a phone.
+        ("it's 5551234567", None, None),
+        ("stick a tenner on my mobile please", None, Some("10")),
+        ("a fiver will do", None, Some("5")),
+        ("what rate if I borrowed five grand", None, Some("5000")),
+        ("can I add twenty", None, Some("20")),
+        // A small count after "add" is not money.
+        ("add two to my basket", None, None),
+    ];
+    for (text, phone, amount) in cases {
+        let e = extract(text);
+        assert_eq!(e.phone_number.as_deref(), phone, "{text:?}");
+        assert_eq!(
+            e.amount.as_ref().map(|a| a.value.as_str()),
+            amount,
+            "{text:?}"
+        );
+    }
+}
