@@ -118,6 +118,8 @@ fn run(script: &Script) {
         });
         assert!(collected, "{var}={value} not collected: {detail}");
     }
+    // The call's roll-up counts every caller turn.
+    assert_eq!(detail["sentiment"]["turns"], 4, "{detail}");
     let (priority, subject) = script.ticket;
     assert_eq!(detail["priority"], priority, "{detail}");
     let said = detail["subject"].as_str().unwrap_or_default();

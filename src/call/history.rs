@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::listen::HeardTiming;
 use super::Registry;
+use crate::bot::Sentiment;
 use crate::dialplan::{self, TurnRecord};
 use crate::sip::endpoint::CallKey;
 use crate::tickets::{Disposition, TicketId, TicketStore, Timestamp, Turn, TurnKind};
@@ -25,7 +26,13 @@ pub(super) struct CallLog {
     pub(super) heard: Option<HeardTiming>,
     /// A speech turn waiting for the reply's first packet.
     pub(super) pending_speech: Option<(Turn, HeardTiming)>,
+    /// The caller's turns' sentiments so far, for the call's roll-up (the first
+    /// [`MAX_SENTIMENT_TURNS`]).
+    pub(super) sentiments: Vec<Sentiment>,
 }
+
+/// Caller turns a call's sentiment roll-up reads; a call has rarely more than a few dozen.
+const MAX_SENTIMENT_TURNS: usize = 256;
 
 /// Milliseconds, for ticket JSON.
 fn ms(d: Duration) -> u64 {
@@ -65,8 +72,23 @@ impl CallLog {
         }
     }
 
+    /// Writes the call's sentiment roll-up, if the caller said anything.
+    pub(super) fn summarize_sentiment(&self) {
+        if self.sentiments.is_empty() {
+            return;
+        }
+        let summary = serde_json::to_value(crate::bot::summarize(&self.sentiments))
+            .unwrap_or(serde_json::Value::Null);
+        self.tickets.set_sentiment(self.ticket, &summary);
+    }
+
     fn understood(&mut self, heard: dialplan::Understanding) {
         self.flush();
+        if let Some(sentiment) = &heard.sentiment {
+            if self.sentiments.len() < MAX_SENTIMENT_TURNS {
+                self.sentiments.push(sentiment.clone());
+            }
+        }
         let timing = self.heard.take();
         let now = Instant::now();
         let at = match timing {

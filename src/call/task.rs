@@ -88,6 +88,7 @@ pub(super) async fn run(
                 key,
                 heard: None,
                 pending_speech: None,
+                sentiments: Vec::new(),
             },
         };
         let (disposition, note) = call.run(setup).await;
@@ -622,6 +623,7 @@ impl Call {
     /// Stops media, writes the final ticket state, frees the port and the registry entry.
     async fn finish(&mut self, disposition: Disposition, note: Option<String>) {
         self.log.flush();
+        self.log.summarize_sentiment();
         if let Some(note) = &note {
             self.log.turn(TurnKind::Note, note.clone(), json!(null));
         }

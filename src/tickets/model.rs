@@ -262,6 +262,9 @@ pub struct TicketSummary {
     pub priority: Priority,
     /// What the call was about, as the dialplan summed it up (empty if it did not).
     pub subject: String,
+    /// The caller's sentiment over the call (`bot::CallSentiment`), null before the call ends
+    /// or when the caller never spoke.
+    pub sentiment: Value,
 }
 
 /// A ticket with its ordered turns.

@@ -44,9 +44,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE tickets ADD COLUMN turn_count INTEGER NOT NULL DEFAULT 0;
     UPDATE tickets SET turn_count =
         (SELECT COUNT(*) FROM turns WHERE turns.ticket_id = tickets.id);",
-    // v3: what the ticket is about and how urgent, set by the dialplan's `ticket` step.
+    // v3: what the ticket is about and how urgent (the dialplan's `ticket` step), and the
+    // caller's sentiment over the whole call (JSON).
     "ALTER TABLE tickets ADD COLUMN priority TEXT NOT NULL DEFAULT 'normal';
-    ALTER TABLE tickets ADD COLUMN subject TEXT NOT NULL DEFAULT '';",
+    ALTER TABLE tickets ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tickets ADD COLUMN sentiment TEXT NOT NULL DEFAULT 'null';",
 ];
 
 /// The version a fully migrated database reports.

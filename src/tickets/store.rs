@@ -137,6 +137,11 @@ impl TicketStore {
         self.send(TicketOp::SetPriority(id, priority));
     }
 
+    /// Sets the call's sentiment (a JSON object; one over the size cap is dropped).
+    pub fn set_sentiment(&self, id: TicketId, sentiment: &Value) {
+        self.send(TicketOp::SetSentiment(id, sentiment.to_string()));
+    }
+
     /// Sets what the ticket is about (truncated like other fields).
     pub fn set_subject(&self, id: TicketId, subject: &str) {
         self.send(TicketOp::SetSubject(id, subject.to_owned()));
@@ -259,7 +264,8 @@ impl TicketStore {
 }
 
 const SUMMARY_COLUMNS: &str = "id, call_id, from_uri, to_uri, started_at, answered_at, ended_at, \
-     disposition, transfer_target, recording_path, digits, turn_count, priority, subject";
+     disposition, transfer_target, recording_path, digits, turn_count, priority, subject, \
+     sentiment";
 
 fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<TicketSummary> {
     let answered_at: Option<i64> = row.get(5)?;
@@ -287,6 +293,7 @@ fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<TicketSummary> {
         // A word from a newer build reads as normal rather than hiding the ticket.
         priority: Priority::parse(&row.get::<_, String>(12)?).unwrap_or_default(),
         subject: row.get(13)?,
+        sentiment: serde_json::from_str(&row.get::<_, String>(14)?).map_err(|e| bad_text(14, e))?,
     })
 }
 

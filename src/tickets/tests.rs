@@ -69,6 +69,7 @@ fn create_update_get_round_trip() {
     store.set_transfer(id, "sip:agent@voxdesk.test");
     store.set_priority(id, Priority::High);
     store.set_subject(id, "Fault on 07700900123");
+    store.set_sentiment(id, &json!({"turns": 2, "last_polarity": "negative"}));
     store.finish(id, at(4_000), Disposition::Transferred);
     store.flush().unwrap();
 
@@ -88,6 +89,7 @@ fn create_update_get_round_trip() {
     assert_eq!(json["recording_path"], json!("/var/rec/1.wav"));
     assert_eq!(json["priority"], json!("high"));
     assert_eq!(json["subject"], json!("Fault on 07700900123"));
+    assert_eq!(json["sentiment"]["last_polarity"], json!("negative"));
     assert_eq!(
         json["turns"][1],
         json!({
@@ -116,6 +118,7 @@ fn live_ticket_has_no_end_or_duration() {
         (&json["priority"], &json["subject"]),
         (&json!("normal"), &json!(""))
     );
+    assert_eq!(json["sentiment"], json!(null));
     assert_eq!(json["turns"], json!([]));
 }
 

@@ -37,6 +37,8 @@ pub(crate) enum TicketOp {
     SetTransfer(TicketId, String),
     SetPriority(TicketId, Priority),
     SetSubject(TicketId, String),
+    /// JSON text.
+    SetSentiment(TicketId, String),
     Finish(TicketId, Timestamp, Disposition),
     /// Acknowledged once everything queued before it is committed.
     Flush(SyncSender<()>),
@@ -145,6 +147,12 @@ fn apply(conn: &Connection, op: &TicketOp) -> rusqlite::Result<()> {
         }
         TicketOp::SetSubject(id, subject) => {
             update(conn, "subject", *id, truncate(subject, MAX_FIELD_BYTES))?;
+        }
+        TicketOp::SetSentiment(id, json) => {
+            // Truncating JSON would break it: too large is dropped.
+            if json.len() <= MAX_JSON_BYTES {
+                update(conn, "sentiment", *id, json.as_str())?;
+            }
         }
         TicketOp::Finish(id, at, disposition) => {
             conn.execute(
