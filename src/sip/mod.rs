@@ -5,6 +5,7 @@
 //! send, events for `call/` and its next deadline. `call/` talks to it only through
 //! [`endpoint::SipEvent`] and the endpoint's command methods.
 
+pub mod auth;
 pub mod dialog;
 pub mod endpoint;
 pub mod message;
