@@ -3,17 +3,18 @@
 //! expiry and nc replay checks, and a per-address failure limiter. Sans-IO: time arrives as
 //! `now`, randomness as bytes from the caller, so every case is a deterministic unit test.
 //!
-//! Hand-written because nothing in the tree fits: `rsip` 0.4 types the header parameters but
-//! has no verifier, no nonce state and no SHA-256 (RFC 8760) support, and the standalone
-//! digest crates on crates.io we looked at (`digest_auth`, `http-auth`) are HTTP client-side
-//! helpers (compute a response to a challenge), not servers with nonce lifetime and replay state.
+//! Hand-written because nothing fits a sans-IO registrar: `rsip` 0.4's `DigestGenerator` needs
+//! the plain password (no stored HA1), compares with `==`, keeps nc in a `u8` printed in decimal where RFC 7616
+//! wants hex, and keeps no nonce state; `digest_auth` 0.3 (crates.io) is written for HTTP
+//! clients and leaves nonce issue, expiry and replay checks to the server, which is the part
+//! needed here. What remains (two hashes, a parameter list) is small enough to own.
 //!
 //! Decisions:
 //! - Nonces are stateful: 16 caller-supplied random bytes in hex, kept with their issue time and
 //!   last nc in a bounded map (oldest evicted). The nc replay check needs per-nonce state
 //!   anyway, so a stateless HMAC nonce would save nothing and would need a key.
 //! - Only `qop=auth` is accepted. Legacy RFC 2069 answers without qop carry no nc, so replay
-//!   cannot be detected; every challenge offers `qop="auth"` and RFC 3261 clients must use it.
+//!   cannot be detected; every challenge offers `qop="auth"`, which RFC 2617/7616 clients use.
 //!   `auth-int` and the `-sess` algorithms are rejected by the parser.
 //! - `stale` follows RFC 7616 §3.3: only when the nonce is unknown/expired *and* the response
 //!   is right for it. A wrong response is [`Verdict::Wrong`] whatever the nonce state.
