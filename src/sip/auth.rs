@@ -4,10 +4,10 @@
 //! `now`, randomness as bytes from the caller, so every case is a deterministic unit test.
 //!
 //! Hand-written because nothing fits a sans-IO registrar: `rsip` 0.4's `DigestGenerator` needs
-//! the plain password (no stored HA1), compares with `==`, keeps nc in a `u8` printed in decimal where RFC 7616
-//! wants hex, and keeps no nonce state; `digest_auth` 0.3 (crates.io) is written for HTTP
-//! clients and leaves nonce issue, expiry and replay checks to the server, which is the part
-//! needed here. What remains (two hashes, a parameter list) is small enough to own.
+//! the plain password (no stored HA1), compares with `==`, keeps nc in a `u8` printed in
+//! decimal where RFC 7616 wants hex, and keeps no nonce state; `digest_auth` 0.3 (crates.io) is
+//! written for HTTP clients and leaves nonce issue, expiry and replay checks to the server, the
+//! part needed here. What remains (two hashes, a parameter list) is small enough to own.
 //!
 //! Decisions:
 //! - Nonces are stateful: 16 caller-supplied random bytes in hex, kept with their issue time and
