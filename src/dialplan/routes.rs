@@ -38,11 +38,6 @@ impl Routes {
             .unwrap_or(&self.default)
     }
 
-    /// The dialplan of calls no route names.
-    pub fn default_plan(&self) -> &Arc<Dialplan> {
-        &self.default
-    }
-
     /// Routed users and their dialplans, sorted by user (for logs and the API).
     pub fn routed(&self) -> Vec<(&str, &Arc<Dialplan>)> {
         let mut routed: Vec<_> = self

@@ -76,7 +76,18 @@ impl Serialize for Timestamp {
     }
 }
 
-/// Proleptic Gregorian (year, month, day) for days since 1970-01-01.
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm); the
+/// inverse of [`civil_from_days`].
+pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y.rem_euclid(400);
+    let march_based_month = (month + 9) % 12;
+    let day_of_year = (153 * march_based_month + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 /// (year, month, day) of `days` since 1970-01-01 (proleptic Gregorian, any i64 day count).
 pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
@@ -95,17 +106,6 @@ pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    /// Inverse of `civil_from_days`, written independently to cross-check it.
-    fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-        let y = if month <= 2 { year - 1 } else { year };
-        let era = y.div_euclid(400);
-        let yoe = y.rem_euclid(400);
-        let mp = (month + 9) % 12;
-        let doy = (153 * mp + 2) / 5 + day - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146_097 + doe - 719_468
-    }
 
     #[test]
     fn formats_known_instants() {

@@ -233,19 +233,11 @@ pub fn parse_rfc3339_millis(text: &str) -> Option<i64> {
     }
     let digits: String = fraction.chars().chain("000".chars()).take(3).collect();
     let millis: i64 = digits.parse().ok()?;
-    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+    let seconds = crate::tickets::time::days_from_civil(year, month, day) * 86_400
+        + hour * 3600
+        + minute * 60
+        + second;
     Some(seconds * 1000 + millis)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

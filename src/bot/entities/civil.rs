@@ -3,8 +3,8 @@
 //!
 //! Hand-written because neither `chrono` nor `time` is in the dependency tree and entities need
 //! only validation, weekday and adding days. The conversions are Howard Hinnant's
-//! `days_from_civil` (here) and `civil_from_days` (shared with ticket timestamps,
-//! `tickets::time`); proleptic Gregorian calendar, exact for every year.
+//! `days_from_civil` and `civil_from_days`, shared with ticket timestamps (`tickets::time`);
+//! proleptic Gregorian calendar, exact for every year.
 //! The caller supplies today's date (the shell reads the clock and picks the time zone); nothing
 //! here reads one.
 
@@ -86,7 +86,7 @@ impl CivilDate {
 
     /// Days since 1970-01-01.
     pub fn days_since_epoch(self) -> i64 {
-        days_from_civil(
+        crate::tickets::time::days_from_civil(
             i64::from(self.year),
             i64::from(self.month),
             i64::from(self.day),
@@ -137,16 +137,6 @@ fn days_in_month(year: i32, month: u8) -> u8 {
         2 => 28,
         _ => 0,
     }
-}
-
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let year_of_era = y.rem_euclid(400);
-    let march_based_month = (month + 9) % 12;
-    let day_of_year = (153 * march_based_month + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 fn civil_from_days(days: i64) -> (i64, u8, u8) {

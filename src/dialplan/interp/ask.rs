@@ -244,12 +244,7 @@ impl Interp {
         options: [usize; 2],
         now: Instant,
     ) -> Flow {
-        let words: Vec<String> = heard
-            .text
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(str::to_lowercase)
-            .collect();
+        let words = crate::bot::normalize::tokens(&heard.text);
         let says = |set: &[&str]| words.iter().any(|w| set.contains(&w.as_str()));
         let score = |i: usize| confidence_of(&analysis.intents, &ask.intents[i].0);
         let [first, second] = options;
