@@ -13,6 +13,7 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+mod handling;
 mod model;
 mod schema;
 mod store;
@@ -22,6 +23,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+pub use handling::{Handling, HandlingUpdate, MAX_LIST};
 pub use model::{
     Disposition, NewTicket, Page, Priority, Ticket, TicketId, TicketSummary, Turn, TurnKind,
     UnknownDisposition, RESERVED_TURN_KEYS,

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use super::handling::Handling;
 use super::time::Timestamp;
 
 /// Primary key of a ticket; allocated in memory so `create` never waits on SQLite.
@@ -265,6 +266,9 @@ pub struct TicketSummary {
     /// The caller's sentiment over the call (`bot::CallSentiment`), null before the call ends
     /// or when the caller never spoke.
     pub sentiment: Value,
+    /// Queue, agents, talk time, CSAT…: the human part of the call.
+    #[serde(flatten)]
+    pub handling: Handling,
 }
 
 /// A ticket with its ordered turns.

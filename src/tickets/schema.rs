@@ -49,6 +49,21 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE tickets ADD COLUMN priority TEXT NOT NULL DEFAULT 'normal';
     ALTER TABLE tickets ADD COLUMN subject TEXT NOT NULL DEFAULT '';
     ALTER TABLE tickets ADD COLUMN sentiment TEXT NOT NULL DEFAULT 'null';",
+    // v4: the human part of the call (queue, agents, talk/hold/wrap-up, transfers, notes,
+    // the agent's disposition, CSAT, the agent leg's recording).
+    "ALTER TABLE tickets ADD COLUMN queue TEXT;
+    ALTER TABLE tickets ADD COLUMN queue_wait_ms INTEGER;
+    ALTER TABLE tickets ADD COLUMN agents_tried TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE tickets ADD COLUMN agent TEXT;
+    ALTER TABLE tickets ADD COLUMN talk_ms INTEGER;
+    ALTER TABLE tickets ADD COLUMN hold_ms INTEGER;
+    ALTER TABLE tickets ADD COLUMN wrap_up_ms INTEGER;
+    ALTER TABLE tickets ADD COLUMN transfers TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE tickets ADD COLUMN notes TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE tickets ADD COLUMN agent_disposition TEXT;
+    ALTER TABLE tickets ADD COLUMN csat INTEGER;
+    ALTER TABLE tickets ADD COLUMN agent_recording_path TEXT;
+    CREATE INDEX tickets_from_uri ON tickets(from_uri, id);",
 ];
 
 /// The version a fully migrated database reports.

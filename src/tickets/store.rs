@@ -15,6 +15,7 @@ use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{Map, Value};
 
+use super::handling::{Handling, HandlingUpdate};
 use super::model::{
     Disposition, NewTicket, Page, Priority, Ticket, TicketId, TicketSummary, Turn, TurnKind,
 };
@@ -147,6 +148,11 @@ impl TicketStore {
         self.send(TicketOp::SetSubject(id, subject.to_owned()));
     }
 
+    /// Records a step of the human part of the call (queue, agent, CSAT, …).
+    pub fn handling(&self, id: TicketId, update: HandlingUpdate) {
+        self.send(TicketOp::Handling(id, update));
+    }
+
     /// Closes the ticket.
     pub fn finish(&self, id: TicketId, ended_at: Timestamp, disposition: Disposition) {
         self.send(TicketOp::Finish(id, ended_at, disposition));
@@ -223,6 +229,38 @@ impl TicketStore {
         Ok(Some(Ticket { summary, turns }))
     }
 
+    /// The caller's earlier tickets, newest first: those from the same From URI with an id
+    /// below `before` (at most `limit`, clamped to [`MAX_PER_PAGE`]). What an agent sees as the
+    /// caller's history.
+    pub fn caller_history_blocking(
+        &self,
+        from_uri: &str,
+        before: TicketId,
+        limit: u32,
+    ) -> Result<Vec<TicketSummary>, TicketError> {
+        let limit = limit.clamp(1, MAX_PER_PAGE);
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM tickets WHERE from_uri = ?1 AND id < ?2
+             ORDER BY id DESC LIMIT ?3"
+        ))?;
+        let rows = stmt.query_map(params![from_uri, before.0, limit], summary_from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// [`Self::caller_history_blocking`] on the blocking thread pool.
+    pub async fn caller_history(
+        &self,
+        from_uri: &str,
+        before: TicketId,
+        limit: u32,
+    ) -> Result<Vec<TicketSummary>, TicketError> {
+        let store = self.clone();
+        let from_uri = from_uri.to_owned();
+        tokio::task::spawn_blocking(move || store.caller_history_blocking(&from_uri, before, limit))
+            .await?
+    }
+
     /// [`Self::list_blocking`] on the blocking thread pool.
     pub async fn list(&self, page: u32, per_page: u32) -> Result<Page<TicketSummary>, TicketError> {
         let store = self.clone();
@@ -265,7 +303,8 @@ impl TicketStore {
 
 const SUMMARY_COLUMNS: &str = "id, call_id, from_uri, to_uri, started_at, answered_at, ended_at, \
      disposition, transfer_target, recording_path, digits, turn_count, priority, subject, \
-     sentiment";
+     sentiment, queue, queue_wait_ms, agents_tried, agent, talk_ms, hold_ms, wrap_up_ms, \
+     transfers, notes, agent_disposition, csat, agent_recording_path";
 
 fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<TicketSummary> {
     let answered_at: Option<i64> = row.get(5)?;
@@ -294,6 +333,7 @@ fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<TicketSummary> {
         priority: Priority::parse(&row.get::<_, String>(12)?).unwrap_or_default(),
         subject: row.get(13)?,
         sentiment: serde_json::from_str(&row.get::<_, String>(14)?).map_err(|e| bad_text(14, e))?,
+        handling: Handling::from_row(row, 15)?,
     })
 }
 

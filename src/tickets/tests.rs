@@ -356,3 +356,96 @@ async fn async_reads_and_flush() {
     assert_eq!(page.items.len(), 1);
     assert_eq!(store.get(id).await.unwrap().unwrap().summary.id, id);
 }
+
+#[test]
+fn handling_updates_fill_the_human_part_and_lists_are_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open(&dir.path().join("t.db"));
+    let id = store.create(new_ticket(1));
+    let fresh = store.create(new_ticket(2));
+    store.handling(id, HandlingUpdate::Queued("support".into()));
+    store.handling(id, HandlingUpdate::AgentTried("bob".into()));
+    store.handling(id, HandlingUpdate::AgentTried("alice".into()));
+    store.handling(id, HandlingUpdate::AgentAnswered("alice".into()));
+    store.handling(id, HandlingUpdate::QueueLeft { wait_ms: 4_200 });
+    store.handling(
+        id,
+        HandlingUpdate::TalkEnded {
+            talk_ms: 61_000,
+            hold_ms: 5_000,
+        },
+    );
+    store.handling(id, HandlingUpdate::WrapUp { ms: 10_000 });
+    store.handling(
+        id,
+        HandlingUpdate::Transfer(json!({"by": "alice", "kind": "blind", "target": "carol"})),
+    );
+    store.handling(
+        id,
+        HandlingUpdate::Note {
+            by: "alice".into(),
+            text: "refund promised".into(),
+            at: at(9_000),
+        },
+    );
+    store.handling(id, HandlingUpdate::AgentDisposition("resolved".into()));
+    store.handling(id, HandlingUpdate::Csat(9));
+    store.handling(id, HandlingUpdate::Csat(4));
+    store.handling(id, HandlingUpdate::AgentRecording("/r/1-agent.wav".into()));
+    for n in 0..(MAX_LIST + 5) {
+        store.handling(fresh, HandlingUpdate::AgentTried(format!("a{n}")));
+    }
+    store.flush().unwrap();
+
+    let json = serde_json::to_value(store.get_blocking(id).unwrap().unwrap()).unwrap();
+    assert_eq!(json["queue"], "support");
+    assert_eq!(json["queue_wait_ms"], 4_200);
+    assert_eq!(json["agents_tried"], json!(["bob", "alice"]));
+    assert_eq!(json["agent"], "alice");
+    assert_eq!(
+        (json["talk_ms"].clone(), json["hold_ms"].clone()),
+        (json!(61_000), json!(5_000))
+    );
+    assert_eq!(json["wrap_up_ms"], 10_000);
+    assert_eq!(json["transfers"][0]["target"], "carol");
+    assert_eq!(json["notes"][0]["text"], "refund promised");
+    assert_eq!(json["notes"][0]["at"], json!(at(9_000)));
+    assert_eq!(json["agent_disposition"], "resolved");
+    assert_eq!(json["csat"], 4, "an out-of-range score is ignored");
+    assert_eq!(json["agent_recording_path"], "/r/1-agent.wav");
+
+    let capped = store.get_blocking(fresh).unwrap().unwrap();
+    assert_eq!(
+        capped
+            .summary
+            .handling
+            .agents_tried
+            .as_array()
+            .map(Vec::len),
+        Some(MAX_LIST as usize)
+    );
+    assert_eq!(capped.summary.handling.csat, None);
+    assert_eq!(capped.summary.handling.queue, None);
+}
+
+#[test]
+fn caller_history_lists_earlier_tickets_from_the_same_caller() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open(&dir.path().join("t.db"));
+    let first = store.create(new_ticket(1));
+    let _other = store.create(new_ticket(2));
+    let second = store.create(new_ticket(1));
+    let current = store.create(new_ticket(1));
+    store.flush().unwrap();
+    let ids: Vec<TicketId> = store
+        .caller_history_blocking("sip:caller1@example.com", current, 10)
+        .unwrap()
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(ids, vec![second, first]);
+    let one = store
+        .caller_history_blocking("sip:caller1@example.com", current, 1)
+        .unwrap();
+    assert_eq!(one.len(), 1);
+}

@@ -9,6 +9,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use rusqlite::{params, Connection};
 use serde_json::{Map, Value};
 
+use super::handling::{self, HandlingUpdate};
 use super::model::{Disposition, NewTicket, Priority, TicketId, Turn, RESERVED_TURN_KEYS};
 use super::time::Timestamp;
 use crate::metrics::Metrics;
@@ -40,6 +41,7 @@ pub(crate) enum TicketOp {
     /// JSON text.
     SetSentiment(TicketId, String),
     Finish(TicketId, Timestamp, Disposition),
+    Handling(TicketId, HandlingUpdate),
     /// Acknowledged once everything queued before it is committed.
     Flush(SyncSender<()>),
     /// Test hook: report `paused`, then block until `resume` yields or hangs up.
@@ -160,6 +162,7 @@ fn apply(conn: &Connection, op: &TicketOp) -> rusqlite::Result<()> {
                 params![id.0, at.unix_millis(), disposition.as_str()],
             )?;
         }
+        TicketOp::Handling(id, update) => handling::apply(conn, *id, update)?,
         TicketOp::Flush(_) => {}
         #[cfg(test)]
         TicketOp::Pause { .. } => {}
