@@ -54,6 +54,31 @@ pub struct Config {
     pub speech: SpeechConfig,
     /// Stopping.
     pub shutdown: ShutdownConfig,
+    /// Human agents and their queues.
+    pub agents: AgentsConfig,
+}
+
+/// Where agents and queues come from, and how their phones are watched.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentsConfig {
+    /// The agents file (`agents:` and `queues:`); a missing file means no agents, so every
+    /// `queue` step takes its `on_full` branch.
+    pub file: PathBuf,
+    /// Seconds between OPTIONS pings to each registered contact (NAT keepalive and presence).
+    pub keepalive_secs: u64,
+    /// Unanswered pings in a row after which a contact is dropped.
+    pub keepalive_failures: u32,
+}
+
+impl Default for AgentsConfig {
+    fn default() -> Self {
+        AgentsConfig {
+            file: "dialplans/agents.yaml".into(),
+            keepalive_secs: 30,
+            keepalive_failures: 3,
+        }
+    }
 }
 
 /// SIP settings.
@@ -334,6 +359,11 @@ impl Config {
         if self.sip.max_message_size < 1024 {
             return Err(ConfigError::Invalid(
                 "sip.max_message_size must be at least 1024".into(),
+            ));
+        }
+        if self.agents.keepalive_secs == 0 || self.agents.keepalive_failures == 0 {
+            return Err(ConfigError::Invalid(
+                "agents.keepalive_secs and agents.keepalive_failures must be > 0".into(),
             ));
         }
         Ok(())

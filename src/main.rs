@@ -101,6 +101,9 @@ struct ServeArgs {
     /// industry dialplans].
     #[arg(long)]
     dialplan: Option<PathBuf>,
+    /// Agents and queues file [default: dialplans/agents.yaml].
+    #[arg(long)]
+    agents: Option<PathBuf>,
     /// RTP port range LOW-HIGH [default: 20000-30000].
     #[arg(long)]
     rtp_ports: Option<String>,
@@ -346,6 +349,9 @@ fn serve(args: ServeArgs) -> ExitCode {
         // One file named on the command line answers every call.
         config.dialplan.file = dialplan;
         config.dialplan.routes.clear();
+    }
+    if let Some(agents) = args.agents {
+        config.agents.file = agents;
     }
     if let Some(ports) = args.rtp_ports {
         config.media.rtp_ports = ports;
