@@ -47,6 +47,7 @@ impl Codec {
 pub mod dtmf;
 pub mod g711;
 pub mod histogram;
+pub mod hold;
 pub mod jitter;
 pub mod ports;
 pub mod recorder;
