@@ -356,7 +356,7 @@ fn invalid_without_any_branch_hangs_up_failed() {
 }
 
 #[test]
-fn agent_transfer_and_its_failure_path() {
+fn agent_queue_and_its_callback_path() {
     let mut call = Call::default_plan();
     call.finish_prompt();
     call.finish_prompt();
@@ -373,24 +373,20 @@ fn agent_transfer_and_its_failure_path() {
         }]
     ));
     let out = call.finish_prompt();
-    assert_eq!(
-        control(&out),
-        [&Action::Transfer {
-            target: "sip:agent@127.0.0.1:5070".into()
-        }]
-    );
+    let [Action::Queue { id, name, .. }] = control(&out)[..] else {
+        panic!("not queued: {out:?}");
+    };
+    assert_eq!(name, "support");
     assert!(!call.interp.is_finished());
-    assert!(
-        call.keys("1").is_empty(),
-        "keys are ignored while transferring"
-    );
-    let out = call.event(Event::TransferFailed {
-        reason: "REFER rejected: 403".into(),
-    });
-    assert!(records(&out).contains(&&TurnRecord::TransferFailed {
-        reason: "REFER rejected: 403".into()
-    }));
+    assert!(call.keys("1").is_empty(), "keys are ignored while queued");
+    let out = call.event(Event::QueueFull { id: *id });
     assert!(says(&out)[0].starts_with("Sorry, all our agents are busy"));
+    let out = call.finish_prompt();
+    assert!(records(&out).contains(&&TurnRecord::Ticket {
+        priority: None,
+        subject: Some("Callback request".into())
+    }));
+    assert!(call.interp.is_finished());
 }
 
 #[test]
