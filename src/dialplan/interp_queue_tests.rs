@@ -527,3 +527,111 @@ fn at_shipped_queue(file: &str) -> Call {
     call.queue_id();
     call
 }
+
+// ---- loader ----
+
+#[test]
+fn each_loader_rule_reports_its_line_and_message() {
+    const Q: &str = "  - queue:\n      name: support\n      on_timeout: a\n      on_full: a\n";
+    let cases: &[(&str, usize, &str)] = &[
+        ("  - queue: support\n", 2, "`queue` must be a mapping"),
+        ("  - queue: {on_timeout: a, on_full: a}\n", 2, "queue step is missing required key `name`"),
+        ("  - queue: {name: support, on_full: a}\n", 2, "queue step is missing required key `on_timeout`"),
+        ("  - queue: {name: support, on_timeout: a}\n", 2, "queue step is missing required key `on_full`"),
+        ("  - queue: {name: \"\", on_timeout: a, on_full: a}\n", 2, "bad queue name ``"),
+        ("  - queue: {name: \"two words\", on_timeout: a, on_full: a}\n", 2, "bad queue name `two words`"),
+        ("  - queue: {name: , on_timeout: a, on_full: a}\n", 2, "`name` must be a string"),
+        ("  - queue: {name: support, on_timeout: nowhere, on_full: a}\n", 2, "`on_timeout` refers to unknown label `nowhere`"),
+        ("  - queue: {name: support, on_timeout: a, on_full: nowhere}\n", 2, "`on_full` refers to unknown label `nowhere`"),
+        (&format!("{Q}      next: nowhere\n"), 6, "`next` refers to unknown label `nowhere`"),
+        (&format!("{Q}      max_wait: 0\n"), 6, "`max_wait` is 0, must be between 5 and 3600"),
+        (&format!("{Q}      max_wait: 5m\n"), 6, "`max_wait` must be a whole number, found `5m`"),
+        (&format!("{Q}      announce: hi\n      announce_every: 5\n"), 7, "`announce_every` is 5, must be between 10 and 600"),
+        (&format!("{Q}      announce_every: 30\n"), 6, "`announce_every` needs `announce`"),
+        (&format!("{Q}      announce: \"number {{queue_position\"\n"), 6, "`announce`: unclosed"),
+        (&format!("{Q}      priority: 10\n"), 6, "`priority` is 10, must be between 0 and 9"),
+        (&format!("{Q}      priority: high\n"), 6, "`priority` must be a number from 0 to 9 or a template like \"{vip_priority}\", found `high`"),
+        (&format!("{Q}      priority: \"{{vip\"\n"), 6, "`priority`: unclosed"),
+        (&format!("{Q}      skill: \"{{x\"\n"), 6, "`skill`: unclosed"),
+        (&format!("{Q}      hold_music: missing.wav\n"), 6, "cannot play `missing.wav`"),
+        (&format!("{Q}      wait: 3\n"), 6, "unknown key `wait` in queue; allowed keys: name, max_wait, announce, announce_every, hold_music, priority, skill, on_timeout, on_full, next"),
+        ("  - csat: rate us\n", 2, "`csat` must be a mapping"),
+        ("  - csat: {retries: 1}\n", 2, "csat step is missing required key `prompt`"),
+        ("  - csat: {prompt: Rate us., next: nowhere}\n", 2, "`next` refers to unknown label `nowhere`"),
+        ("  - csat: {prompt: Rate us., retries: 11}\n", 2, "`retries` is 11, must be between 0 and 10"),
+        ("  - csat: {prompt: Rate us., timeout: 3}\n", 2, "`timeout`: `3` is not a duration"),
+        ("  - csat: {prompt: Rate us., on_timeout: a}\n", 2, "unknown key `on_timeout` in csat; allowed keys: prompt, timeout, retries, invalid, barge_in, next"),
+        ("  - csat: {prompt: \"{x\"}\n", 2, "`prompt`: unclosed"),
+    ];
+    for (snippet, line, needle) in cases {
+        let text = format!("steps:\n{snippet}  - label: a\n    hangup:\n");
+        let Err(DialplanErrors(errors)) = load_str("t.yaml", &text) else {
+            panic!("expected errors for:\n{text}");
+        };
+        let hit = errors
+            .iter()
+            .any(|e| e.line == Some(*line) && e.to_string().contains(needle));
+        assert!(
+            hit,
+            "{snippet:?}: want line {line} `{needle}`, got {errors:#?}"
+        );
+    }
+}
+
+#[test]
+fn loads_full_steps_and_their_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut wav = hound::WavWriter::create(dir.path().join("hold.wav"), spec).unwrap();
+    wav.write_sample(0i16).unwrap();
+    wav.finalize().unwrap();
+    let text = "steps:
+  - queue:
+      name: support
+      hold_music: hold.wav
+      priority: 9
+      announce: \"{queue_position} {queue_wait}\"
+      on_timeout: done
+      on_full: done
+  - queue: {name: sales.emea, on_timeout: done, on_full: done, next: done}
+  - csat: {prompt: \"Thanks {agent}. Rate us.\"}
+  - label: done
+    say: \"{csat}\"
+";
+    let path = dir.path().join("plan.yaml");
+    std::fs::write(&path, text).unwrap();
+    let plan = load_file(&path).unwrap();
+    assert!(plan.warnings().is_empty(), "{:?}", plan.warnings());
+    let StepKind::Queue(full) = &plan.steps()[0].kind else {
+        panic!("not a queue");
+    };
+    assert_eq!(
+        full.hold_music.as_deref(),
+        Some(&*dir.path().join("hold.wav"))
+    );
+    assert_eq!(full.priority(&HashMap::new()), 9);
+    assert_eq!(full.announce_every, Duration::from_secs(30));
+    assert_eq!(full.max_wait, Duration::from_secs(300));
+    assert_eq!((full.on_timeout.index, full.on_full.index), (3, 3));
+    assert!(full.next.is_none());
+    let StepKind::Queue(plain) = &plan.steps()[1].kind else {
+        panic!("not a queue");
+    };
+    assert_eq!(plain.name, "sales.emea");
+    assert!(plain.announce.is_none() && plain.hold_music.is_none() && plain.skill.is_none());
+    assert_eq!(plain.priority(&HashMap::new()), 0);
+    assert_eq!(plain.next.as_ref().map(|t| t.index), Some(3));
+    let StepKind::Csat(csat) = &plan.steps()[2].kind else {
+        panic!("not a csat");
+    };
+    assert_eq!(
+        (csat.input.retries, csat.input.timeout, csat.input.barge_in),
+        (2, Duration::from_secs(5), true)
+    );
+    assert!(csat.next.is_none() && csat.input.on_timeout.is_none());
+}
