@@ -254,6 +254,36 @@ impl CallLog {
                     json!({"priority": priority.map(|p| p.as_str()), "subject": subject}),
                 )
             }
+            TurnRecord::Queued {
+                step,
+                name,
+                priority,
+                skill,
+            } => self.turn(
+                TurnKind::Other("queue".into()),
+                format!("queued in {name} (priority {priority})"),
+                json!({"step": step, "queue": name, "priority": priority, "skill": skill}),
+            ),
+            TurnRecord::QueueLeft { name, exit, waited } => self.turn(
+                TurnKind::Other("queue".into()),
+                format!("left {name}: {}", exit.as_str()),
+                json!({"queue": name, "exit": exit.as_str(), "waited_ms": ms(waited)}),
+            ),
+            TurnRecord::AgentAnswered { agent, waited } => self.turn(
+                TurnKind::Transfer,
+                format!("answered by {agent}"),
+                json!({"agent": agent, "waited_ms": ms(waited)}),
+            ),
+            TurnRecord::AgentHungUp { agent, talked } => self.turn(
+                TurnKind::Note,
+                format!("{agent} hung up"),
+                json!({"agent": agent, "talked_ms": ms(talked)}),
+            ),
+            TurnRecord::Csat { score } => self.turn(
+                TurnKind::Other("csat".into()),
+                format!("satisfaction {score}/5"),
+                json!({"score": score}),
+            ),
             TurnRecord::Hangup {
                 disposition,
                 reason,
@@ -300,6 +330,7 @@ pub(super) fn map_disposition(d: dialplan::Disposition) -> Disposition {
         dialplan::Disposition::Completed => Disposition::Completed,
         dialplan::Disposition::NoInput => Disposition::NoInput,
         dialplan::Disposition::Failed => Disposition::Failed,
+        dialplan::Disposition::Transferred => Disposition::Transferred,
     }
 }
 

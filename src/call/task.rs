@@ -524,6 +524,12 @@ impl Call {
             // The interpreter waits for one request at a time; a newer one replaces (cancels)
             // any it gave up on.
             Action::Http { id, request } => self.http = Some(http::start(id, request)),
+            // Agent queues are not wired to `acd/` yet: a queued caller is turned away at once
+            // (the step's `on_full`) rather than held in silence until `max_wait`.
+            Action::Queue { id, .. } => {
+                interp.handle_event(Event::QueueFull { id }, Instant::now());
+            }
+            Action::LeaveQueue { .. } => {}
         }
         None
     }

@@ -271,6 +271,15 @@ pub enum Problem {
     /// An http timeout above the limit.
     #[error("`timeout`: `{0}` is longer than an http step may wait per attempt (30s)")]
     HttpTimeoutTooLong(String),
+    /// A `queue` name that is empty, too long, or not one word.
+    #[error("bad queue name `{0}` (1 to 64 characters, no spaces)")]
+    BadQueueName(String),
+    /// A `queue` priority that is neither a number nor a template.
+    #[error("`priority` must be a number from 0 to 9 or a template like \"{{vip_priority}}\", found `{0}`")]
+    BadQueuePriority(String),
+    /// `announce_every` without `announce`: nothing to say.
+    #[error("`announce_every` needs `announce` (the text to say)")]
+    AnnounceEveryWithoutAnnounce,
     /// Warning only: read but never set, so it always renders empty.
     #[error("warning: variable `{0}` is never set (it renders empty)")]
     UnsetVariable(String),

@@ -3,11 +3,15 @@
 //! Kept apart from the state machine because `call/` and `tickets/` read these types without
 //! caring how the interpreter decides. Speech (`ask`) has its own variants: the call layer
 //! listens between `Listen` and `StopListening` and reports `SpeechStarted` and `Heard`.
+//! Agent queues too: `Queue` puts the caller in one, the call layer reports `QueuePosition`,
+//! `QueueFull`, `AgentAnswered` and `AgentHungUp` for that wait's [`QueueId`].
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::http::{HttpOutcome, HttpRecord, HttpRequest, RequestId};
 use super::model::Disposition;
+use super::queue::{QueueExit, QueueId};
 use crate::bot::{Entities, IntentScore, Sentiment};
 
 /// Names one prompt so its end can be matched to the step that started it.
@@ -47,6 +51,30 @@ pub enum Event {
         id: RequestId,
         /// What came back.
         outcome: HttpOutcome,
+    },
+    /// The caller's place in the queue changed (1 = next to be answered).
+    QueuePosition {
+        /// From the matching [`Action::Queue`]; a stale id is ignored.
+        id: QueueId,
+        /// New position.
+        position: u32,
+    },
+    /// The queue turned the caller away: full, unknown, or no agent logged in.
+    QueueFull {
+        /// From the matching [`Action::Queue`]; a stale id is ignored.
+        id: QueueId,
+    },
+    /// An agent answered: the call is theirs (bridged) until [`Event::AgentHungUp`].
+    AgentAnswered {
+        /// From the matching [`Action::Queue`]; a stale id is ignored.
+        id: QueueId,
+        /// Who, for the ticket and the `agent` variable.
+        agent: String,
+    },
+    /// The agent hung up; the caller is still on the line.
+    AgentHungUp {
+        /// From the matching [`Action::Queue`]; a stale id is ignored.
+        id: QueueId,
     },
 }
 
@@ -102,6 +130,25 @@ pub enum Action {
         id: RequestId,
         /// What to send.
         request: HttpRequest,
+    },
+    /// Put the caller in an agent queue (and loop the hold music, if any, pausing it under
+    /// prompts); report with `QueuePosition`, `QueueFull`, `AgentAnswered`, `AgentHungUp`.
+    Queue {
+        /// This wait's id.
+        id: QueueId,
+        /// Queue name.
+        name: String,
+        /// Caller priority, `0..=9` (9 first).
+        priority: u8,
+        /// Wanted agent skill, if any.
+        skill: Option<String>,
+        /// WAV file to loop while the caller waits.
+        hold_music: Option<PathBuf>,
+    },
+    /// Take the caller out of the queue (they waited too long); no more events for `id`.
+    LeaveQueue {
+        /// The wait to end.
+        id: QueueId,
     },
     /// Something for the call's ticket.
     Record(TurnRecord),
@@ -213,6 +260,45 @@ pub enum TurnRecord {
     },
     /// An `http` step finished.
     Http(Box<HttpRecord>),
+    /// The caller joined an agent queue.
+    Queued {
+        /// Queue step index.
+        step: usize,
+        /// Queue name.
+        name: String,
+        /// Rendered priority.
+        priority: u8,
+        /// Rendered skill, if any.
+        skill: Option<String>,
+    },
+    /// The caller left a queue without an agent.
+    QueueLeft {
+        /// Queue name.
+        name: String,
+        /// Why.
+        exit: QueueExit,
+        /// Time spent in the queue.
+        waited: Duration,
+    },
+    /// An agent answered a queued caller.
+    AgentAnswered {
+        /// Who.
+        agent: String,
+        /// Time the caller spent in the queue.
+        waited: Duration,
+    },
+    /// The agent hung up; the dialplan goes on (or hangs up).
+    AgentHungUp {
+        /// Who.
+        agent: String,
+        /// Time the agent had the call.
+        talked: Duration,
+    },
+    /// The caller gave a satisfaction score.
+    Csat {
+        /// 1..=5.
+        score: u8,
+    },
     /// The interpreter ended the call.
     Hangup {
         /// Disposition.

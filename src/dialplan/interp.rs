@@ -12,6 +12,9 @@
 //! captured as an entity (the matching itself is `bot/`'s). Keys keep working throughout.
 //! After [`Event::SpeechUnavailable`] asks run on keys only, with their `dtmf_prompt`.
 //! An `http` step emits [`Action::Http`] and waits for [`Event::HttpDone`] (`interp/http.rs`).
+//! A `queue` step emits [`Action::Queue`], announces the caller's place on its own timer and
+//! steps aside while an agent has the call (`interp/queue.rs`); a `csat` step is an input step
+//! that reads a score from a key or a spoken number (`interp/csat.rs`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -20,11 +23,14 @@ use std::time::Instant;
 use super::events::{Action, Event, PromptId, TurnRecord};
 use super::http::RequestId;
 use super::model::{Dialplan, Disposition, Entity, InputRules, StepKind, Target};
+use super::queue::QueueId;
 use super::template::{truncate_chars, MAX_RENDERED_CHARS};
 use crate::bot::{CivilDate, Entities};
 
 mod ask;
+mod csat;
 mod http;
+mod queue;
 
 /// Steps run for one input before we call it a runaway `goto` loop.
 pub const MAX_STEPS_PER_INPUT: usize = 1000;
@@ -56,6 +62,15 @@ enum State {
         /// Gives up should the call layer never report.
         deadline: Instant,
         url: String,
+    },
+    /// A `queue` step waits for an agent.
+    Queued(queue::Waiting),
+    /// An agent has the call: no prompts, no input, until they hang up.
+    Bridged {
+        step: usize,
+        id: QueueId,
+        agent: String,
+        since: Instant,
     },
     Finished,
 }
@@ -194,12 +209,16 @@ impl Interp {
             Event::Heard { text, confidence } => self.on_heard(text, confidence, now),
             Event::SpeechUnavailable => self.on_speech_unavailable(now),
             Event::HttpDone { id, outcome } => self.on_http_done(id, outcome, now),
+            Event::QueuePosition { id, position } => self.on_queue_position(id, position),
+            Event::QueueFull { id } => self.on_queue_full(id, now),
+            Event::AgentAnswered { id, agent } => self.on_agent_answered(id, agent, now),
+            Event::AgentHungUp { id } => self.on_agent_hung_up(id, now),
         }
     }
 
     /// Fires the input deadline if `now` reached it.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.handle_http_timeout(now) {
+        if self.handle_http_timeout(now) || self.handle_queue_timeout(now) {
             return;
         }
         let due = matches!(&self.state,
@@ -235,6 +254,7 @@ impl Interp {
                 ..
             }) => Some(*deadline),
             State::Http { deadline, .. } => Some(*deadline),
+            State::Queued(waiting) => Some(waiting.next_deadline()),
             _ => None,
         }
     }
@@ -286,7 +306,7 @@ impl Interp {
             label: step.label.clone(),
             kind: step.kind.name(),
         });
-        if self.listening && !matches!(step.kind, StepKind::Ask(_)) {
+        if self.listening && !matches!(step.kind, StepKind::Ask(_) | StepKind::Csat(_)) {
             self.stop_listening();
         }
         match &step.kind {
@@ -339,6 +359,8 @@ impl Interp {
                 }
                 self.begin_attempt(index, 0, now)
             }
+            StepKind::Csat(_) => self.begin_csat(index, now),
+            StepKind::Queue(queue) => self.begin_queue(index, queue, now),
             StepKind::Set(assignments) => {
                 for a in assignments {
                     let value = a.value.render(&self.vars);
@@ -440,6 +462,7 @@ impl Interp {
                 Some(_) => Some(self.choose_key(run, &[], digit, now)),
                 None => Some(self.choose_key(run, &ask.keys, digit, now)),
             },
+            StepKind::Csat(csat) => Some(self.csat_keyed(run, csat, digit, now)),
             _ => Some(self.hangup(Disposition::Failed, "internal: not an input step".into())),
         }
     }
@@ -537,6 +560,10 @@ impl Interp {
             return self.hangup(Disposition::Failed, "internal: not an input step".into());
         };
         if failures > rules.retries {
+            if let Some(StepKind::Csat(csat)) = plan.steps().get(step).map(|s| &s.kind) {
+                // A survey never traps the caller: unanswered, the call just goes on.
+                return Flow::Goto(csat.next.as_ref().map_or(step + 1, |t| t.index));
+            }
             let target = match failure {
                 Failure::Timeout => rules.on_timeout.as_ref(),
                 Failure::Invalid => rules.on_invalid.as_ref().or(rules.on_timeout.as_ref()),
@@ -576,7 +603,11 @@ impl Interp {
         if !matches!(digit, '0'..='9' | '*' | '#')
             || matches!(
                 self.state,
-                State::NotStarted | State::Transferring { .. } | State::Finished
+                State::NotStarted
+                    | State::Transferring { .. }
+                    | State::Queued(_)
+                    | State::Bridged { .. }
+                    | State::Finished
             )
         {
             return;
@@ -658,6 +689,7 @@ impl Interp {
                 },
                 _ => self.state = State::Input(run),
             },
+            State::Queued(waiting) => self.on_announcement_end(waiting, ended),
             other => self.state = other,
         }
     }
@@ -667,11 +699,13 @@ impl Interp {
         let State::Input(run) = &mut self.state else {
             return;
         };
-        let Some(StepKind::Ask(ask)) = plan.steps().get(run.step).map(|s| &s.kind) else {
-            return;
+        let barge_in = match plan.steps().get(run.step).map(|s| &s.kind) {
+            Some(StepKind::Ask(ask)) => ask.input.barge_in,
+            Some(StepKind::Csat(csat)) => csat.input.barge_in,
+            _ => return,
         };
         match run.phase {
-            Phase::Prompting { id, .. } if ask.input.barge_in => {
+            Phase::Prompting { id, .. } if barge_in => {
                 run.phase = Phase::Hearing;
                 self.stop_prompt(id);
             }
@@ -808,6 +842,7 @@ fn input_rules(plan: &Dialplan, step: usize) -> Option<&InputRules> {
         StepKind::Menu(menu) => Some(&menu.input),
         StepKind::Collect(collect) => Some(&collect.input),
         StepKind::Ask(ask) => Some(&ask.input),
+        StepKind::Csat(csat) => Some(&csat.input),
         _ => None,
     }
 }

@@ -82,6 +82,18 @@ impl Call {
             .expect("no prompt was started")
     }
 
+    /// The latest wait in a queue, or an id no wait has before the first.
+    fn queue_id(&self) -> QueueId {
+        self.log
+            .iter()
+            .rev()
+            .find_map(|a| match a {
+                Action::Queue { id, .. } => Some(*id),
+                _ => None,
+            })
+            .unwrap_or(QueueId(u64::MAX))
+    }
+
     fn finish_prompt(&mut self) -> Vec<Action> {
         let id = self.current_prompt();
         self.event(Event::PromptFinished(id))
@@ -356,7 +368,7 @@ fn invalid_without_any_branch_hangs_up_failed() {
 }
 
 #[test]
-fn agent_transfer_and_its_failure_path() {
+fn agent_queue_and_its_callback_path() {
     let mut call = Call::default_plan();
     call.finish_prompt();
     call.finish_prompt();
@@ -373,24 +385,20 @@ fn agent_transfer_and_its_failure_path() {
         }]
     ));
     let out = call.finish_prompt();
-    assert_eq!(
-        control(&out),
-        [&Action::Transfer {
-            target: "sip:agent@127.0.0.1:5070".into()
-        }]
-    );
+    let [Action::Queue { id, name, .. }] = control(&out)[..] else {
+        panic!("not queued: {out:?}");
+    };
+    assert_eq!(name, "support");
     assert!(!call.interp.is_finished());
-    assert!(
-        call.keys("1").is_empty(),
-        "keys are ignored while transferring"
-    );
-    let out = call.event(Event::TransferFailed {
-        reason: "REFER rejected: 403".into(),
-    });
-    assert!(records(&out).contains(&&TurnRecord::TransferFailed {
-        reason: "REFER rejected: 403".into()
-    }));
+    assert!(call.keys("1").is_empty(), "keys are ignored while queued");
+    let out = call.event(Event::QueueFull { id: *id });
     assert!(says(&out)[0].starts_with("Sorry, all our agents are busy"));
+    let out = call.finish_prompt();
+    assert!(records(&out).contains(&&TurnRecord::Ticket {
+        priority: None,
+        subject: Some("Callback request".into())
+    }));
+    assert!(call.interp.is_finished());
 }
 
 #[test]
@@ -508,6 +516,12 @@ enum Op {
     Sleep(u64),
     FireTimer,
     TransferFailed,
+    /// Queue events name the latest wait (or a made-up one before any).
+    QueuePosition(u32),
+    QueueFull,
+    AgentAnswered,
+    AgentHungUp,
+    StaleQueue(u64),
 }
 
 fn op() -> impl proptest::strategy::Strategy<Value = Op> {
@@ -521,6 +535,11 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
         (0u64..20_000).prop_map(Op::Sleep),
         Just(Op::FireTimer),
         Just(Op::TransferFailed),
+        (0u32..20).prop_map(Op::QueuePosition),
+        Just(Op::QueueFull),
+        Just(Op::AgentAnswered),
+        Just(Op::AgentHungUp),
+        (0u64..50).prop_map(Op::StaleQueue),
     ]
 }
 
@@ -549,6 +568,22 @@ proptest::proptest! {
                     None => Vec::new(),
                 },
                 Op::TransferFailed => call.event(Event::TransferFailed { reason: "x".into() }),
+                Op::QueuePosition(position) => {
+                    let id = call.queue_id();
+                    call.event(Event::QueuePosition { id, position })
+                }
+                Op::QueueFull => call.event(Event::QueueFull { id: call.queue_id() }),
+                Op::AgentAnswered => {
+                    let id = call.queue_id();
+                    call.event(Event::AgentAnswered { id, agent: "bob".into() })
+                }
+                Op::AgentHungUp => call.event(Event::AgentHungUp { id: call.queue_id() }),
+                Op::StaleQueue(n) => {
+                    let out = call.event(Event::AgentHungUp { id: QueueId(n) });
+                    out.into_iter()
+                        .chain(call.event(Event::QueueFull { id: QueueId(n) }))
+                        .collect()
+                }
             };
             proptest::prop_assert!(out.len() <= MAX_QUEUED_ACTIONS + 4);
             if let Some(deadline) = call.interp.poll_timeout() {

@@ -20,8 +20,10 @@ use super::yaml::{self, Node};
 use crate::tickets::Priority;
 
 mod ask;
+mod csat;
 mod fields;
 mod http;
+mod queue;
 use fields::get;
 
 /// Largest dialplan file accepted.
@@ -34,6 +36,7 @@ pub const BUILTIN_VARS: &[&str] = &["caller", "called", "call_id", "request_uri"
 
 const STEP_KINDS: &[&str] = &[
     "say", "play", "menu", "collect", "ask", "set", "goto", "transfer", "hangup", "http", "ticket",
+    "queue", "csat",
 ];
 const TOP_KEYS: &[&str] = &[
     "name", "voice", "start", "intents", "faq", "on_angry", "steps",
@@ -415,6 +418,8 @@ impl Loader<'_> {
             "transfer" => StepKind::Transfer(self.transfer(value)?),
             "http" => StepKind::Http(self.http(value)?),
             "ticket" => StepKind::Ticket(self.ticket(value)?),
+            "queue" => StepKind::Queue(self.queue(value)?),
+            "csat" => StepKind::Csat(self.csat(value)?),
             _ => StepKind::Hangup(self.disposition(value)?),
         };
         if self.errors.len() > before {

@@ -7,17 +7,21 @@
 //!
 //! Format (see `dialplans/default.yaml`): top-level `name`, `voice`, `start`, `steps`; each step
 //! is a mapping with an optional `label` and exactly one action key: `say`, `play`, `menu`,
-//! `collect`, `ask`, `set`, `goto`, `transfer`, `hangup`, `http`. Steps run in order; `goto`, menu
-//! options and ask branches go to labels. A top-level `intents:` maps intent names to example
-//! phrases; `ask` steps branch on them (matched by `bot/`) as well as on keys. An `http` step
-//! asks a backend for JSON (the call layer does the request) and sets variables from the answer.
+//! `collect`, `ask`, `set`, `goto`, `transfer`, `hangup`, `http`, `ticket`, `queue`, `csat`.
+//! Steps run in order; `goto`, menu options and ask branches go to labels. A top-level
+//! `intents:` maps intent names to example phrases; `ask` steps branch on them (matched by
+//! `bot/`) as well as on keys. An `http` step asks a backend for JSON (the call layer does the
+//! request) and sets variables from the answer. A `queue` step waits for a human agent (the
+//! call layer and `acd/` run the queue); a `csat` step asks for a score after the agent call.
 
+mod csat;
 mod error;
 mod events;
 mod http;
 mod interp;
 mod load;
 mod model;
+mod queue;
 mod routes;
 mod template;
 mod yaml;
@@ -25,12 +29,15 @@ mod yaml;
 #[cfg(test)]
 mod interp_http_tests;
 #[cfg(test)]
+mod interp_queue_tests;
+#[cfg(test)]
 mod interp_tests;
 #[cfg(test)]
 mod load_tests;
 
 use std::path::Path;
 
+pub use csat::{csat_key, csat_spoken, CsatStep, CSAT_HINTS, CSAT_SCORES, CSAT_VAR};
 pub use error::{DialplanError, DialplanErrors, Problem};
 pub use events::{Action, Event, PromptId, TurnRecord, Understanding};
 pub use http::{
@@ -42,6 +49,10 @@ pub use load::{load_file, load_str, BUILTIN_VARS, MAX_FILE_BYTES, MAX_STEPS};
 pub use model::{
     Ask, Assignment, Capture, Collect, Dialplan, Disposition, Entity, InputRules, Intents, Menu,
     Play, Say, Step, StepKind, Target, TicketFields, Transfer, BUILTIN_INTENTS,
+};
+pub use queue::{
+    QueueExit, QueueId, QueueStep, AGENT_VAR, MAX_QUEUE_PRIORITY, QUEUE_POSITION_VAR,
+    QUEUE_WAIT_VAR,
 };
 pub use routes::Routes;
 pub use template::{Filter, Template, TemplateError};

@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::csat::CsatStep;
 use super::error::DialplanError;
 use super::http::HttpStep;
+use super::queue::QueueStep;
 use super::template::Template;
 use crate::bot::{Bot, Faq, IntentSet};
 use crate::tickets::Priority;
@@ -144,6 +146,10 @@ pub enum StepKind {
     Http(HttpStep),
     /// Sets the call ticket's priority and subject.
     Ticket(TicketFields),
+    /// Waits in an agent queue, then stays out of the way while the agent talks.
+    Queue(QueueStep),
+    /// Asks for a satisfaction score from 1 to 5, keyed or spoken.
+    Csat(CsatStep),
 }
 
 impl StepKind {
@@ -161,6 +167,8 @@ impl StepKind {
             StepKind::Ask(_) => "ask",
             StepKind::Http(_) => "http",
             StepKind::Ticket(_) => "ticket",
+            StepKind::Queue(_) => "queue",
+            StepKind::Csat(_) => "csat",
         }
     }
 }
@@ -192,7 +200,7 @@ pub struct Play {
     pub barge_in: bool,
 }
 
-/// How a prompt-then-input step retries; shared by `menu` and `collect` (and later `ask`).
+/// How a prompt-then-input step retries; shared by `menu`, `collect`, `ask` and `csat`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputRules {
     /// Prompt played at each attempt; `None` for a silent collect.
@@ -449,6 +457,9 @@ pub enum Disposition {
     NoInput,
     /// Something went wrong (invalid input exhausted, transfer failed, runaway loop).
     Failed,
+    /// An agent took the call from a `queue` step and hung up; set by the interpreter only,
+    /// not a `hangup` step's.
+    Transferred,
 }
 
 impl Disposition {
@@ -458,10 +469,11 @@ impl Disposition {
             Disposition::Completed => "completed",
             Disposition::NoInput => "no-input",
             Disposition::Failed => "failed",
+            Disposition::Transferred => "transferred",
         }
     }
 
-    /// Parses the file spelling.
+    /// Parses the spelling a `hangup` step may use (not `transferred`).
     pub fn parse(s: &str) -> Option<Disposition> {
         [
             Disposition::Completed,

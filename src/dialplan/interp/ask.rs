@@ -35,9 +35,15 @@ impl Interp {
                 return;
             }
         };
-        let Some(StepKind::Ask(ask)) = plan.steps().get(run.step).map(|s| &s.kind) else {
-            self.state = State::Input(run);
-            return;
+        let ask = match plan.steps().get(run.step).map(|s| &s.kind) {
+            Some(StepKind::Ask(ask)) => ask,
+            Some(StepKind::Csat(csat)) => {
+                return self.csat_heard(run, csat, &text, confidence, now)
+            }
+            _ => {
+                self.state = State::Input(run);
+                return;
+            }
         };
         let expected = ask.capture.as_ref().map(|c| slot_of(c.entity));
         let text = text.trim();
