@@ -9,6 +9,7 @@ pub mod auth;
 pub mod dialog;
 pub mod endpoint;
 pub mod message;
+pub mod registrar;
 pub mod transaction;
 pub mod transport;
 
