@@ -55,6 +55,10 @@ pub struct RegistrarConfig {
     pub keepalive_failures: u32,
     /// How long a nonce may be used.
     pub nonce_lifetime: Duration,
+    /// Algorithms offered in a 401, one `WWW-Authenticate` each, in this order (empty: the
+    /// default). MD5 alone serves clients that read only the first challenge and know no
+    /// SHA-256, such as SIPp 3.6.
+    pub challenge_algorithms: Vec<Algorithm>,
     /// Authentication failures per source address before it is blocked.
     pub limiter: LimiterConfig,
 }
@@ -71,6 +75,7 @@ impl Default for RegistrarConfig {
             keepalive_interval: Duration::from_secs(30),
             keepalive_failures: 3,
             nonce_lifetime: Duration::from_secs(300),
+            challenge_algorithms: Algorithm::PREFERENCE.to_vec(),
             limiter: LimiterConfig::default(),
         }
     }
@@ -383,8 +388,13 @@ impl Registrar {
                 match err {
                     RegisterError::Challenge { stale } => {
                         let challenge = self.verifier.challenge(now, random, stale);
-                        for value in challenge.header_values() {
-                            rsp.headers.push("WWW-Authenticate", value);
+                        let offered = match self.config.challenge_algorithms.as_slice() {
+                            [] => &Algorithm::PREFERENCE[..],
+                            algorithms => algorithms,
+                        };
+                        for alg in offered {
+                            rsp.headers
+                                .push("WWW-Authenticate", challenge.header_value(*alg));
                         }
                     }
                     RegisterError::Blocked { retry_after } => {

@@ -222,6 +222,27 @@ fn unauthenticated_register_is_challenged_sha256_then_md5() {
 }
 
 #[test]
+fn challenge_offers_the_configured_algorithms_only() {
+    let mut t = Bench::new(RegistrarConfig {
+        challenge_algorithms: vec![Algorithm::Md5],
+        ..RegistrarConfig::default()
+    });
+    let mut p = phone("alice", "wonder");
+    let rsp = p.send(&mut t, &[ALICE_DESK]);
+    let values: Vec<&str> = rsp
+        .headers
+        .iter()
+        .filter(|(n, _)| *n == "WWW-Authenticate")
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(values.len(), 1);
+    assert!(values[0].contains("algorithm=MD5"));
+    p.alg = Algorithm::Md5;
+    p.nonce = Some(nonce_of(&rsp));
+    assert_eq!(p.send(&mut t, &[ALICE_DESK]).code, 200);
+}
+
+#[test]
 fn right_credentials_bind_the_contact_with_either_algorithm() {
     for alg in [Algorithm::Sha256, Algorithm::Md5] {
         let mut t = bench();
