@@ -65,7 +65,10 @@ pub struct CallServices {
 pub async fn run_manager(mut events: mpsc::Receiver<SipEvent>, services: Arc<CallServices>) {
     let mut routes: HashMap<CallKey, mpsc::Sender<SipEvent>> = HashMap::new();
     while let Some(event) = events.recv().await {
-        let key = event_key(&event);
+        // Agent presence is not about a call: nothing listens to it here yet.
+        let Some(key) = event_key(&event) else {
+            continue;
+        };
         match event {
             SipEvent::IncomingCall(setup) => {
                 let (tx, rx) = mpsc::channel(services.config.limits.call_queue);
@@ -97,17 +100,18 @@ pub async fn run_manager(mut events: mpsc::Receiver<SipEvent>, services: Arc<Cal
     }
 }
 
-fn event_key(event: &SipEvent) -> CallKey {
+fn event_key(event: &SipEvent) -> Option<CallKey> {
     match event {
         SipEvent::IncomingCall(IncomingCall { key, .. })
         | SipEvent::Acked { key, .. }
         | SipEvent::ReInvite { key, .. }
-        | SipEvent::Info { key, .. } => *key,
+        | SipEvent::Info { key, .. } => Some(*key),
         SipEvent::Cancelled(k)
         | SipEvent::RemoteBye(k)
         | SipEvent::ReferResponse(k, _)
         | SipEvent::TransferProgress(k, _)
         | SipEvent::AckTimeout(k)
-        | SipEvent::Ended(k) => *k,
+        | SipEvent::Ended(k) => Some(*k),
+        SipEvent::AgentOnline(_) | SipEvent::AgentOffline(_) => None,
     }
 }

@@ -1,5 +1,6 @@
-//! SIP: message framing and parsing, RFC 3261 transactions, UAS dialogs, the user agent core
-//! and its UDP/TCP transport shell.
+//! SIP: message framing and parsing, RFC 3261 transactions, UAS dialogs, digest
+//! authentication and the agents' registrar, the user agent core and its UDP/TCP transport
+//! shell.
 //!
 //! Everything but [`transport`] is sans-IO: fed bytes and the current time, it yields bytes to
 //! send, events for `call/` and its next deadline. `call/` talks to it only through
@@ -9,6 +10,7 @@ pub mod auth;
 pub mod dialog;
 pub mod endpoint;
 pub mod message;
+pub mod registrar;
 pub mod transaction;
 pub mod transport;
 

@@ -11,15 +11,16 @@ use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 use super::endpoint::{CallKey, ConnId, Endpoint, EndpointStats, Peer, SipEvent};
 use super::message::{ParseError, StreamFramer};
+use super::registrar::{Account, Binding};
 use super::transaction::Wire;
 use crate::metrics::{global as metrics, Metrics};
 
 /// Commands from the call layer to the endpoint.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum SipCommand {
     /// 180 Ringing.
     Ringing(CallKey),
@@ -35,6 +36,10 @@ pub enum SipCommand {
     Refer(CallKey, String),
     /// The answer to a re-INVITE.
     AnswerReinvite(CallKey, Result<String, u16>),
+    /// Replaces the registrar's accounts (the agents file was loaded).
+    SetAccounts(Vec<Account>),
+    /// Where an agent's phones are registered.
+    Lookup(String, oneshot::Sender<Vec<Binding>>),
 }
 
 enum TcpInput {
@@ -177,6 +182,11 @@ fn apply(endpoint: &mut Endpoint, cmd: SipCommand, now: Instant) {
         SipCommand::Refer(k, target) => endpoint.refer(k, &target, now),
         SipCommand::AnswerReinvite(k, result) => {
             endpoint.answer_reinvite(k, result.as_deref().map_err(|c| *c), now)
+        }
+        SipCommand::SetAccounts(accounts) => endpoint.set_accounts(accounts),
+        SipCommand::Lookup(user, reply) => {
+            // The asker may have given up waiting; nothing to undo then.
+            let _ = reply.send(endpoint.bindings(&user));
         }
     }
 }

@@ -54,6 +54,9 @@ impl Endpoint {
                 let rsp = self.options_response(&req);
                 self.send_direct(peer, rsp.to_bytes());
             }
+            (m, None) if m.is(M::Register) && self.registrar.is_some() => {
+                self.handle_register(&req, key, peer, now);
+            }
             (_, Some(tag)) => self.handle_in_dialog(req, key, tag, peer, now),
             (m, None) if m.is(M::Bye) || m.is(M::Info) || m.is(M::Notify) || m.is(M::Refer) => {
                 self.respond_stateless(&req, peer, 481);

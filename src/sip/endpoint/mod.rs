@@ -20,12 +20,14 @@ use crate::sip::dialog::Dialog;
 use crate::sip::message::{
     param, parse, response_to, validate_request, Message, ParseError, Request,
 };
+use crate::sip::registrar::Registrar;
 use crate::sip::transaction::{
     ClientNonInvite, ServerInvite, ServerNonInvite, SipTimers, TxEvent, Wire,
 };
 
 mod commands;
 mod incoming;
+mod registration;
 
 /// Methods we implement, for Allow headers.
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REFER, NOTIFY";
@@ -132,6 +134,10 @@ pub enum SipEvent {
     AckTimeout(CallKey),
     /// The call is gone from the endpoint; no more events for it.
     Ended(CallKey),
+    /// An agent's first phone registered.
+    AgentOnline(String),
+    /// An agent's last registration is gone (expired, removed, or its phone stopped answering).
+    AgentOffline(String),
 }
 
 /// Limits and identity.
@@ -187,10 +193,15 @@ struct ServerEntry {
     invite: Option<Request>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Purpose {
     Bye,
     Refer,
+    /// An OPTIONS ping to a registered phone (its entry's call is [`registration::NO_CALL`]).
+    Keepalive {
+        user: String,
+        contact: String,
+    },
 }
 
 struct ClientEntry {
@@ -245,6 +256,8 @@ pub struct Endpoint {
     next_key: u64,
     draining: bool,
     stats: EndpointStats,
+    /// Answers REGISTER when set; without it REGISTER gets 405.
+    registrar: Option<Registrar>,
 }
 
 fn random_token(prefix: &str) -> String {
@@ -268,6 +281,7 @@ impl Endpoint {
             next_key: 1,
             draining: false,
             stats: EndpointStats::default(),
+            registrar: None,
         }
     }
 
@@ -303,7 +317,9 @@ impl Endpoint {
 
     /// When [`Endpoint::handle_timeout`] should run next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((at, _))| *at)
+        let tx = self.timers.peek().map(|Reverse((at, _))| *at);
+        let registrar = self.registrar.as_ref().and_then(Registrar::poll_timeout);
+        tx.into_iter().chain(registrar).min()
     }
 
     /// Handles one datagram or stream frame.
@@ -431,6 +447,7 @@ impl Endpoint {
                 }
             }
         }
+        self.registrar_timeout(now);
     }
 
     fn arm(&mut self, owner: TimerOwner, deadline: Option<Instant>) {
@@ -499,7 +516,7 @@ impl Endpoint {
             return;
         };
         let peer = entry.peer;
-        let (call, purpose) = (entry.call, entry.purpose);
+        let (call, purpose) = (entry.call, entry.purpose.clone());
         while let Some(bytes) = entry.tx.poll_transmit() {
             self.transmits.push_back(Transmit { peer, bytes });
         }
@@ -514,13 +531,19 @@ impl Endpoint {
         }
         self.arm(TimerOwner::Client(key.clone()), deadline.filter(|_| !done));
         for ev in finals {
-            match (purpose, ev) {
+            match (&purpose, ev) {
                 (Purpose::Bye, TxEvent::Final(_) | TxEvent::Timeout) => self.forget_call(call, now),
                 (Purpose::Refer, TxEvent::Final(code)) => {
                     self.events.push_back(SipEvent::ReferResponse(call, code));
                 }
                 (Purpose::Refer, TxEvent::Timeout) => {
                     self.events.push_back(SipEvent::ReferResponse(call, 408));
+                }
+                (Purpose::Keepalive { user, contact }, TxEvent::Final(_)) => {
+                    self.keepalive_done(user, contact, true, now);
+                }
+                (Purpose::Keepalive { user, contact }, TxEvent::Timeout) => {
+                    self.keepalive_done(user, contact, false, now);
                 }
                 _ => {}
             }
