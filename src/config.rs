@@ -69,6 +69,10 @@ pub struct AgentsConfig {
     pub keepalive_secs: u64,
     /// Unanswered pings in a row after which a contact is dropped.
     pub keepalive_failures: u32,
+    /// Digest algorithms offered in a REGISTER challenge, preferred first (RFC 8760). Old
+    /// phones (and SIPp 3.6) read only the first challenge and know only MD5: list `["MD5"]`
+    /// for them.
+    pub challenge: Vec<String>,
 }
 
 impl Default for AgentsConfig {
@@ -77,6 +81,7 @@ impl Default for AgentsConfig {
             file: "dialplans/agents.yaml".into(),
             keepalive_secs: 30,
             keepalive_failures: 3,
+            challenge: vec!["SHA-256".into(), "MD5".into()],
         }
     }
 }
@@ -361,12 +366,34 @@ impl Config {
                 "sip.max_message_size must be at least 1024".into(),
             ));
         }
+        self.digest_algorithms()?;
         if self.agents.keepalive_secs == 0 || self.agents.keepalive_failures == 0 {
             return Err(ConfigError::Invalid(
                 "agents.keepalive_secs and agents.keepalive_failures must be > 0".into(),
             ));
         }
         Ok(())
+    }
+
+    /// The `[agents] challenge` algorithms, parsed.
+    pub fn digest_algorithms(&self) -> Result<Vec<crate::sip::auth::Algorithm>, ConfigError> {
+        use crate::sip::auth::Algorithm;
+        let parsed: Vec<Algorithm> = self
+            .agents
+            .challenge
+            .iter()
+            .map(|name| match name.to_ascii_uppercase().as_str() {
+                "MD5" => Ok(Algorithm::Md5),
+                "SHA-256" => Ok(Algorithm::Sha256),
+                _ => Err(ConfigError::Invalid(format!(
+                    "agents.challenge: unknown digest algorithm {name:?} (MD5 or SHA-256)"
+                ))),
+            })
+            .collect::<Result<_, _>>()?;
+        if parsed.is_empty() {
+            return Err(ConfigError::Invalid("agents.challenge must not be empty".into()));
+        }
+        Ok(parsed)
     }
 
     /// The RFC 3261 timers.
