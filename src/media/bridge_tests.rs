@@ -121,6 +121,7 @@ fn frame_queue_clamps_its_limits() {
 fn mix_sums_with_saturation() {
     let mut long = vec![1i16; FRAME_SAMPLES + 40];
     long[FRAME_SAMPLES - 1] = 9;
+    #[allow(clippy::type_complexity)]
     let cases: Vec<(&str, Vec<Vec<i16>>, [i16; 3], i16)> = vec![
         ("no frames", vec![], [0, 0, 0], 0),
         (
@@ -270,6 +271,7 @@ fn wiring_follows_the_conference() -> Result<(), MediaError> {
     assert_eq!(drain(&mut agent), strs(&["connect", "tap"]));
 
     // (step, caller, agent, supervisor commands)
+    #[allow(clippy::type_complexity)]
     let steps: [(SupervisorMode, &[&str], &[&str], &[&str]); 3] = [
         (
             SupervisorMode::Listen,

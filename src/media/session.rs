@@ -196,8 +196,8 @@ pub enum MediaEvent {
     PlaybackStopped(u64),
     /// No RTP for `rtp_timeout` (reported once per session).
     RtpTimeout,
-    /// The task ended; final counters.
-    Stopped(MediaStats),
+    /// The task ended; final counters (boxed: they dwarf every other event).
+    Stopped(Box<MediaStats>),
 }
 
 /// Counters of one session.
@@ -968,7 +968,7 @@ impl MediaSession {
                 self.stats.recording_error = Some(err.to_string());
             }
         }
-        let stopped = MediaEvent::Stopped(self.stats());
+        let stopped = MediaEvent::Stopped(Box::new(self.stats()));
         // Bounded wait: a consumer that stopped reading must not keep the task alive.
         let _ = tokio::time::timeout(STOPPED_SEND_TIMEOUT, self.events.send(stopped)).await;
     }
