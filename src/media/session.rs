@@ -20,6 +20,7 @@
 //! Bridging (see [`super::bridge`]): while live inputs are connected, each tick sends the mix
 //! of one frame per input instead of prompt audio, and prompts pause. Outgoing RFC 4733 digits
 //! take the place of audio frames while they are sent (one event packet per tick).
+//!
 //! Symmetric RTP: the first valid packet (codec or DTMF payload type) from any address latches
 //! the send destination to that address; packets from other addresses are then ignored until
 //! `set_remote` re-arms latching.

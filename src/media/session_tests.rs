@@ -1,5 +1,6 @@
 //! Shell tests for [`super`]: real UDP sockets on 127.0.0.1, a second socket as the caller.
 //! Real time (a paused clock does not drive real sockets); each test runs a few hundred ms.
+//! Also unit tests of the small sans-IO helpers the shell keeps private (DTMF sending).
 
 use super::*;
 use crate::media::rtp::SeqNo;
