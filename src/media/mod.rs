@@ -1,7 +1,8 @@
-//! Media: RTP sessions, pacing, jitter buffer, G.711, RFC 4733 DTMF, recording.
+//! Media: RTP sessions, pacing, jitter buffer, G.711, RFC 4733 DTMF, recording, bridging legs.
 //!
-//! Owns everything about audio packets for one call leg. Knows nothing of SIP dialogs,
-//! dialplans, tickets or HTTP: `call/` drives it with commands and reads its events.
+//! Owns everything about audio packets of a call's legs, and bridges legs together. Knows
+//! nothing of SIP dialogs, dialplans, tickets or HTTP: `call/` drives it with commands and reads
+//! its events.
 
 /// The narrowband codecs voxdesk speaks (both 8 kHz, 20 ms = 160 samples).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -44,6 +45,7 @@ impl Codec {
     }
 }
 
+pub mod bridge;
 pub mod dtmf;
 pub mod g711;
 pub mod histogram;
@@ -54,13 +56,15 @@ pub mod recorder;
 pub mod rtp;
 pub mod session;
 
+pub use bridge::{bridge, BridgeHandle, Conference, Frame, FrameQueue, Party, SupervisorMode};
 pub use dtmf::{parse_dtmf_relay, DtmfReceiver};
 pub use jitter::{JitterBuffer, JitterStats};
 pub use ports::PortAllocator;
 pub use recorder::{CallRecorder, RecorderError};
 pub use rtp::{RtpError, RtpPacket, RtpSender, SeqNo};
 pub use session::{
-    MediaCommand, MediaConfig, MediaError, MediaEvent, MediaHandle, MediaSession, MediaStats,
+    InputId, MediaCommand, MediaConfig, MediaError, MediaEvent, MediaHandle, MediaSession,
+    MediaStats,
 };
 
 #[cfg(test)]

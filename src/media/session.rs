@@ -13,8 +13,14 @@
 //! and the RTP timestamp jumps by the skipped samples (no sequence gap), which receivers treat
 //! as a pause, like silence suppression.
 //!
-//! Every tick also pops one caller frame from the jitter buffer (silence when missing) and
-//! hands both sides to the recorder, so the WAV channels stay aligned with wall-clock time.
+//! Every tick also pops one caller frame from the jitter buffer (silence when missing), offers
+//! it to `caller_audio` and to every tap, and hands both sides to the recorder (left = what the
+//! remote sent, right = what we sent), so the WAV channels stay aligned with wall-clock time.
+//!
+//! Bridging (see [`super::bridge`]): while live inputs are connected, each tick sends the mix
+//! of one frame per input instead of prompt audio, and prompts pause. Outgoing RFC 4733 digits
+//! take the place of audio frames while they are sent (one event packet per tick).
+//!
 //! Symmetric RTP: the first valid packet (codec or DTMF payload type) from any address latches
 //! the send destination to that address; packets from other addresses are then ignored until
 //! `set_remote` re-arms latching.
@@ -22,6 +28,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +38,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, warn};
 
+use super::bridge::{mix, Frame, FrameQueue, FrameQueueStats, LINK_DEPTH, LINK_PREFILL};
 use super::dtmf::DtmfReceiver;
 use super::histogram::IntervalHistogram;
 use super::jitter::{JitterBuffer, JitterStats};
@@ -52,6 +60,16 @@ const MAX_QUEUED_PROMPTS: usize = 16;
 const MAX_DATAGRAM: usize = 2048;
 /// How long the final `Stopped` event may wait for room in the event queue.
 const STOPPED_SEND_TIMEOUT: Duration = Duration::from_secs(1);
+/// Taps per session (ASR is separate): two bridged peers plus a supervisor leave room.
+pub const MAX_TAPS: usize = 8;
+/// Live inputs mixed per session: a barging conference needs two.
+pub const MAX_INPUTS: usize = 4;
+/// Outgoing DTMF digits waiting behind the one being sent.
+const MAX_QUEUED_DIGITS: usize = 16;
+/// Volume of sent telephone events, in -dBm0 (RFC 4733 2.3.4).
+const DTMF_VOLUME: u8 = 10;
+/// Longest digit sent: the 16-bit duration field holds 8.19 s of 8 kHz samples.
+const MAX_DTMF_FRAMES: u32 = 400;
 
 const SILENCE: [i16; FRAME_SAMPLES] = [0; FRAME_SAMPLES];
 
@@ -94,8 +112,20 @@ impl MediaConfig {
     }
 }
 
+/// Names one live input of a session, so it can be disconnected again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InputId(pub u64);
+
+impl InputId {
+    /// An id never handed out before in this process.
+    pub fn fresh() -> InputId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        InputId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
 /// What `call/` asks of a running session.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum MediaCommand {
     /// Queue 8 kHz mono audio after what is playing. Playback only advances while audio is
     /// actually sent (a destination is known and sending is on), so nothing is skipped unheard.
@@ -128,6 +158,28 @@ pub enum MediaCommand {
         /// Accept audio and DTMF.
         recv: bool,
     },
+    /// Mix this stream of 20 ms frames into what is sent (from another session's tap). While
+    /// any input is connected, prompts pause. Refused (the receiver dropped, which closes the
+    /// tap feeding it) beyond [`MAX_INPUTS`]. An input whose channel closes is removed once
+    /// drained.
+    ConnectInput {
+        /// For `DisconnectInput`; connecting an id again replaces that input.
+        id: InputId,
+        /// The frames, one per producer tick.
+        frames: mpsc::Receiver<Frame>,
+    },
+    /// Stop mixing this input (unknown ids are ignored).
+    DisconnectInput(InputId),
+    /// Offer every received frame to this channel with `try_send` (a full tap drops frames; a
+    /// closed one is removed). Refused beyond [`MAX_TAPS`].
+    AddTap(mpsc::Sender<Frame>),
+    /// Send a digit as RFC 4733 telephone events, after any digits already queued.
+    SendDtmf {
+        /// `0-9`, `*`, `#`, `A-D`.
+        digit: char,
+        /// How long the key is held (20 ms steps, at most 8 s).
+        duration_ms: u32,
+    },
     /// Finish the recording and end the task.
     Shutdown,
 }
@@ -145,8 +197,8 @@ pub enum MediaEvent {
     PlaybackStopped(u64),
     /// No RTP for `rtp_timeout` (reported once per session).
     RtpTimeout,
-    /// The task ended; final counters.
-    Stopped(MediaStats),
+    /// The task ended; final counters (boxed: they dwarf every other event).
+    Stopped(Box<MediaStats>),
 }
 
 /// Counters of one session.
@@ -170,6 +222,12 @@ pub struct MediaStats {
     pub events_dropped: u64,
     /// Caller frames dropped because the `caller_audio` channel was full.
     pub caller_frames_dropped: u64,
+    /// Received frames dropped because a tap was full.
+    pub tap_frames_dropped: u64,
+    /// Live input queues, summed over every input this session had.
+    pub live: FrameQueueStats,
+    /// DTMF digits sent as RFC 4733 events.
+    pub dtmf_digits_sent: u64,
     /// The caller stream's jitter buffer.
     pub jitter: JitterStats,
     /// Median time between sent packets, over the last minute.
@@ -191,6 +249,12 @@ pub enum MediaError {
     /// The session task has ended.
     #[error("media session has ended")]
     Closed,
+    /// No telephone-event payload type was negotiated, so digits cannot be sent in RTP.
+    #[error("no telephone-event payload type negotiated")]
+    NoTelephoneEvent,
+    /// Not a DTMF digit.
+    #[error("{0:?} is not a DTMF digit")]
+    InvalidDigit(char),
 }
 
 impl<T> From<mpsc::error::TrySendError<T>> for MediaError {
@@ -208,6 +272,7 @@ impl<T> From<mpsc::error::TrySendError<T>> for MediaError {
 #[derive(Debug, Clone)]
 pub struct MediaHandle {
     commands: mpsc::Sender<MediaCommand>,
+    telephone_event: bool,
 }
 
 impl MediaHandle {
@@ -254,8 +319,178 @@ impl MediaHandle {
         self.send(MediaCommand::Shutdown)
     }
 
+    /// Mixes a live stream of 20 ms frames into what is sent; prompts pause meanwhile.
+    pub fn connect_input(
+        &self,
+        id: InputId,
+        frames: mpsc::Receiver<Frame>,
+    ) -> Result<(), MediaError> {
+        self.send(MediaCommand::ConnectInput { id, frames })
+    }
+
+    /// Stops mixing a live input.
+    pub fn disconnect_input(&self, id: InputId) -> Result<(), MediaError> {
+        self.send(MediaCommand::DisconnectInput(id))
+    }
+
+    /// Offers every received 20 ms frame to `tap` (dropped when it is full).
+    pub fn add_tap(&self, tap: mpsc::Sender<Frame>) -> Result<(), MediaError> {
+        self.send(MediaCommand::AddTap(tap))
+    }
+
+    /// Sends `digit` as RFC 4733 events held for `duration` (e.g. one forwarded from the
+    /// other leg's [`MediaEvent::Dtmf`]).
+    pub fn send_dtmf(&self, digit: char, duration: Duration) -> Result<(), MediaError> {
+        if !self.telephone_event {
+            return Err(MediaError::NoTelephoneEvent);
+        }
+        if dtmf_event_code(digit).is_none() {
+            return Err(MediaError::InvalidDigit(digit));
+        }
+        let duration_ms = u32::try_from(duration.as_millis()).unwrap_or(u32::MAX);
+        self.send(MediaCommand::SendDtmf { digit, duration_ms })
+    }
+
+    /// Whether both handles control the same session.
+    pub fn same_session(&self, other: &MediaHandle) -> bool {
+        self.commands.same_channel(&other.commands)
+    }
+
     fn send(&self, command: MediaCommand) -> Result<(), MediaError> {
         Ok(self.commands.try_send(command)?)
+    }
+}
+
+/// One live input: its channel and the queue that smooths the two pacers' phase.
+struct LiveInput {
+    id: InputId,
+    frames: mpsc::Receiver<Frame>,
+    queue: FrameQueue,
+    closed: bool,
+}
+
+impl LiveInput {
+    /// Moves what arrived into the queue and pops this tick's frame.
+    fn next_frame(&mut self) -> Option<Frame> {
+        // Bounded: the channel holds at most LINK_CHANNEL_FRAMES and its producer adds one
+        // per 20 ms.
+        for _ in 0..2 * super::bridge::LINK_CHANNEL_FRAMES {
+            match self.frames.try_recv() {
+                Ok(frame) => self.queue.push(frame),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    self.closed = true;
+                    break;
+                }
+            }
+        }
+        self.queue.pop()
+    }
+}
+
+/// One RFC 4733 telephone-event packet due this tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct EventPacket {
+    payload: [u8; 4],
+    marker: bool,
+    timestamp: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ActiveDigit {
+    code: u8,
+    frames: u32,
+    timestamp: u32,
+    sent: u32,
+}
+
+/// Outgoing DTMF as RFC 4733 events, one packet per tick: updates with growing duration, the
+/// first marked, then the end packet three times (RFC 4733 2.5.1.4), all with the timestamp
+/// of the event's start.
+#[derive(Debug, Default)]
+struct DtmfSender {
+    queued: VecDeque<(u8, u32)>,
+    active: Option<ActiveDigit>,
+}
+
+impl DtmfSender {
+    /// Queues a digit; `false` if it is not one or the queue is full.
+    fn queue(&mut self, digit: char, duration_ms: u32) -> bool {
+        let Some(code) = dtmf_event_code(digit) else {
+            return false;
+        };
+        if self.queued.len() >= MAX_QUEUED_DIGITS {
+            return false;
+        }
+        let frames = duration_ms.div_ceil(FRAME.as_millis() as u32);
+        self.queued
+            .push_back((code, frames.clamp(1, MAX_DTMF_FRAMES)));
+        true
+    }
+
+    /// The packet for this tick, if a digit is being sent; `timestamp` is the stream's
+    /// current timestamp, used when a new digit starts.
+    fn next(&mut self, timestamp: u32) -> Option<EventPacket> {
+        if self.active.is_none() {
+            let (code, frames) = self.queued.pop_front()?;
+            self.active = Some(ActiveDigit {
+                code,
+                frames,
+                timestamp,
+                sent: 0,
+            });
+        }
+        let digit = self.active.as_mut()?;
+        digit.sent += 1;
+        let end = digit.sent >= digit.frames;
+        let samples = digit.sent.min(digit.frames) * FRAME_SAMPLES as u32;
+        let [hi, lo] = u16::try_from(samples).unwrap_or(u16::MAX).to_be_bytes();
+        let flags = if end { 0x80 | DTMF_VOLUME } else { DTMF_VOLUME };
+        let packet = EventPacket {
+            payload: [digit.code, flags, hi, lo],
+            marker: digit.sent == 1,
+            timestamp: digit.timestamp,
+        };
+        if digit.sent >= digit.frames + 2 {
+            self.active = None;
+        }
+        Some(packet)
+    }
+}
+
+/// The RFC 4733 event code of a DTMF digit (the inverse of `dtmf::event_char`).
+fn dtmf_event_code(digit: char) -> Option<u8> {
+    match digit.to_ascii_uppercase() {
+        '*' => Some(10),
+        '#' => Some(11),
+        letter @ 'A'..='D' => Some(12 + (letter as u8 - b'A')),
+        other => other.to_digit(10).and_then(|d| u8::try_from(d).ok()),
+    }
+}
+
+/// Decodes one payload into a shared 160-sample frame (cut or padded with silence), with a
+/// single allocation.
+fn decode_frame(codec: Codec, payload: &[u8]) -> Frame {
+    let take = payload.len().min(FRAME_SAMPLES);
+    payload
+        .iter()
+        .take(FRAME_SAMPLES)
+        .map(|&byte| codec.decode_sample(byte))
+        .chain(std::iter::repeat_n(0, FRAME_SAMPLES - take))
+        .collect()
+}
+
+#[cfg(test)]
+impl MediaHandle {
+    /// A handle over a bare channel, to observe the commands it sends.
+    pub(crate) fn from_channel(
+        commands: mpsc::Sender<MediaCommand>,
+        telephone_event: bool,
+    ) -> MediaHandle {
+        MediaHandle {
+            commands,
+            telephone_event,
+        }
     }
 }
 
@@ -285,6 +520,15 @@ pub struct MediaSession {
     dtmf: DtmfReceiver,
     recorder: Option<CallRecorder>,
     caller_audio: Option<mpsc::Sender<Vec<i16>>>,
+    taps: Vec<mpsc::Sender<Frame>>,
+    inputs: Vec<LiveInput>,
+    /// Queue counters of inputs already gone.
+    retired_live: FrameQueueStats,
+    /// Mark the next live frame (start of a talk spurt after prompts or silence).
+    live_marker: bool,
+    dtmf_out: DtmfSender,
+    /// Shared silent frame, so idle ticks allocate nothing.
+    silence: Frame,
     prompts: VecDeque<Prompt>,
     events: mpsc::Sender<MediaEvent>,
     last_send: Option<Instant>,
@@ -297,11 +541,13 @@ impl MediaSession {
     pub fn start(socket: UdpSocket, cfg: MediaConfig) -> (MediaHandle, mpsc::Receiver<MediaEvent>) {
         let (command_tx, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
+        let telephone_event = cfg.dtmf_pt.is_some();
         let session = MediaSession::new(cfg, event_tx, Instant::now());
         tokio::spawn(session.run(socket, command_rx));
         (
             MediaHandle {
                 commands: command_tx,
+                telephone_event,
             },
             event_rx,
         )
@@ -334,6 +580,12 @@ impl MediaSession {
             dtmf: DtmfReceiver::new(),
             recorder,
             caller_audio: cfg.caller_audio,
+            taps: Vec::new(),
+            inputs: Vec::new(),
+            retired_live: FrameQueueStats::default(),
+            live_marker: false,
+            dtmf_out: DtmfSender::default(),
+            silence: Arc::from(SILENCE),
             prompts: VecDeque::new(),
             events,
             last_send: None,
@@ -376,50 +628,19 @@ impl MediaSession {
     }
 
     async fn on_tick(&mut self, socket: &UdpSocket, now: Instant) {
+        // Inputs advance every tick, sending or not, so their latency stays bounded.
+        let live = self.next_live_frame();
         let destination = self.latched.or(self.remote);
-        let mut bot_frame = None;
+        let mut sent_audio = None;
         if let (true, Some(destination)) = (self.send_enabled, destination) {
-            let (frame, started, finished) = self.next_bot_frame();
-            let packet = self.sender.next(
-                &self.codec.encode(&frame),
-                FRAME_SAMPLES as u32,
-                started.is_some(),
-            );
-            match socket.send_to(&packet, destination).await {
-                Ok(_) => self.note_sent(now),
-                Err(err) => {
-                    self.stats.send_errors += 1;
-                    debug!(%err, %destination, "rtp send failed");
-                }
-            }
-            if let Some(id) = started {
-                self.emit(MediaEvent::PlaybackStarted(id));
-            }
-            if let Some(id) = finished {
-                self.emit(MediaEvent::PlaybackFinished(id));
-            }
-            bot_frame = Some(frame);
+            sent_audio = self.send_frame(socket, destination, live, now).await;
         }
-
-        let caller_frame = if self.recv_enabled {
-            let frame = match self.jitter.pop(now.into_std()) {
-                Some(pkt) => {
-                    let mut samples = self.codec.decode(&pkt.payload);
-                    samples.resize(FRAME_SAMPLES, 0);
-                    samples
-                }
-                None => SILENCE.to_vec(),
-            };
-            self.forward_caller_audio(&frame);
-            Some(frame)
-        } else {
-            None
-        };
+        let received = self.recv_enabled.then(|| self.receive_frame(now));
 
         if let Some(recorder) = self.recorder.as_mut() {
-            let caller = caller_frame.as_deref().unwrap_or(&SILENCE);
-            let bot = bot_frame.as_ref().map_or(&SILENCE, |frame| frame);
-            if let Err(err) = recorder.push_frame(caller, bot) {
+            let remote = received.as_deref().unwrap_or(&SILENCE);
+            let local = sent_audio.as_ref().unwrap_or(&SILENCE);
+            if let Err(err) = recorder.push_frame(remote, local) {
                 warn!(%err, "call recording stopped");
                 self.stats.recording_error = Some(err.to_string());
                 self.recorder = None;
@@ -434,6 +655,113 @@ impl MediaSession {
             self.timed_out = true;
             self.emit(MediaEvent::RtpTimeout);
         }
+    }
+
+    /// Sends this tick's packet: a DTMF event packet if a digit is being sent, else the live
+    /// mix, else prompt audio. Returns the audio sent (`None` for a DTMF packet).
+    async fn send_frame(
+        &mut self,
+        socket: &UdpSocket,
+        destination: SocketAddr,
+        live: Option<[i16; FRAME_SAMPLES]>,
+        now: Instant,
+    ) -> Option<[i16; FRAME_SAMPLES]> {
+        if let Some(packet) = self.next_dtmf_packet() {
+            self.transmit(socket, &packet, destination, now).await;
+            return None;
+        }
+        let (frame, marker, started, finished) = match live {
+            Some(frame) => (frame, std::mem::take(&mut self.live_marker), None, None),
+            None => {
+                let (frame, started, finished) = self.next_bot_frame();
+                (frame, started.is_some(), started, finished)
+            }
+        };
+        let packet = self
+            .sender
+            .next(&self.codec.encode(&frame), FRAME_SAMPLES as u32, marker);
+        self.transmit(socket, &packet, destination, now).await;
+        if let Some(id) = started {
+            self.emit(MediaEvent::PlaybackStarted(id));
+        }
+        if let Some(id) = finished {
+            self.emit(MediaEvent::PlaybackFinished(id));
+        }
+        Some(frame)
+    }
+
+    async fn transmit(
+        &mut self,
+        socket: &UdpSocket,
+        packet: &[u8],
+        destination: SocketAddr,
+        now: Instant,
+    ) {
+        match socket.send_to(packet, destination).await {
+            Ok(_) => self.note_sent(now),
+            Err(err) => {
+                self.stats.send_errors += 1;
+                debug!(%err, %destination, "rtp send failed");
+            }
+        }
+    }
+
+    /// The mix of one frame from every live input; `None` when none is connected.
+    fn next_live_frame(&mut self) -> Option<[i16; FRAME_SAMPLES]> {
+        if self.inputs.is_empty() {
+            return None;
+        }
+        let mut popped: [Option<Frame>; MAX_INPUTS] = Default::default();
+        for (input, slot) in self.inputs.iter_mut().zip(popped.iter_mut()) {
+            *slot = input.next_frame();
+        }
+        let retired = &mut self.retired_live;
+        self.inputs.retain(|input| {
+            let gone = input.closed && input.queue.is_empty();
+            if gone {
+                *retired += input.queue.stats();
+            }
+            !gone
+        });
+        Some(mix(popped.iter().flatten().map(|frame| &frame[..])))
+    }
+
+    /// The telephone-event packet due this tick, stamped in the audio stream's sequence.
+    fn next_dtmf_packet(&mut self) -> Option<Vec<u8>> {
+        let payload_type = self.dtmf_pt? & 0x7F;
+        let event = self.dtmf_out.next(self.sender.next_timestamp())?;
+        let packet = RtpPacket {
+            payload_type,
+            marker: event.marker,
+            seq: self.sender.next_seq(),
+            timestamp: event.timestamp,
+            ssrc: self.sender.ssrc(),
+            payload: event.payload.to_vec(),
+        };
+        // Advance sequence number and clock as the audio frame this packet replaces would.
+        let _ = self.sender.next(&[], FRAME_SAMPLES as u32, false);
+        packet.to_bytes().ok()
+    }
+
+    /// Pops this tick's received frame (silence when missing) and hands it to ASR and taps.
+    fn receive_frame(&mut self, now: Instant) -> Frame {
+        let frame = match self.jitter.pop(now.into_std()) {
+            Some(pkt) => decode_frame(self.codec, &pkt.payload),
+            None => Arc::clone(&self.silence),
+        };
+        self.forward_caller_audio(&frame);
+        let mut dropped = 0;
+        self.taps
+            .retain(|tap| match tap.try_send(Arc::clone(&frame)) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    dropped += 1;
+                    true
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            });
+        self.stats.tap_frames_dropped += dropped;
+        frame
     }
 
     /// The next 160 samples to send, the id of a prompt they start (marker bit), and the id of
@@ -548,7 +876,47 @@ impl MediaSession {
                     self.last_rx = now;
                 }
             }
+            MediaCommand::ConnectInput { id, frames } => self.connect_input(id, frames),
+            MediaCommand::DisconnectInput(id) => self.disconnect_input(id),
+            MediaCommand::AddTap(tap) => {
+                if self.taps.len() >= MAX_TAPS {
+                    warn!("too many taps, refusing one");
+                } else {
+                    self.taps.push(tap);
+                }
+            }
+            MediaCommand::SendDtmf { digit, duration_ms } => {
+                if self.dtmf_pt.is_none() || !self.dtmf_out.queue(digit, duration_ms) {
+                    warn!(%digit, "cannot send dtmf digit");
+                } else {
+                    self.stats.dtmf_digits_sent += 1;
+                }
+            }
             MediaCommand::Shutdown => {}
+        }
+    }
+
+    fn connect_input(&mut self, id: InputId, frames: mpsc::Receiver<Frame>) {
+        self.disconnect_input(id);
+        if self.inputs.len() >= MAX_INPUTS {
+            warn!(?id, "too many live inputs, refusing one");
+            return;
+        }
+        if self.inputs.is_empty() {
+            self.live_marker = true;
+        }
+        self.inputs.push(LiveInput {
+            id,
+            frames,
+            queue: FrameQueue::new(LINK_DEPTH, LINK_PREFILL),
+            closed: false,
+        });
+    }
+
+    fn disconnect_input(&mut self, id: InputId) {
+        if let Some(index) = self.inputs.iter().position(|input| input.id == id) {
+            let input = self.inputs.remove(index);
+            self.retired_live += input.queue.stats();
         }
     }
 
@@ -579,7 +947,12 @@ impl MediaSession {
     }
 
     fn stats(&self) -> MediaStats {
+        let mut live = self.retired_live;
+        for input in &self.inputs {
+            live += input.queue.stats();
+        }
         MediaStats {
+            live,
             jitter: self.jitter.stats(),
             send_interval_us_p50: self.send_intervals.percentile(50),
             send_interval_us_p99: self.send_intervals.percentile(99),
@@ -596,7 +969,7 @@ impl MediaSession {
                 self.stats.recording_error = Some(err.to_string());
             }
         }
-        let stopped = MediaEvent::Stopped(self.stats());
+        let stopped = MediaEvent::Stopped(Box::new(self.stats()));
         // Bounded wait: a consumer that stopped reading must not keep the task alive.
         let _ = tokio::time::timeout(STOPPED_SEND_TIMEOUT, self.events.send(stopped)).await;
     }

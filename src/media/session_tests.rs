@@ -1,8 +1,10 @@
 //! Shell tests for [`super`]: real UDP sockets on 127.0.0.1, a second socket as the caller.
 //! Real time (a paused clock does not drive real sockets); each test runs a few hundred ms.
+//! Also unit tests of the small sans-IO helpers the shell keeps private (DTMF sending).
 
 use super::*;
 use crate::media::rtp::SeqNo;
+use crate::media::SAMPLE_RATE;
 
 const DTMF_PT: u8 = 101;
 /// Upper bound for anything the tests wait for; normal runs take a few hundred ms.
@@ -336,5 +338,450 @@ async fn records_both_sides_and_feeds_caller_audio() -> TestResult {
         .filter(|f| f.iter().all(|&s| s == caller_value))
         .count();
     assert_eq!(voiced, 10);
+    Ok(())
+}
+
+#[test]
+fn dtmf_sender_emits_rfc4733_packets() {
+    // (digit, duration_ms, expected (marker, end, duration) per packet)
+    let long: Vec<(bool, bool, u16)> = [
+        (true, false, 160),
+        (false, false, 320),
+        (false, false, 480),
+        (false, false, 640),
+        (false, true, 800),
+        (false, true, 800),
+        (false, true, 800),
+    ]
+    .to_vec();
+    #[allow(clippy::type_complexity)]
+    let cases: [(char, u32, u8, Vec<(bool, bool, u16)>); 4] = [
+        ('5', 100, 5, long.clone()),
+        ('5', 90, 5, long),
+        (
+            '#',
+            0,
+            11,
+            vec![(true, true, 160), (false, true, 160), (false, true, 160)],
+        ),
+        (
+            'd',
+            40,
+            15,
+            vec![
+                (true, false, 160),
+                (false, true, 320),
+                (false, true, 320),
+                (false, true, 320),
+            ],
+        ),
+    ];
+    for (digit, duration_ms, code, want) in cases {
+        let mut sender = DtmfSender::default();
+        assert!(sender.queue(digit, duration_ms));
+        let mut got = Vec::new();
+        let mut clock = 1000u32;
+        while let Some(packet) = sender.next(clock) {
+            assert_eq!(
+                packet.timestamp, 1000,
+                "{digit}: start timestamp throughout"
+            );
+            let [event, flags, hi, lo] = packet.payload;
+            assert_eq!((event, flags & 0x3F), (code, DTMF_VOLUME), "{digit}");
+            got.push((
+                packet.marker,
+                flags & 0x80 != 0,
+                u16::from_be_bytes([hi, lo]),
+            ));
+            clock += 160;
+        }
+        assert_eq!(got, want, "{digit} {duration_ms} ms");
+    }
+    let mut sender = DtmfSender::default();
+    assert!(!sender.queue('x', 100), "not a digit");
+    assert!(sender.queue('9', u32::MAX), "capped, not refused");
+    assert_eq!(sender.next(0).map(|p| p.payload[0]), Some(9));
+    let packets = std::iter::from_fn(|| sender.next(0)).count() + 1;
+    assert_eq!(packets, MAX_DTMF_FRAMES as usize + 2);
+    for _ in 0..MAX_QUEUED_DIGITS {
+        assert!(sender.queue('1', 20));
+    }
+    assert!(!sender.queue('1', 20), "queue is bounded");
+}
+
+#[test]
+fn dtmf_event_codes_invert_event_char() {
+    for code in 0u8..=15 {
+        let digit = crate::media::dtmf::event_char(code).unwrap_or('?');
+        assert_eq!(dtmf_event_code(digit), Some(code), "{digit}");
+        assert_eq!(dtmf_event_code(digit.to_ascii_lowercase()), Some(code));
+    }
+    for other in ['x', 'E', ' ', '٣'] {
+        assert_eq!(dtmf_event_code(other), None, "{other}");
+    }
+}
+
+#[test]
+fn decode_frame_is_always_one_frame() {
+    let cases: [(&[u8], usize); 3] = [(&[], 0), (&[0x00; 80], 80), (&[0x00; 400], 160)];
+    for (payload, voiced) in cases {
+        let frame = decode_frame(Codec::Pcmu, payload);
+        assert_eq!(frame.len(), FRAME_SAMPLES);
+        let loud = Codec::Pcmu.decode_sample(0x00);
+        assert_eq!(frame.iter().filter(|&&s| s == loud).count(), voiced);
+    }
+}
+
+/// Everything queued on a socket now, as RTP packets (a short wait lets in-flight ones land).
+async fn drain_rtp(sock: &UdpSocket) -> Vec<RtpPacket> {
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    let mut buf = [0u8; 1500];
+    let mut packets = Vec::new();
+    while let Ok((len, _)) = sock.try_recv_from(&mut buf) {
+        if let Ok(pkt) = RtpPacket::parse(buf.get(..len).unwrap_or_default()) {
+            packets.push(pkt);
+        }
+    }
+    packets
+}
+
+async fn stopped(events: &mut mpsc::Receiver<MediaEvent>) -> Result<MediaStats, String> {
+    match wait_for(events, PATIENCE, |e| matches!(e, MediaEvent::Stopped(_))).await {
+        Some(MediaEvent::Stopped(stats)) => Ok(*stats),
+        _ => Err("no Stopped event".into()),
+    }
+}
+
+/// `(left, right)` channels of a stereo WAV.
+fn read_stereo(path: &std::path::Path) -> Result<(Vec<i16>, Vec<i16>), hound::Error> {
+    let mut reader = hound::WavReader::open(path)?;
+    let samples: Vec<i16> = reader.samples::<i16>().collect::<Result<_, _>>()?;
+    let left = samples.iter().step_by(2).copied().collect();
+    let right = samples.iter().skip(1).step_by(2).copied().collect();
+    Ok((left, right))
+}
+
+#[tokio::test]
+async fn live_input_replaces_prompts_and_is_recorded() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("live.wav");
+    let (media, phone) = (socket().await?, socket().await?);
+    let mut cfg = MediaConfig::new(Codec::Pcmu);
+    cfg.remote = Some(phone.local_addr()?);
+    cfg.record_path = Some(path.clone());
+    let (handle, mut events) = MediaSession::start(media, cfg);
+
+    let (live_tx, live_rx) = mpsc::channel(crate::media::bridge::LINK_CHANNEL_FRAMES);
+    let input = InputId::fresh();
+    handle.connect_input(input, live_rx)?;
+    handle.play(1, Arc::from(vec![-3000i16; 1600]))?;
+    let mut pacer = tokio::time::interval(FRAME);
+    for _ in 0..10 {
+        pacer.tick().await;
+        live_tx.try_send(Arc::from(vec![1234i16; FRAME_SAMPLES]))?;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    while let Ok(event) = events.try_recv() {
+        assert_ne!(event, MediaEvent::PlaybackStarted(1), "prompt paused");
+    }
+    handle.disconnect_input(input)?;
+    let finished = wait_for(&mut events, PATIENCE, |e| {
+        *e == MediaEvent::PlaybackFinished(1)
+    });
+    assert!(finished.await.is_some(), "prompt resumes after disconnect");
+    handle.shutdown()?;
+    let stats = stopped(&mut events).await?;
+
+    let packets = drain_rtp(&phone).await;
+    let live_byte = Codec::Pcmu.encode_sample(1234);
+    let prompt_byte = Codec::Pcmu.encode_sample(-3000);
+    let live = packets
+        .iter()
+        .filter(|p| p.payload == [live_byte; 160])
+        .count();
+    assert!(live >= 8, "{live} live frames sent, {stats:?}");
+    let prompt = packets
+        .iter()
+        .filter(|p| p.payload == [prompt_byte; 160])
+        .count();
+    assert_eq!(prompt, 10);
+    let markers: Vec<usize> = packets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.marker.then_some(i))
+        .collect();
+    let first_live = packets.iter().position(|p| p.payload == [live_byte; 160]);
+    let first_prompt = packets.iter().position(|p| p.payload == [prompt_byte; 160]);
+    assert_eq!(markers.len(), 2, "live start and prompt start");
+    assert!(
+        markers.first() <= first_live.as_ref(),
+        "{markers:?} {first_live:?}"
+    );
+    assert_eq!(markers.get(1), first_prompt.as_ref());
+    assert_eq!(stats.live.pushed, 10);
+
+    let (left, right) = read_stereo(&path)?;
+    let count = |channel: &[i16], value: i16| channel.iter().filter(|&&s| s == value).count();
+    // The right channel is what was sent, before G.711: the live frames, then the prompt.
+    assert_eq!(count(&right, 1234), live * FRAME_SAMPLES);
+    assert_eq!(count(&right, -3000), 1600);
+    assert!(left.iter().all(|&s| s == 0), "the phone sent nothing");
+    Ok(())
+}
+
+/// One 20 ms frame of a sine tone, continuing from sample `start`.
+fn tone(freq: f64, amplitude: f64, start: usize) -> Vec<i16> {
+    (start..start + FRAME_SAMPLES)
+        .map(|n| {
+            let phase = 2.0 * std::f64::consts::PI * freq * n as f64 / f64::from(SAMPLE_RATE);
+            (amplitude * phase.sin()) as i16
+        })
+        .collect()
+}
+
+/// Share of the frame's energy at `freq` (Goertzel): about 1 for a pure tone on that
+/// frequency, 0.5 for an equal mix of two, near 0 for other tones; 0 for near-silence.
+fn tone_share(frame: &[i16], freq: f64) -> f64 {
+    let energy: f64 = frame.iter().map(|&s| f64::from(s).powi(2)).sum();
+    if energy < 1e6 {
+        return 0.0;
+    }
+    let coeff = 2.0 * (2.0 * std::f64::consts::PI * freq / f64::from(SAMPLE_RATE)).cos();
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for &x in frame {
+        let s0 = f64::from(x) + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+    power / (energy * frame.len() as f64 / 2.0)
+}
+
+/// How many frames carry each tone, `(at 1 kHz, at 400 Hz)`: share above 0.2, as the test
+/// tones mixed give 0.72 and 0.28.
+fn count_tones<'a>(frames: impl Iterator<Item = &'a [i16]>) -> (usize, usize) {
+    frames.fold((0, 0), |(high, low), frame| {
+        (
+            high + usize::from(tone_share(frame, 1000.0) > 0.2),
+            low + usize::from(tone_share(frame, 400.0) > 0.2),
+        )
+    })
+}
+
+fn decoded(packets: &[RtpPacket], codec: Codec) -> Vec<Vec<i16>> {
+    packets
+        .iter()
+        .filter(|p| p.payload_type == codec.payload_type())
+        .map(|p| codec.decode(&p.payload))
+        .collect()
+}
+
+#[test]
+fn tone_share_tells_the_test_tones_apart() {
+    let high = tone(1000.0, 8000.0, 0);
+    let low = tone(400.0, 5000.0, 0);
+    let both = crate::media::bridge::mix([&high[..], &low[..]]);
+    let shares = |f: &[i16]| (tone_share(f, 1000.0), tone_share(f, 400.0));
+    let near = |got: (f64, f64), want: (f64, f64)| {
+        (got.0 - want.0).abs() < 0.1 && (got.1 - want.1).abs() < 0.1
+    };
+    assert!(near(shares(&high), (1.0, 0.0)), "{:?}", shares(&high));
+    assert!(near(shares(&low), (0.0, 1.0)), "{:?}", shares(&low));
+    let mixed = shares(&both);
+    assert!(mixed.0 > 0.5 && mixed.1 > 0.2, "{mixed:?}");
+    assert_eq!(shares(&[3; FRAME_SAMPLES]), (0.0, 0.0), "quiet");
+}
+
+#[tokio::test]
+async fn bridges_pcmu_and_pcma_legs_with_a_listening_supervisor() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("caller.wav");
+    let (media_a, media_b, media_s) = (socket().await?, socket().await?, socket().await?);
+    let (phone_a, phone_b, phone_s) = (socket().await?, socket().await?, socket().await?);
+    let (addr_a, addr_b) = (media_a.local_addr()?, media_b.local_addr()?);
+
+    let mut cfg_a = MediaConfig::new(Codec::Pcmu);
+    cfg_a.remote = Some(phone_a.local_addr()?);
+    cfg_a.record_path = Some(path.clone());
+    cfg_a.jitter_depth = 2;
+    let mut cfg_b = MediaConfig::new(Codec::Pcma);
+    cfg_b.remote = Some(phone_b.local_addr()?);
+    cfg_b.jitter_depth = 2;
+    let mut cfg_s = MediaConfig::new(Codec::Pcmu);
+    cfg_s.remote = Some(phone_s.local_addr()?);
+    let (caller, mut caller_events) = MediaSession::start(media_a, cfg_a);
+    let (agent, _agent_events) = MediaSession::start(media_b, cfg_b);
+    let (supervisor, _supervisor_events) = MediaSession::start(media_s, cfg_s);
+    let mut bridged = crate::media::bridge(&caller, &agent)?;
+    bridged.supervise(crate::media::SupervisorMode::Listen, &supervisor)?;
+
+    const FRAMES: u16 = 50;
+    let mut pacer = tokio::time::interval(FRAME);
+    for i in 0..FRAMES {
+        pacer.tick().await;
+        let start = usize::from(i) * FRAME_SAMPLES;
+        let ts = 160 * u32::from(i);
+        let high = Codec::Pcmu.encode(&tone(1000.0, 8000.0, start));
+        let low = Codec::Pcma.encode(&tone(400.0, 5000.0, start));
+        phone_a
+            .send_to(&packet(0, i == 0, i, ts, high), addr_a)
+            .await?;
+        phone_b
+            .send_to(&packet(8, i == 0, 500 + i, ts, low), addr_b)
+            .await?;
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    bridged.unbridge()?;
+    caller.shutdown()?;
+    let stats = stopped(&mut caller_events).await?;
+    let (heard_a, heard_b, heard_s) = (
+        drain_rtp(&phone_a).await,
+        drain_rtp(&phone_b).await,
+        drain_rtp(&phone_s).await,
+    );
+    let _ = (agent.shutdown(), supervisor.shutdown());
+
+    let most = usize::from(FRAMES) - 8;
+    let at_b = decoded(&heard_b, Codec::Pcma);
+    let (high, low) = count_tones(at_b.iter().map(Vec::as_slice));
+    assert!(
+        high >= most && low == 0,
+        "agent phone: {high} 1 kHz, {low} 400 Hz"
+    );
+    let at_a = decoded(&heard_a, Codec::Pcmu);
+    let (high, low) = count_tones(at_a.iter().map(Vec::as_slice));
+    assert!(
+        high == 0 && low >= most,
+        "caller phone: {high} 1 kHz, {low} 400 Hz"
+    );
+    let at_s = decoded(&heard_s, Codec::Pcmu);
+    let (high, low) = count_tones(at_s.iter().map(Vec::as_slice));
+    assert!(
+        high >= most && low >= most,
+        "supervisor: {high} 1 kHz, {low} 400 Hz"
+    );
+
+    let (left, right) = read_stereo(&path)?;
+    let (high, low) = count_tones(left.chunks(FRAME_SAMPLES));
+    assert!(high >= most && low == 0, "recorded caller: {high} / {low}");
+    let (high, low) = count_tones(right.chunks(FRAME_SAMPLES));
+    assert!(high == 0 && low >= most, "recorded agent: {high} / {low}");
+    assert!(stats.live.popped >= most as u64, "{stats:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn forwards_a_received_digit_as_rfc4733_on_the_other_leg() -> TestResult {
+    let (media_a, media_b, phone_a, phone_b) = (
+        socket().await?,
+        socket().await?,
+        socket().await?,
+        socket().await?,
+    );
+    let addr_a = media_a.local_addr()?;
+    let mut cfg_a = MediaConfig::new(Codec::Pcmu);
+    cfg_a.dtmf_pt = Some(DTMF_PT);
+    let mut cfg_b = MediaConfig::new(Codec::Pcma);
+    cfg_b.dtmf_pt = Some(DTMF_PT);
+    cfg_b.remote = Some(phone_b.local_addr()?);
+    let (leg_a, mut events_a) = MediaSession::start(media_a, cfg_a);
+    let (leg_b, mut events_b) = MediaSession::start(media_b, cfg_b);
+
+    for datagram in [dtmf(1, 800, true, 7, false), dtmf(2, 800, false, 7, true)] {
+        phone_a.send_to(&datagram, addr_a).await?;
+    }
+    // The call layer's part: a digit from one leg is sent on the other.
+    let digit = wait_for(&mut events_a, PATIENCE, |e| {
+        matches!(e, MediaEvent::Dtmf(_))
+    })
+    .await;
+    let Some(MediaEvent::Dtmf(digit)) = digit else {
+        return Err("no digit on leg A".into());
+    };
+    leg_b.send_dtmf(digit, Duration::from_millis(100))?;
+    leg_b.send_dtmf('#', Duration::from_millis(40))?;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    leg_b.shutdown()?;
+    let stats = stopped(&mut events_b).await?;
+    let packets = drain_rtp(&phone_b).await;
+    let _ = leg_a.shutdown();
+
+    let events: Vec<&RtpPacket> = packets
+        .iter()
+        .filter(|p| p.payload_type == DTMF_PT)
+        .collect();
+    let summary: Vec<(u8, bool, bool, u16)> = events
+        .iter()
+        .map(|p| match p.payload[..] {
+            [code, flags, hi, lo] => (
+                code,
+                p.marker,
+                flags & 0x80 != 0,
+                u16::from_be_bytes([hi, lo]),
+            ),
+            _ => (0xFF, false, false, 0),
+        })
+        .collect();
+    let want = [
+        (7, true, false, 160),
+        (7, false, false, 320),
+        (7, false, false, 480),
+        (7, false, false, 640),
+        (7, false, true, 800),
+        (7, false, true, 800),
+        (7, false, true, 800),
+        (11, true, false, 160),
+        (11, false, true, 320),
+        (11, false, true, 320),
+        (11, false, true, 320),
+    ];
+    assert_eq!(summary, want);
+    let timestamps: Vec<u32> = events.iter().map(|p| p.timestamp).collect();
+    assert!(timestamps[..7].iter().all(|&t| t == timestamps[0]));
+    assert!(timestamps[7..].iter().all(|&t| t == timestamps[7]));
+    assert_eq!(
+        timestamps[7].wrapping_sub(timestamps[0]),
+        7 * 160,
+        "back to back"
+    );
+    // One stream: one SSRC, no sequence gaps, and the clock runs on through the events.
+    for pair in packets.windows(2) {
+        if let [a, b] = pair {
+            assert_eq!((b.seq, b.ssrc), (a.seq.next(), a.ssrc));
+            if a.payload_type == 8 && b.payload_type == 8 {
+                assert_eq!(b.timestamp, a.timestamp.wrapping_add(160));
+            }
+        }
+    }
+    let first_event = packets
+        .iter()
+        .position(|p| p.payload_type == DTMF_PT)
+        .unwrap_or(0);
+    let audio_after = packets
+        .iter()
+        .skip(first_event)
+        .find(|p| p.payload_type == 8);
+    assert_eq!(
+        audio_after.map(|p| p.timestamp),
+        Some(timestamps[0].wrapping_add(11 * 160)),
+        "audio resumes where the clock is"
+    );
+    let mut receiver = crate::media::DtmfReceiver::new();
+    let now = std::time::Instant::now();
+    let digits: String = events
+        .iter()
+        .filter_map(|p| receiver.handle(p, now))
+        .collect();
+    assert_eq!(digits, "7#");
+    assert_eq!(stats.dtmf_digits_sent, 2);
+
+    let (no_events, _) = MediaSession::start(socket().await?, MediaConfig::new(Codec::Pcmu));
+    let refused = no_events.send_dtmf('1', Duration::from_millis(100));
+    assert_eq!(refused, Err(MediaError::NoTelephoneEvent));
+    assert_eq!(
+        leg_a.send_dtmf('x', Duration::from_millis(100)),
+        Err(MediaError::InvalidDigit('x'))
+    );
+    no_events.shutdown()?;
     Ok(())
 }
