@@ -209,16 +209,39 @@ mod tests {
         let mut events = Events::default();
         let mut a = agent(t0);
         a.set_state(AgentState::Available, t0, &mut events);
-        a.set_state(AgentState::Ringing { call: CallId(1) }, t0 + Duration::from_secs(5), &mut events);
+        a.set_state(
+            AgentState::Ringing { call: CallId(1) },
+            t0 + Duration::from_secs(5),
+            &mut events,
+        );
         a.missed(3, t0 + Duration::from_secs(20), &mut events);
         assert_eq!((a.idle_since, a.misses), (t0, 1));
-        a.set_state(AgentState::Ringing { call: CallId(2) }, t0 + Duration::from_secs(30), &mut events);
+        a.set_state(
+            AgentState::Ringing { call: CallId(2) },
+            t0 + Duration::from_secs(30),
+            &mut events,
+        );
         a.answered(CallId(2), t0 + Duration::from_secs(31), &mut events);
         a.call_ended(Duration::ZERO, t0 + Duration::from_secs(90), &mut events);
         assert_eq!(a.state, AgentState::Available);
-        assert_eq!((a.idle_since, a.misses, a.calls_taken), (t0 + Duration::from_secs(90), 0, 1));
-        let names: Vec<_> = std::iter::from_fn(|| events.pop()).map(|e| e.to.name()).collect();
-        assert_eq!(names, ["available", "ringing", "available", "ringing", "on-call", "available"]);
+        assert_eq!(
+            (a.idle_since, a.misses, a.calls_taken),
+            (t0 + Duration::from_secs(90), 0, 1)
+        );
+        let names: Vec<_> = std::iter::from_fn(|| events.pop())
+            .map(|e| e.to.name())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "available",
+                "ringing",
+                "available",
+                "ringing",
+                "on-call",
+                "available"
+            ]
+        );
     }
 
     #[test]
@@ -230,7 +253,12 @@ mod tests {
             a.set_state(AgentState::Ringing { call: CallId(1) }, t0, &mut events);
             a.missed(2, t0, &mut events);
         }
-        assert_eq!(a.state, AgentState::Paused { reason: MISSED_CALLS.into() });
+        assert_eq!(
+            a.state,
+            AgentState::Paused {
+                reason: MISSED_CALLS.into()
+            }
+        );
     }
 
     #[test]
@@ -241,7 +269,12 @@ mod tests {
         a.answered(CallId(1), t0, &mut events);
         a.pending_pause = Some("lunch".into());
         a.call_ended(Duration::from_secs(10), t0, &mut events);
-        assert_eq!(a.state, AgentState::Paused { reason: "lunch".into() });
+        assert_eq!(
+            a.state,
+            AgentState::Paused {
+                reason: "lunch".into()
+            }
+        );
         assert_eq!(a.wrap_up_until(), None);
     }
 
@@ -251,10 +284,17 @@ mod tests {
         let mut events = Events::default();
         let mut a = agent(t0);
         for i in 0..MAX_PENDING_EVENTS + 10 {
-            let to = if i % 2 == 0 { AgentState::Available } else { AgentState::Offline };
+            let to = if i % 2 == 0 {
+                AgentState::Available
+            } else {
+                AgentState::Offline
+            };
             a.set_state(to, t0, &mut events);
         }
         assert_eq!(events.dropped, 10);
-        assert_eq!(std::iter::from_fn(|| events.pop()).count(), MAX_PENDING_EVENTS);
+        assert_eq!(
+            std::iter::from_fn(|| events.pop()).count(),
+            MAX_PENDING_EVENTS
+        );
     }
 }

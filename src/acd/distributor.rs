@@ -11,8 +11,8 @@ use super::file::{AgentsFile, Strategy};
 use super::queue::{Call, CallQueue, Phase};
 use super::strategy::{pick, qualified};
 use super::{
-    AcdAction, AcdError, AcdSnapshot, AgentEvent, AgentSnapshot, CallId, CallerInfo,
-    EnqueueError, Position, QueueSnapshot, StateCounts,
+    AcdAction, AcdError, AcdSnapshot, AgentEvent, AgentSnapshot, CallId, CallerInfo, EnqueueError,
+    Position, QueueSnapshot, StateCounts,
 };
 
 /// The automatic call distributor core. See the module docs of [`crate::acd`].
@@ -188,7 +188,10 @@ impl Acd {
 
     /// The agent's leg answered: connects it and stops the other legs.
     pub fn answered(&mut self, call: CallId, user: &str, now: Instant) -> Result<(), AcdError> {
-        let entry = self.calls.get_mut(&call).ok_or(AcdError::UnknownCall(call))?;
+        let entry = self
+            .calls
+            .get_mut(&call)
+            .ok_or(AcdError::UnknownCall(call))?;
         let not_ringing = || AcdError::NotRinging {
             call,
             user: user.to_owned(),
@@ -231,7 +234,10 @@ impl Acd {
 
     /// The agent's leg declined or was unreachable: counts as a missed ring.
     pub fn ring_failed(&mut self, call: CallId, user: &str, now: Instant) -> Result<(), AcdError> {
-        let entry = self.calls.get_mut(&call).ok_or(AcdError::UnknownCall(call))?;
+        let entry = self
+            .calls
+            .get_mut(&call)
+            .ok_or(AcdError::UnknownCall(call))?;
         let max_misses = self
             .queues
             .get(entry.queue)
@@ -267,7 +273,10 @@ impl Acd {
 
     /// The call is over: a connected agent goes to wrap-up; a waiting caller is removed.
     pub fn call_ended(&mut self, call: CallId, now: Instant) -> Result<(), AcdError> {
-        let entry = self.calls.remove(&call).ok_or(AcdError::UnknownCall(call))?;
+        let entry = self
+            .calls
+            .remove(&call)
+            .ok_or(AcdError::UnknownCall(call))?;
         let wrap_up = self
             .queues
             .get(entry.queue)
@@ -328,7 +337,8 @@ impl Acd {
                 }
             }
             if !users.is_empty() {
-                self.actions.push_back(AcdAction::StopRinging { call, users });
+                self.actions
+                    .push_back(AcdAction::StopRinging { call, users });
             }
         }
         for agent in self.agents.values_mut() {
@@ -455,7 +465,9 @@ impl Acd {
         let mut idle: Vec<_> = self
             .calls
             .iter()
-            .filter(|(_, c)| matches!(&c.phase, Phase::Waiting { ringing, .. } if ringing.is_empty()))
+            .filter(
+                |(_, c)| matches!(&c.phase, Phase::Waiting { ringing, .. } if ringing.is_empty()),
+            )
             .map(|(id, c)| (c.key, *id))
             .collect();
         idle.sort_unstable();

@@ -325,7 +325,9 @@ pub enum FileProblem {
         len: usize,
     },
     /// Not one of [`Strategy::ALL`].
-    #[error("unknown strategy `{0}`; use ring-all, longest-idle, round-robin, fewest-calls or skills")]
+    #[error(
+        "unknown strategy `{0}`; use ring-all, longest-idle, round-robin, fewest-calls or skills"
+    )]
     UnknownStrategy(String),
     /// A number outside its range.
     #[error("`{key}` must be a whole number from {min} to {max}, found `{found}`")]
@@ -459,7 +461,9 @@ fn parse_agent(node: &Node, queues: &[Queue]) -> Result<Agent, Positioned> {
     };
     let mut agent_queues: Vec<String> = Vec::new();
     if let Some(list_node) = get(map, "queues") {
-        let items = list_node.as_seq().ok_or_else(|| expected(list_node, "queues", "a list"))?;
+        let items = list_node
+            .as_seq()
+            .ok_or_else(|| expected(list_node, "queues", "a list"))?;
         for item in items {
             let queue = name(item, "queues", "queue name")?;
             if !queues.iter().any(|q| q.name == queue) {
@@ -507,7 +511,9 @@ fn parse_queue(node: &Node) -> Result<Queue, Positioned> {
 
 fn realm(node: &Node) -> Result<String, Positioned> {
     let text = string(node, "realm")?;
-    let printable = text.chars().all(|c| !c.is_control() && c != '"' && c != '\\');
+    let printable = text
+        .chars()
+        .all(|c| !c.is_control() && c != '"' && c != '\\');
     if text.is_empty() || text.chars().count() > 128 || !printable {
         return Err((node.line, FileProblem::BadRealm));
     }
@@ -519,7 +525,9 @@ fn skills(map: &[(Node, Node)]) -> Result<BTreeMap<String, u8>, Positioned> {
     let Some(node) = get(map, "skills") else {
         return Ok(skills);
     };
-    let entries = node.as_map().ok_or_else(|| expected(node, "skills", "a mapping"))?;
+    let entries = node
+        .as_map()
+        .ok_or_else(|| expected(node, "skills", "a mapping"))?;
     for (key, _) in entries {
         let skill = name(key, "skills", "skill name")?;
         let level = number(entries, &skill, 1, (1, 10))? as u8;
@@ -569,7 +577,8 @@ fn check_keys(
 }
 
 fn expect_map<'a>(node: &'a Node, context: &str) -> Result<&'a [(Node, Node)], Positioned> {
-    node.as_map().ok_or_else(|| expected(node, context, "a mapping"))
+    node.as_map()
+        .ok_or_else(|| expected(node, context, "a mapping"))
 }
 
 fn expected(node: &Node, key: &str, what: &'static str) -> Positioned {

@@ -36,7 +36,12 @@ fn defaults_fill_what_is_left_out() {
     let queue = &file.queues[0];
     assert_eq!(queue.strategy, Strategy::LongestIdle);
     assert_eq!(
-        (queue.ring_timeout, queue.max_misses, queue.wrap_up, queue.max_waiting),
+        (
+            queue.ring_timeout,
+            queue.max_misses,
+            queue.wrap_up,
+            queue.max_waiting
+        ),
         (Duration::from_secs(15), 3, Duration::from_secs(10), 50)
     );
     let agent = &file.agents[0];
@@ -66,7 +71,10 @@ fn ha1_from_password_or_stored_hashes() {
     assert_eq!(b.ha1(Algorithm::Md5, "r").as_deref(), Some(md5.as_str()));
     assert_eq!(b.ha1(Algorithm::Sha256, "r"), None);
     assert_eq!(c.ha1(Algorithm::Sha256, "r").as_deref(), Some(sha.as_str()));
-    assert!(!format!("{:?}", a.secret).contains("pw"), "passwords stay out of Debug");
+    assert!(
+        !format!("{:?}", a.secret).contains("pw"),
+        "passwords stay out of Debug"
+    );
 }
 
 #[test]
@@ -74,16 +82,36 @@ fn errors_say_file_line_and_what() {
     let q = "queues:\n  - name: q\n";
     let hash32 = "0123456789abcdef0123456789abcdef";
     let cases: Vec<(String, usize, &str)> = vec![
-        (format!("{q}agents:\n  - user: a\n    pasword: x\n"), 5, "unknown key `pasword` in an agent"),
-        ("colour: red\n".into(), 1, "unknown key `colour` in the file"),
-        (format!("{q}agents:\n  - user: Alice\n    password: x\n"), 4, "bad user name `Alice`"),
-        (format!("{q}agents:\n  - user: a b\n    password: x\n"), 4, "bad user name"),
+        (
+            format!("{q}agents:\n  - user: a\n    pasword: x\n"),
+            5,
+            "unknown key `pasword` in an agent",
+        ),
+        (
+            "colour: red\n".into(),
+            1,
+            "unknown key `colour` in the file",
+        ),
+        (
+            format!("{q}agents:\n  - user: Alice\n    password: x\n"),
+            4,
+            "bad user name `Alice`",
+        ),
+        (
+            format!("{q}agents:\n  - user: a b\n    password: x\n"),
+            4,
+            "bad user name",
+        ),
         (
             format!("{q}agents:\n  - user: a\n    password: x\n  - user: a\n    password: y\n"),
             6,
             "duplicate user `a` (first on line 4)",
         ),
-        (format!("{q}  - name: q\n"), 3, "duplicate queue `q` (first on line 2)"),
+        (
+            format!("{q}  - name: q\n"),
+            3,
+            "duplicate queue `q` (first on line 2)",
+        ),
         (
             format!("{q}agents:\n  - user: a\n    password: x\n    queues: [q, nope]\n"),
             6,
@@ -99,8 +127,16 @@ fn errors_say_file_line_and_what() {
             5,
             "either `password` or `ha1`, not both",
         ),
-        (format!("{q}agents:\n  - user: a\n    name: A\n"), 4, "needs `password` or `ha1`"),
-        (format!("{q}agents:\n  - user: a\n    ha1: 0123\n"), 5, "`ha1` must be 32 hex digits"),
+        (
+            format!("{q}agents:\n  - user: a\n    name: A\n"),
+            4,
+            "needs `password` or `ha1`",
+        ),
+        (
+            format!("{q}agents:\n  - user: a\n    ha1: 0123\n"),
+            5,
+            "`ha1` must be 32 hex digits",
+        ),
         (
             format!("{q}agents:\n  - user: a\n    ha1: {}\n", "g".repeat(32)),
             5,
@@ -116,27 +152,74 @@ fn errors_say_file_line_and_what() {
             6,
             "`ha1_sha256` needs `ha1`",
         ),
-        (format!("{q}agents:\n  - user: a\n    password: ''\n"), 5, "must not be empty"),
-        ("queues:\n  - name: q\n    strategy: random\n".into(), 3, "unknown strategy `random`"),
-        ("queues:\n  - name: q\n    ring_timeout: 0\n".into(), 3, "`ring_timeout` must be a whole number from 1 to 600, found `0`"),
-        ("queues:\n  - name: q\n    max_misses: -1\n".into(), 3, "`max_misses`"),
-        ("queues:\n  - name: q\n    wrap_up: 3601\n".into(), 3, "`wrap_up`"),
-        ("queues:\n  - name: q\n    max_waiting: lots\n".into(), 3, "`max_waiting`"),
-        ("queues:\n  - name: q\n    skills: {english: 11}\n".into(), 3, "`english` must be a whole number from 1 to 10"),
-        ("queues:\n  - name: q\n    skills: [english]\n".into(), 3, "`skills` must be a mapping"),
-        ("queues:\n  - strategy: skills\n".into(), 2, "a queue needs `name`"),
-        (format!("{q}agents:\n  - password: x\n"), 4, "an agent needs `user`"),
+        (
+            format!("{q}agents:\n  - user: a\n    password: ''\n"),
+            5,
+            "must not be empty",
+        ),
+        (
+            "queues:\n  - name: q\n    strategy: random\n".into(),
+            3,
+            "unknown strategy `random`",
+        ),
+        (
+            "queues:\n  - name: q\n    ring_timeout: 0\n".into(),
+            3,
+            "`ring_timeout` must be a whole number from 1 to 600, found `0`",
+        ),
+        (
+            "queues:\n  - name: q\n    max_misses: -1\n".into(),
+            3,
+            "`max_misses`",
+        ),
+        (
+            "queues:\n  - name: q\n    wrap_up: 3601\n".into(),
+            3,
+            "`wrap_up`",
+        ),
+        (
+            "queues:\n  - name: q\n    max_waiting: lots\n".into(),
+            3,
+            "`max_waiting`",
+        ),
+        (
+            "queues:\n  - name: q\n    skills: {english: 11}\n".into(),
+            3,
+            "`english` must be a whole number from 1 to 10",
+        ),
+        (
+            "queues:\n  - name: q\n    skills: [english]\n".into(),
+            3,
+            "`skills` must be a mapping",
+        ),
+        (
+            "queues:\n  - strategy: skills\n".into(),
+            2,
+            "a queue needs `name`",
+        ),
+        (
+            format!("{q}agents:\n  - password: x\n"),
+            4,
+            "an agent needs `user`",
+        ),
         (format!("{q}agents: alice\n"), 3, "`agents` must be a list"),
         ("realm: 'a\"b'\n".into(), 1, "bad realm"),
         ("agents: [\n".into(), 2, "YAML syntax error"),
         ("a: &x 1\nb: *x\n".into(), 2, "aliases"),
-        ("queues: []\nqueues: []\n".into(), 2, "duplicate key `queues`"),
+        (
+            "queues: []\nqueues: []\n".into(),
+            2,
+            "duplicate key `queues`",
+        ),
     ];
     for (text, line, needle) in &cases {
         let error = parse_str(text, "agents.yaml").unwrap_err();
         let shown = error.to_string();
         assert_eq!(error.line, Some(*line), "{text:?}: {shown}");
-        assert!(shown.starts_with(&format!("agents.yaml:{line}: ")), "{shown}");
+        assert!(
+            shown.starts_with(&format!("agents.yaml:{line}: ")),
+            "{shown}"
+        );
         assert!(shown.contains(needle), "{text:?}: {shown}");
     }
 }

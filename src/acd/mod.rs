@@ -37,7 +37,9 @@ use std::time::{Duration, Instant};
 
 pub use agent::{AgentEvent, AgentState, MAX_PENDING_EVENTS, MISSED_CALLS};
 pub use distributor::Acd;
-pub use file::{load_file, parse_str, Agent, AgentsFile, FileError, FileProblem, Queue, Secret, Strategy};
+pub use file::{
+    load_file, parse_str, Agent, AgentsFile, FileError, FileProblem, Queue, Secret, Strategy,
+};
 pub use passwd::{set_password, set_password_in_file};
 
 /// The shell's id for one caller (its SIP dialog); opaque to the ACD.

@@ -87,7 +87,10 @@ pub fn set_password(
         }
     }
 
-    let after = file::parse_str(&out, TEXT_LABEL)?;
+    let after = file::parse_str(&out, TEXT_LABEL).map_err(|_| {
+        let why = "the secret's value continues on later lines; edit it by hand";
+        error(Some(first.line), FileProblem::NotEditable(why))
+    })?;
     let mut expected = before;
     if let Some(agent) = expected.agents.iter_mut().find(|a| a.user == user) {
         agent.secret = Secret::Ha1 {

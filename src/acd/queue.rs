@@ -54,7 +54,10 @@ impl CallQueue {
 
     /// Waiting calls with their 1-based positions.
     pub fn positions(&self) -> impl Iterator<Item = (usize, CallId)> + '_ {
-        self.waiting.iter().enumerate().map(|(i, (_, c))| (i + 1, *c))
+        self.waiting
+            .iter()
+            .enumerate()
+            .map(|(i, (_, c))| (i + 1, *c))
     }
 }
 

@@ -32,7 +32,10 @@ pub(crate) enum Style {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Value {
-    Scalar { text: String, style: Style },
+    Scalar {
+        text: String,
+        style: Style,
+    },
     Seq(Vec<Node>),
     /// Keys keep their own position so errors and edits point at the key.
     Map(Vec<(Node, Node)>),
@@ -79,7 +82,10 @@ impl Node {
 
 enum Open {
     Seq(Node),
-    Map { node: Node, pending_key: Option<Node> },
+    Map {
+        node: Node,
+        pending_key: Option<Node>,
+    },
 }
 
 /// Parses one YAML document; `Ok(None)` for an empty file. Errors carry their 1-based line.
