@@ -10,17 +10,14 @@ use super::agent::{AgentState, Events, LiveAgent};
 use super::file::{AgentsFile, Strategy};
 use super::queue::{Call, CallQueue, Phase};
 use super::strategy::{pick, qualified};
-use super::{
-    AcdAction, AcdError, AcdSnapshot, AgentEvent, AgentSnapshot, CallId, CallerInfo, EnqueueError,
-    Position, QueueSnapshot, StateCounts,
-};
+use super::{AcdAction, AcdError, AgentEvent, CallId, CallerInfo, EnqueueError, Position};
 
 /// The automatic call distributor core. See the module docs of [`crate::acd`].
 #[derive(Debug)]
 pub struct Acd {
-    agents: BTreeMap<String, LiveAgent>,
-    queues: Vec<CallQueue>,
-    calls: HashMap<CallId, Call>,
+    pub(super) agents: BTreeMap<String, LiveAgent>,
+    pub(super) queues: Vec<CallQueue>,
+    pub(super) calls: HashMap<CallId, Call>,
     next_seq: u64,
     actions: VecDeque<AcdAction>,
     events: Events,
@@ -377,56 +374,6 @@ impl Acd {
     /// The agent's current state.
     pub fn agent_state(&self, user: &str) -> Option<&AgentState> {
         self.agents.get(user).map(|a| &a.state)
-    }
-
-    /// Live figures per queue and agent.
-    pub fn snapshot(&self, now: Instant) -> AcdSnapshot {
-        let queues = self
-            .queues
-            .iter()
-            .enumerate()
-            .map(|(index, q)| {
-                let longest_wait = self
-                    .calls
-                    .values()
-                    .filter(|c| c.queue == index && matches!(c.phase, Phase::Waiting { .. }))
-                    .map(|c| now.saturating_duration_since(c.arrived))
-                    .max()
-                    .unwrap_or_default();
-                let mut agents = StateCounts::default();
-                for agent in q.members.iter().filter_map(|u| self.agents.get(u)) {
-                    let slot = match agent.state {
-                        AgentState::Offline => &mut agents.offline,
-                        AgentState::Available => &mut agents.available,
-                        AgentState::Ringing { .. } => &mut agents.ringing,
-                        AgentState::OnCall { .. } => &mut agents.on_call,
-                        AgentState::WrapUp { .. } => &mut agents.wrap_up,
-                        AgentState::Paused { .. } => &mut agents.paused,
-                    };
-                    *slot += 1;
-                }
-                QueueSnapshot {
-                    name: q.config.name.clone(),
-                    strategy: q.config.strategy,
-                    waiting: q.len(),
-                    longest_wait,
-                    agents,
-                }
-            })
-            .collect();
-        let agents = self
-            .agents
-            .values()
-            .map(|a| AgentSnapshot {
-                user: a.user.clone(),
-                name: a.name.clone(),
-                state: a.state.clone(),
-                since: a.since,
-                calls_taken: a.calls_taken,
-                misses: a.misses,
-            })
-            .collect();
-        AcdSnapshot { queues, agents }
     }
 
     /// Takes `user` out of the call they are ringing for (no miss), telling the shell.

@@ -21,8 +21,10 @@
 pub mod agent;
 mod distributor;
 pub mod file;
+mod file_error;
 pub mod passwd;
 mod queue;
+mod snapshot;
 mod strategy;
 mod yaml;
 
@@ -33,14 +35,13 @@ mod passwd_tests;
 #[cfg(test)]
 mod tests;
 
-use std::time::{Duration, Instant};
-
 pub use agent::{AgentEvent, AgentState, MAX_PENDING_EVENTS, MISSED_CALLS};
 pub use distributor::Acd;
 pub use file::{
     load_file, parse_str, Agent, AgentsFile, FileError, FileProblem, Queue, Secret, Strategy,
 };
 pub use passwd::{set_password, set_password_in_file};
+pub use snapshot::{AcdSnapshot, AgentSnapshot, QueueSnapshot, StateCounts};
 
 /// The shell's id for one caller (its SIP dialog); opaque to the ACD.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -142,62 +143,4 @@ pub enum AcdError {
     /// Ending wrap-up for an agent not in wrap-up.
     #[error("agent `{0}` is not in wrap-up")]
     NotInWrapUp(String),
-}
-
-/// Live picture for the API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AcdSnapshot {
-    /// In file order.
-    pub queues: Vec<QueueSnapshot>,
-    /// In user order.
-    pub agents: Vec<AgentSnapshot>,
-}
-
-/// One queue in an [`AcdSnapshot`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueSnapshot {
-    /// Queue name.
-    pub name: String,
-    /// Its strategy.
-    pub strategy: Strategy,
-    /// Callers not yet connected (ringing ones included).
-    pub waiting: usize,
-    /// How long the earliest of them has waited; zero when none waits.
-    pub longest_wait: Duration,
-    /// The queue's members by state.
-    pub agents: StateCounts,
-}
-
-/// Agents per state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StateCounts {
-    /// Not logged in.
-    pub offline: usize,
-    /// Free.
-    pub available: usize,
-    /// Being offered a call.
-    pub ringing: usize,
-    /// Talking.
-    pub on_call: usize,
-    /// After-call work.
-    pub wrap_up: usize,
-    /// Paused.
-    pub paused: usize,
-}
-
-/// One agent in an [`AcdSnapshot`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentSnapshot {
-    /// Login name.
-    pub user: String,
-    /// Display name.
-    pub name: String,
-    /// Current state.
-    pub state: AgentState,
-    /// When the state began.
-    pub since: Instant,
-    /// Calls answered since the ACD started.
-    pub calls_taken: u64,
-    /// Rings missed in a row.
-    pub misses: u32,
 }
