@@ -1,7 +1,7 @@
 //! One agent's presence: the state machine Offline → Available → Ringing → OnCall → WrapUp →
 //! Available, with Paused beside it, and the counters the strategies rank by.
 //!
-//! Every change goes through [`LiveAgent::set_state`], which stamps the time and emits an
+//! Every change goes through `LiveAgent::set_state`, which stamps the time and emits an
 //! [`AgentEvent`]; nothing here knows about queues or calls beyond their ids.
 
 use std::collections::{BTreeMap, VecDeque};

@@ -1,7 +1,7 @@
 //! The agents file (`dialplans/agents.yaml`): who may log in, with what secret, into which
 //! queues, and how each queue distributes calls.
 //!
-//! Parsed from the positioned node tree in [`super::yaml`] so every error reads
+//! Parsed from the positioned node tree in `acd::yaml` so every error reads
 //! `file:line: what is wrong`; nothing in the file can make the parser panic.
 
 use std::collections::BTreeMap;

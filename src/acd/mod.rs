@@ -7,8 +7,8 @@
 //! tell a caller their position) and [`Acd::poll_event`] (agent state changes), arming one timer
 //! at [`Acd::poll_timeout`]. No tokio, no sockets, no clock here.
 //!
-//! Agents and queues come from the agents file ([`file`], `dialplans/agents.yaml`);
-//! `voxdesk agents passwd` ([`passwd`]) swaps a clear-text password for digest hashes.
+//! Agents and queues come from the agents file ([`mod@file`], `dialplans/agents.yaml`);
+//! `voxdesk agents passwd` ([`mod@passwd`]) swaps a clear-text password for digest hashes.
 //!
 //! Why each strategy exists:
 //! - `ring-all`: small teams; every free phone rings, so the fastest answer wins.

@@ -2,7 +2,7 @@
 //! so every other line and comment of the agents file stays byte-identical.
 //!
 //! Hand-written rather than re-serialized YAML because no YAML emitter keeps comments; the
-//! positions come from [`super::yaml`], and the result is parsed again to prove only that
+//! positions come from `acd::yaml`, and the result is parsed again to prove only that
 //! agent's secret changed.
 
 use std::path::Path;
