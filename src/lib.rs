@@ -4,6 +4,7 @@
 //! [`dialplan`] → [`speech`] (TTS) → [`media`] → RTP out. [`call`] emits events that
 //! [`tickets`] and [`api`] consume; nothing below `call` knows about tickets or HTTP.
 
+pub mod acd;
 pub mod api;
 pub mod bench;
 pub mod bot;

@@ -32,10 +32,31 @@ enum Command {
     },
     /// How well the bot understands labelled cases (text or synthesized speech); prints figures.
     Eval(voxdesk::eval::EvalArgs),
+    /// Agents file tools.
+    Agents {
+        #[command(subcommand)]
+        command: AgentsCommand,
+    },
     /// Speech model tools.
     Models {
         #[command(subcommand)]
         command: ModelsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgentsCommand {
+    /// Set an agent's password: reads it from stdin (one line) and replaces the agent's
+    /// `password:` (or hash) lines with `ha1:`/`ha1_sha256:` hashes, keeping every other line.
+    Passwd {
+        /// The agent's user.
+        user: String,
+        /// The agents file.
+        #[arg(long, default_value = "dialplans/agents.yaml")]
+        file: PathBuf,
+        /// Digest realm for the hashes [default: the file's `realm`].
+        #[arg(long)]
+        realm: Option<String>,
     },
 }
 
@@ -171,6 +192,9 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Agents {
+            command: AgentsCommand::Passwd { user, file, realm },
+        } => agents_passwd(&user, &file, realm.as_deref()),
         Command::Models {
             command: ModelsCommand::ImportCt2 { dir, out },
         } => import_ct2(&dir, &out),
@@ -183,6 +207,28 @@ fn main() -> ExitCode {
         Command::Models {
             command: ModelsCommand::EmbedVerify { dir },
         } => embed_verify(&dir),
+    }
+}
+
+fn agents_passwd(user: &str, file: &std::path::Path, realm: Option<&str>) -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("voxdesk agents passwd: cannot read the password from stdin: {e}");
+        return ExitCode::FAILURE;
+    }
+    let password = line.trim_end_matches(['\r', '\n']);
+    match voxdesk::acd::set_password_in_file(file, user, realm, password) {
+        Ok(realm) => {
+            println!(
+                "{}: password of `{user}` set (realm {realm})",
+                file.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("voxdesk agents passwd: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -1,0 +1,511 @@
+//! [`Acd`]: owns the live agents, the queues and every caller from enqueue to hang-up, and
+//! turns inputs into [`AcdAction`]s. After each input it offers waiting callers (in priority,
+//! then arrival order, across queues) to free agents and tells callers whose place moved.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use super::agent::{AgentState, Events, LiveAgent};
+use super::file::{AgentsFile, Strategy};
+use super::queue::{Call, CallQueue, Phase};
+use super::strategy::{pick, qualified};
+use super::{AcdAction, AcdError, AgentEvent, CallId, CallerInfo, EnqueueError, Position};
+
+/// The automatic call distributor core. See the module docs of [`crate::acd`].
+#[derive(Debug)]
+pub struct Acd {
+    pub(super) agents: BTreeMap<String, LiveAgent>,
+    pub(super) queues: Vec<CallQueue>,
+    pub(super) calls: HashMap<CallId, Call>,
+    next_seq: u64,
+    actions: VecDeque<AcdAction>,
+    events: Events,
+}
+
+impl Acd {
+    /// Every agent starts offline.
+    pub fn new(file: &AgentsFile, now: Instant) -> Self {
+        let agents = file
+            .agents
+            .iter()
+            .map(|a| {
+                let live = LiveAgent::new(a.user.clone(), a.name.clone(), a.skills.clone(), now);
+                (a.user.clone(), live)
+            })
+            .collect();
+        let queues = file
+            .queues
+            .iter()
+            .map(|q| {
+                let members = file
+                    .agents
+                    .iter()
+                    .filter(|a| a.queues.contains(&q.name))
+                    .map(|a| a.user.clone())
+                    .collect();
+                CallQueue::new(q.clone(), members)
+            })
+            .collect();
+        Acd {
+            agents,
+            queues,
+            calls: HashMap::new(),
+            next_seq: 0,
+            actions: VecDeque::new(),
+            events: Events::default(),
+        }
+    }
+
+    /// The agent logged in (their phone registered). No change when already online.
+    pub fn agent_online(&mut self, user: &str, now: Instant) -> Result<(), AcdError> {
+        let agent = agent_in(&mut self.agents, user)?;
+        if agent.state == AgentState::Offline {
+            agent.set_state(AgentState::Available, now, &mut self.events);
+        }
+        self.settle(now);
+        Ok(())
+    }
+
+    /// The agent logged out. A ring in progress is stopped; a connected call carries on
+    /// without them being told about it.
+    pub fn agent_offline(&mut self, user: &str, now: Instant) -> Result<(), AcdError> {
+        agent_in(&mut self.agents, user)?;
+        self.leave_ringing(user);
+        if let Some(agent) = self.agents.get_mut(user) {
+            agent.pending_pause = None;
+            agent.set_state(AgentState::Offline, now, &mut self.events);
+        }
+        self.settle(now);
+        Ok(())
+    }
+
+    /// Stops offering calls to the agent. During a call the pause starts when the call ends.
+    pub fn pause(&mut self, user: &str, reason: &str, now: Instant) -> Result<(), AcdError> {
+        let agent = agent_in(&mut self.agents, user)?;
+        match agent.state {
+            AgentState::Offline => return Err(AcdError::AgentOffline(user.to_owned())),
+            AgentState::OnCall { .. } => agent.pending_pause = Some(reason.to_owned()),
+            _ => {
+                self.leave_ringing(user);
+                let paused = AgentState::Paused {
+                    reason: reason.to_owned(),
+                };
+                if let Some(agent) = self.agents.get_mut(user) {
+                    agent.set_state(paused, now, &mut self.events);
+                }
+            }
+        }
+        self.settle(now);
+        Ok(())
+    }
+
+    /// Makes a paused agent available again (and forgets their missed rings), or cancels a
+    /// pause asked for during a call.
+    pub fn unpause(&mut self, user: &str, now: Instant) -> Result<(), AcdError> {
+        let agent = agent_in(&mut self.agents, user)?;
+        match agent.state {
+            AgentState::Paused { .. } => agent.unpause(now, &mut self.events),
+            AgentState::OnCall { .. } if agent.pending_pause.is_some() => {
+                agent.pending_pause = None
+            }
+            _ => return Err(AcdError::NotPaused(user.to_owned())),
+        }
+        self.settle(now);
+        Ok(())
+    }
+
+    /// The agent finished their after-call work before the timer.
+    pub fn end_wrap_up(&mut self, user: &str, now: Instant) -> Result<(), AcdError> {
+        let agent = agent_in(&mut self.agents, user)?;
+        if agent.wrap_up_until().is_none() {
+            return Err(AcdError::NotInWrapUp(user.to_owned()));
+        }
+        agent.set_state(AgentState::Available, now, &mut self.events);
+        self.settle(now);
+        Ok(())
+    }
+
+    /// Queues a caller; it may be offered to an agent at once (see [`Acd::poll_action`]).
+    pub fn enqueue(
+        &mut self,
+        call: CallId,
+        queue: &str,
+        info: CallerInfo,
+        now: Instant,
+    ) -> Result<Position, EnqueueError> {
+        if self.calls.contains_key(&call) {
+            return Err(EnqueueError::DuplicateCall(call));
+        }
+        let index = self
+            .queues
+            .iter()
+            .position(|q| q.config.name == queue)
+            .ok_or_else(|| EnqueueError::UnknownQueue(queue.to_owned()))?;
+        let target = &self.queues[index];
+        if target.is_full() {
+            return Err(EnqueueError::Full {
+                queue: queue.to_owned(),
+                max: target.config.max_waiting,
+            });
+        }
+        let someone_could_answer = target.members.iter().any(|user| {
+            self.agents.get(user).is_some_and(|a| {
+                a.state != AgentState::Offline && qualified(&target.config, a, &info)
+            })
+        });
+        if !someone_could_answer {
+            return Err(EnqueueError::NoAgents(queue.to_owned()));
+        }
+        let key = (Reverse(info.priority), self.next_seq);
+        self.next_seq += 1;
+        let position = self.queues[index].insert(key, call);
+        let phase = Phase::Waiting {
+            ringing: Vec::new(),
+            ring_deadline: None,
+            tried: Vec::new(),
+            announced: position,
+        };
+        let entry = Call {
+            queue: index,
+            info,
+            key,
+            arrived: now,
+            phase,
+        };
+        self.calls.insert(call, entry);
+        self.settle(now);
+        Ok(Position(position))
+    }
+
+    /// The caller hung up while waiting (rings in progress are stopped).
+    pub fn abandon(&mut self, call: CallId, now: Instant) -> Result<(), AcdError> {
+        self.call_ended(call, now)
+    }
+
+    /// The agent's leg answered: connects it and stops the other legs.
+    pub fn answered(&mut self, call: CallId, user: &str, now: Instant) -> Result<(), AcdError> {
+        let entry = self
+            .calls
+            .get_mut(&call)
+            .ok_or(AcdError::UnknownCall(call))?;
+        let not_ringing = || AcdError::NotRinging {
+            call,
+            user: user.to_owned(),
+        };
+        let Phase::Waiting { ringing, .. } = &mut entry.phase else {
+            return Err(not_ringing());
+        };
+        if !ringing.iter().any(|u| u == user) {
+            return Err(not_ringing());
+        }
+        let others: Vec<String> = ringing.drain(..).filter(|u| u != user).collect();
+        entry.phase = Phase::Connected {
+            user: user.to_owned(),
+        };
+        let queue = entry.queue;
+        if let Some(q) = self.queues.get_mut(queue) {
+            q.remove(call);
+        }
+        for other in &others {
+            if let Some(agent) = self.agents.get_mut(other) {
+                agent.set_state(AgentState::Available, now, &mut self.events);
+            }
+        }
+        if let Some(agent) = self.agents.get_mut(user) {
+            agent.answered(call, now, &mut self.events);
+        }
+        if !others.is_empty() {
+            self.actions.push_back(AcdAction::StopRinging {
+                call,
+                users: others,
+            });
+        }
+        self.actions.push_back(AcdAction::Connected {
+            call,
+            user: user.to_owned(),
+        });
+        self.settle(now);
+        Ok(())
+    }
+
+    /// The agent's leg declined or was unreachable: counts as a missed ring.
+    pub fn ring_failed(&mut self, call: CallId, user: &str, now: Instant) -> Result<(), AcdError> {
+        let entry = self
+            .calls
+            .get_mut(&call)
+            .ok_or(AcdError::UnknownCall(call))?;
+        let max_misses = self
+            .queues
+            .get(entry.queue)
+            .map_or(1, |q| q.config.max_misses);
+        let Phase::Waiting {
+            ringing,
+            ring_deadline,
+            ..
+        } = &mut entry.phase
+        else {
+            return Err(AcdError::NotRinging {
+                call,
+                user: user.to_owned(),
+            });
+        };
+        let before = ringing.len();
+        ringing.retain(|u| u != user);
+        if ringing.len() == before {
+            return Err(AcdError::NotRinging {
+                call,
+                user: user.to_owned(),
+            });
+        }
+        if ringing.is_empty() {
+            *ring_deadline = None;
+        }
+        if let Some(agent) = self.agents.get_mut(user) {
+            agent.missed(max_misses, now, &mut self.events);
+        }
+        self.settle(now);
+        Ok(())
+    }
+
+    /// The call is over: a connected agent goes to wrap-up; a waiting caller is removed.
+    pub fn call_ended(&mut self, call: CallId, now: Instant) -> Result<(), AcdError> {
+        let entry = self
+            .calls
+            .remove(&call)
+            .ok_or(AcdError::UnknownCall(call))?;
+        let wrap_up = self
+            .queues
+            .get(entry.queue)
+            .map_or(Duration::ZERO, |q| q.config.wrap_up);
+        if let Some(q) = self.queues.get_mut(entry.queue) {
+            q.remove(call);
+        }
+        match entry.phase {
+            Phase::Waiting { ringing, .. } => {
+                for user in &ringing {
+                    if let Some(agent) = self.agents.get_mut(user) {
+                        agent.set_state(AgentState::Available, now, &mut self.events);
+                    }
+                }
+                if !ringing.is_empty() {
+                    let users = ringing;
+                    self.actions
+                        .push_back(AcdAction::StopRinging { call, users });
+                }
+            }
+            Phase::Connected { user } => {
+                if let Some(agent) = self.agents.get_mut(&user) {
+                    if agent.state == (AgentState::OnCall { call }) {
+                        agent.call_ended(wrap_up, now, &mut self.events);
+                    }
+                }
+            }
+        }
+        self.settle(now);
+        Ok(())
+    }
+
+    /// Fires due timers: unanswered rings count as misses and move on, wrap-ups end.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut timed_out: Vec<(CallId, Vec<String>, u32)> = Vec::new();
+        for (id, call) in &mut self.calls {
+            let max_misses = self
+                .queues
+                .get(call.queue)
+                .map_or(1, |q| q.config.max_misses);
+            if let Phase::Waiting {
+                ringing,
+                ring_deadline,
+                ..
+            } = &mut call.phase
+            {
+                if ring_deadline.is_some_and(|d| d <= now) {
+                    *ring_deadline = None;
+                    timed_out.push((*id, std::mem::take(ringing), max_misses));
+                }
+            }
+        }
+        timed_out.sort_by_key(|(id, ..)| *id);
+        for (call, users, max_misses) in timed_out {
+            for user in &users {
+                if let Some(agent) = self.agents.get_mut(user) {
+                    agent.missed(max_misses, now, &mut self.events);
+                }
+            }
+            if !users.is_empty() {
+                self.actions
+                    .push_back(AcdAction::StopRinging { call, users });
+            }
+        }
+        for agent in self.agents.values_mut() {
+            if agent.wrap_up_until().is_some_and(|until| until <= now) {
+                agent.set_state(AgentState::Available, now, &mut self.events);
+            }
+        }
+        self.settle(now);
+    }
+
+    /// The next ring deadline or wrap-up end.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let rings = self.calls.values().filter_map(|c| match c.phase {
+            Phase::Waiting { ring_deadline, .. } => ring_deadline,
+            Phase::Connected { .. } => None,
+        });
+        let wrap_ups = self.agents.values().filter_map(LiveAgent::wrap_up_until);
+        rings.chain(wrap_ups).min()
+    }
+
+    /// Next thing for the shell to do; drain after every input.
+    pub fn poll_action(&mut self) -> Option<AcdAction> {
+        self.actions.pop_front()
+    }
+
+    /// Next agent state change.
+    pub fn poll_event(&mut self) -> Option<AgentEvent> {
+        self.events.pop()
+    }
+
+    /// Agent events dropped because nobody polled them in time.
+    pub fn dropped_events(&self) -> u64 {
+        self.events.dropped
+    }
+
+    /// The agent's current state.
+    pub fn agent_state(&self, user: &str) -> Option<&AgentState> {
+        self.agents.get(user).map(|a| &a.state)
+    }
+
+    /// Takes `user` out of the call they are ringing for (no miss), telling the shell.
+    fn leave_ringing(&mut self, user: &str) {
+        let Some(AgentState::Ringing { call }) = self.agents.get(user).map(|a| a.state.clone())
+        else {
+            return;
+        };
+        if let Some(Phase::Waiting {
+            ringing,
+            ring_deadline,
+            ..
+        }) = self.calls.get_mut(&call).map(|c| &mut c.phase)
+        {
+            ringing.retain(|u| u != user);
+            if ringing.is_empty() {
+                *ring_deadline = None;
+            }
+        }
+        self.actions.push_back(AcdAction::StopRinging {
+            call,
+            users: vec![user.to_owned()],
+        });
+    }
+
+    /// After every input: offer idle callers to free agents, then announce moved positions.
+    fn settle(&mut self, now: Instant) {
+        self.offer_waiting_calls(now);
+        self.announce_positions();
+    }
+
+    fn offer_waiting_calls(&mut self, now: Instant) {
+        if !self.agents.values().any(LiveAgent::is_available) {
+            return;
+        }
+        let mut idle: Vec<_> = self
+            .calls
+            .iter()
+            .filter(
+                |(_, c)| matches!(&c.phase, Phase::Waiting { ringing, .. } if ringing.is_empty()),
+            )
+            .map(|(id, c)| (c.key, *id))
+            .collect();
+        idle.sort_unstable();
+        for (_, call) in idle {
+            self.offer(call, now);
+        }
+    }
+
+    /// Rings the agents the queue's strategy picks for `call`, if any is free.
+    fn offer(&mut self, call: CallId, now: Instant) {
+        let Some(entry) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(queue) = self.queues.get_mut(entry.queue) else {
+            return;
+        };
+        let Phase::Waiting {
+            ringing,
+            ring_deadline,
+            tried,
+            ..
+        } = &mut entry.phase
+        else {
+            return;
+        };
+        let choose = |tried: &[String]| {
+            pick(
+                &queue.config,
+                &queue.members,
+                queue.next_member,
+                &self.agents,
+                &entry.info,
+                tried,
+            )
+        };
+        let mut chosen = choose(tried);
+        if chosen.is_empty() && !tried.is_empty() {
+            // Everyone free has had a turn at this caller: start a new round.
+            tried.clear();
+            chosen = choose(tried);
+        }
+        if chosen.is_empty() {
+            return;
+        }
+        if queue.config.strategy == Strategy::RoundRobin {
+            if let Some(last) = chosen.last() {
+                queue.next_member = last + 1;
+            }
+        }
+        let users: Vec<String> = chosen
+            .iter()
+            .filter_map(|i| queue.members.get(*i).cloned())
+            .collect();
+        for user in &users {
+            if let Some(agent) = self.agents.get_mut(user) {
+                agent.set_state(AgentState::Ringing { call }, now, &mut self.events);
+            }
+        }
+        tried.extend(users.iter().cloned());
+        ringing.clone_from(&users);
+        *ring_deadline = Some(now + queue.config.ring_timeout);
+        self.actions.push_back(AcdAction::Ring { call, users });
+    }
+
+    fn announce_positions(&mut self) {
+        for queue in &self.queues {
+            for (position, call) in queue.positions() {
+                let Some(Call {
+                    phase: Phase::Waiting { announced, .. },
+                    ..
+                }) = self.calls.get_mut(&call)
+                else {
+                    continue;
+                };
+                if *announced != position {
+                    *announced = position;
+                    self.actions.push_back(AcdAction::Position {
+                        call,
+                        position: Position(position),
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn agent_in<'a>(
+    agents: &'a mut BTreeMap<String, LiveAgent>,
+    user: &str,
+) -> Result<&'a mut LiveAgent, AcdError> {
+    agents
+        .get_mut(user)
+        .ok_or_else(|| AcdError::UnknownAgent(user.to_owned()))
+}
