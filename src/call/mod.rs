@@ -102,7 +102,11 @@ fn event_key(event: &SipEvent) -> CallKey {
         SipEvent::IncomingCall(IncomingCall { key, .. })
         | SipEvent::Acked { key, .. }
         | SipEvent::ReInvite { key, .. }
-        | SipEvent::Info { key, .. } => *key,
+        | SipEvent::Info { key, .. }
+        | SipEvent::Progress { key, .. }
+        | SipEvent::Answered { key, .. }
+        | SipEvent::Rejected { key, .. }
+        | SipEvent::ReferReceived { key, .. } => *key,
         SipEvent::Cancelled(k)
         | SipEvent::RemoteBye(k)
         | SipEvent::ReferResponse(k, _)

@@ -13,4 +13,6 @@ pub mod transaction;
 pub mod transport;
 
 #[cfg(test)]
+mod outgoing_tests;
+#[cfg(test)]
 mod tests;

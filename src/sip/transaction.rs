@@ -558,13 +558,12 @@ impl ClientInvite {
     /// Our CANCEL went out: without a final response within 64·T1 the INVITE is given up
     /// (§9.1), even in Proceeding where timer B no longer runs.
     pub fn handle_cancel_sent(&mut self, now: Instant) {
-        if matches!(
+        let pending = matches!(
             self.state,
             ClientInviteState::Calling | ClientInviteState::Proceeding
-        ) {
-            if self.table.get(CANCEL_WAIT).is_none() {
-                self.table.set(CANCEL_WAIT, now + 64 * self.timers.t1);
-            }
+        );
+        if pending && self.table.get(CANCEL_WAIT).is_none() {
+            self.table.set(CANCEL_WAIT, now + 64 * self.timers.t1);
         }
     }
 

@@ -11,15 +11,15 @@ use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
-use super::endpoint::{CallKey, ConnId, Endpoint, EndpointStats, Peer, SipEvent};
+use super::endpoint::{CallKey, ConnId, Endpoint, EndpointStats, OutgoingInvite, Peer, SipEvent};
 use super::message::{ParseError, StreamFramer};
 use super::transaction::Wire;
 use crate::metrics::{global as metrics, Metrics};
 
 /// Commands from the call layer to the endpoint.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum SipCommand {
     /// 180 Ringing.
     Ringing(CallKey),
@@ -35,6 +35,10 @@ pub enum SipCommand {
     Refer(CallKey, String),
     /// The answer to a re-INVITE.
     AnswerReinvite(CallKey, Result<String, u16>),
+    /// Place a call; its key comes back at once, its progress as events for that key.
+    Invite(OutgoingInvite, oneshot::Sender<CallKey>),
+    /// Report a received REFER's progress with this sipfrag status code.
+    NotifyRefer(CallKey, u16),
 }
 
 enum TcpInput {
@@ -178,6 +182,11 @@ fn apply(endpoint: &mut Endpoint, cmd: SipCommand, now: Instant) {
         SipCommand::AnswerReinvite(k, result) => {
             endpoint.answer_reinvite(k, result.as_deref().map_err(|c| *c), now)
         }
+        SipCommand::Invite(req, reply) => {
+            let key = endpoint.invite(req, now);
+            let _ = reply.send(key);
+        }
+        SipCommand::NotifyRefer(k, code) => endpoint.notify_refer(k, code, now),
     }
 }
 

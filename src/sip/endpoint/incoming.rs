@@ -162,6 +162,8 @@ impl Endpoint {
                 pending_reinvite: None,
                 awaiting_ack: None,
                 bye_after_ack: false,
+                outgoing: None,
+                refer_id: None,
             },
         );
         self.events.push_back(event);
@@ -366,6 +368,7 @@ impl Endpoint {
                 let rsp = self.options_response(&req);
                 self.respond_new_non_invite(key, rsp, peer, now);
             }
+            m if m.is(M::Refer) => self.handle_refer(req, key, call_key, peer, now),
             _ => {
                 let mut rsp = response_to(&req, 405, reason_phrase(405), None);
                 rsp.headers.push("Allow", ALLOW);
@@ -380,6 +383,10 @@ impl Endpoint {
             return;
         };
         let key = (rsp.branch().to_string(), method);
+        if self.client_invites.contains_key(&key) {
+            self.handle_invite_response(&key, &rsp, now);
+            return;
+        }
         let Some(entry) = self.client_txs.get_mut(&key) else {
             return;
         };
