@@ -38,12 +38,15 @@ impl Dialog {
     pub fn from_invite(req: &Request, local_tag: &str) -> Dialog {
         let to = req.headers.get("To").unwrap_or("");
         let from = req.headers.get("From").unwrap_or("");
+        // The target becomes our Request-URI: one the start line cannot hold is not taken.
         let remote_target = req
             .headers
             .get_all("Contact")
             .first()
-            .map(|c| name_addr_uri(c).to_string())
-            .unwrap_or_else(|| name_addr_uri(from).to_string());
+            .map(|c| name_addr_uri(c))
+            .filter(|uri| is_request_uri(uri))
+            .unwrap_or_else(|| name_addr_uri(from))
+            .to_string();
         Dialog {
             call_id: req.call_id().to_string(),
             local_tag: local_tag.to_string(),
@@ -94,7 +97,7 @@ impl Dialog {
         self.remote_tag = param(to, "tag").unwrap_or("").to_string();
         self.remote_party = to.to_string();
         if let Some(contact) = rsp.headers.get_all("Contact").first() {
-            self.remote_target = name_addr_uri(contact).to_string();
+            self.set_remote_target(contact);
         }
         self.route_set = rsp
             .headers
@@ -103,6 +106,15 @@ impl Dialog {
             .rev()
             .map(|r| name_addr_uri(r).to_string())
             .collect();
+    }
+
+    /// Takes a Contact value as the new remote target (§12.2), unless its URI cannot be a
+    /// Request-URI (spaces, controls …): then the old target stays.
+    pub fn set_remote_target(&mut self, contact: &str) {
+        let uri = name_addr_uri(contact);
+        if is_request_uri(uri) {
+            self.remote_target = uri.to_string();
+        }
     }
 
     /// The ACK for a 2xx to our INVITE numbered `cseq` (§13.2.2.4): a new transaction of its
@@ -184,6 +196,22 @@ impl Dialog {
             (None, None) => uri_socket_addr(&self.remote_target),
         }
     }
+}
+
+/// True for a URI our start line can carry as is: a scheme and no spaces, controls, angle
+/// brackets or quotes.
+pub fn is_request_uri(uri: &str) -> bool {
+    let scheme_ok = uri.split_once(':').is_some_and(|(scheme, rest)| {
+        !rest.is_empty()
+            && !scheme.is_empty()
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    });
+    scheme_ok
+        && !uri
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'))
 }
 
 /// The host:port of a `sip:` URI when the host is an IP literal (default port 5060).
@@ -290,6 +318,17 @@ mod tests {
         assert!(!d.accept_remote_cseq(7, &bye));
         assert!(d.accept_remote_cseq(8, &bye));
         assert!(!d.accept_remote_cseq(8, &bye));
+    }
+
+    #[test]
+    fn a_contact_that_cannot_be_a_request_uri_is_not_taken() {
+        let mut d = Dialog::from_invite(&invite(), "v1");
+        for bad in ["<sip:a b@h>", "<>", "<sip:a@h\"x>", "nothing"] {
+            d.set_remote_target(bad);
+            assert_eq!(d.remote_target, "sip:alice@127.0.0.1:5061", "{bad}");
+        }
+        d.set_remote_target("<sip:alice@10.0.0.3>;expires=60");
+        assert_eq!(d.remote_target, "sip:alice@10.0.0.3");
     }
 
     #[test]

@@ -247,6 +247,22 @@ fn invite_is_well_formed_and_the_answer_is_acked() {
 }
 
 #[test]
+fn a_contact_that_cannot_be_a_request_uri_keeps_the_old_target() {
+    // Found by `outgoing_call_survives_any_script`: a space in the 200's Contact went into
+    // the ACK's start line.
+    let mut uac = Uac::new(10);
+    let (_, invite) = uac.call();
+    uac.reply(
+        &invite,
+        200,
+        Some("ag1"),
+        &[("Contact", "<sip:agent7@10.1 .1.5:5062>")],
+    );
+    let (_, ack) = only_request(uac.sent_requests(), "ACK");
+    assert_eq!(ack.uri, invite.uri);
+}
+
+#[test]
 fn busy_is_acked_on_the_invite_branch_and_rejected() {
     let mut uac = Uac::new(10);
     let (key, invite) = uac.call();

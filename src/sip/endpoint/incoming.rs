@@ -317,7 +317,7 @@ impl Endpoint {
                     return;
                 }
                 if let Some(contact) = req.headers.get_all("Contact").first() {
-                    call.dialog.remote_target = message::name_addr_uri(contact).to_string();
+                    call.dialog.set_remote_target(contact);
                 }
                 call.pending_reinvite = Some(key.clone());
                 let offer =

@@ -14,7 +14,7 @@ use rsip::Method as M;
 
 use super::commands::dialog_peer;
 use super::*;
-use crate::sip::dialog::Dialog;
+use crate::sip::dialog::{is_request_uri, Dialog};
 use crate::sip::message::{validate_request, Headers, Method, Request, Response};
 use crate::sip::transaction::ClientInvite;
 
@@ -442,15 +442,9 @@ pub(super) fn cancel_for(invite: &Request) -> Request {
     }
 }
 
-/// A URI that can be written into a header as is: a scheme, no spaces, controls, brackets or
-/// quotes (rsip alone takes a bare `agent` for a URI).
+/// A URI we can write as is and rsip can parse (rsip alone takes a bare `agent` for one).
 fn is_plain_uri(uri: &str) -> bool {
-    uri.split_once(':')
-        .is_some_and(|(scheme, rest)| is_token(scheme) && !rest.is_empty())
-        && !uri
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'))
-        && rsip::Uri::try_from(uri).is_ok()
+    is_request_uri(uri) && rsip::Uri::try_from(uri).is_ok()
 }
 
 fn is_token(name: &str) -> bool {
