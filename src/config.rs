@@ -391,7 +391,9 @@ impl Config {
             })
             .collect::<Result<_, _>>()?;
         if parsed.is_empty() {
-            return Err(ConfigError::Invalid("agents.challenge must not be empty".into()));
+            return Err(ConfigError::Invalid(
+                "agents.challenge must not be empty".into(),
+            ));
         }
         Ok(parsed)
     }

@@ -105,7 +105,11 @@ fn event_key(event: &SipEvent) -> Option<CallKey> {
         SipEvent::IncomingCall(IncomingCall { key, .. })
         | SipEvent::Acked { key, .. }
         | SipEvent::ReInvite { key, .. }
-        | SipEvent::Info { key, .. } => Some(*key),
+        | SipEvent::Info { key, .. }
+        | SipEvent::Progress { key, .. }
+        | SipEvent::Answered { key, .. }
+        | SipEvent::Rejected { key, .. }
+        | SipEvent::ReferReceived { key, .. } => Some(*key),
         SipEvent::Cancelled(k)
         | SipEvent::RemoteBye(k)
         | SipEvent::ReferResponse(k, _)

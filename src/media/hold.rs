@@ -44,6 +44,9 @@ mod tests {
         let peak = music.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
         assert!((2_000..=4_000).contains(&peak), "peak {peak}");
         assert!(music[0].unsigned_abs() < 100, "no click at the loop start");
-        assert!(music[music.len() - 1].unsigned_abs() < 400, "no click at the loop end");
+        assert!(
+            music[music.len() - 1].unsigned_abs() < 400,
+            "no click at the loop end"
+        );
     }
 }

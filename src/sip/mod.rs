@@ -15,4 +15,6 @@ pub mod transaction;
 pub mod transport;
 
 #[cfg(test)]
+mod outgoing_tests;
+#[cfg(test)]
 mod tests;

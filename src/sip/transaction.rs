@@ -4,10 +4,14 @@
 //! (A–K of §17 plus the 2xx retransmission of §13.3.1.4) is a fast deterministic unit test.
 //! Responses are stored serialized: a retransmission is a byte copy, not a rebuild. Machines do
 //! not know addresses; the endpoint sends what `poll_transmit` yields to the transaction's peer.
+//! The INVITE client transaction is the one machine that reads messages: it builds the ACK for
+//! a non-2xx final itself (§17.1.1.3), from its INVITE and the response's To.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use super::message::{Headers, Method, Request, Response};
 
 /// The RFC 3261 timer base values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +50,14 @@ impl<const N: usize> TimerTable<N> {
             *t = Some(at);
         }
     }
+    fn stop(&mut self, slot: usize) {
+        if let Some(t) = self.0.get_mut(slot) {
+            *t = None;
+        }
+    }
+    fn get(&self, slot: usize) -> Option<Instant> {
+        self.0.get(slot).copied().flatten()
+    }
     fn stop_all(&mut self) {
         self.0 = [None; N];
     }
@@ -70,8 +82,11 @@ pub enum TxEvent {
     /// A non-2xx final response got no ACK (timer H), or a client request got no final
     /// response (timer F).
     Timeout,
-    /// A client transaction received a final response with this code.
+    /// A client transaction received a final response with this code. An INVITE client
+    /// transaction passes up every 2xx it sees (RFC 6026 §8.4): retransmissions and forks.
     Final(u16),
+    /// An INVITE client transaction received a provisional response.
+    Provisional(u16),
     /// Nothing more will happen; the transaction may be dropped.
     Terminated,
 }
@@ -443,6 +458,189 @@ impl ClientNonInvite {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientInviteState {
+    Calling,
+    Proceeding,
+    /// A 2xx arrived; further 2xx (retransmitted or forked) go up to the TU until timer M.
+    Accepted,
+    /// A non-2xx arrived and was acknowledged; absorbing its retransmissions until timer D.
+    Completed,
+    Terminated,
+}
+
+const CANCEL_WAIT: usize = 3;
+
+/// Timer D: how long a non-2xx's retransmissions are re-acknowledged over UDP (§17.1.1.2).
+const TIMER_D: Duration = Duration::from_secs(32);
+
+/// The INVITE client transaction (§17.1.1 with RFC 6026's Accepted state). Its slots reuse
+/// the server's names: RETRANSMIT is timer A, GIVE_UP timer B, LINGER timer D or M; one more,
+/// CANCEL_WAIT, is the §9.1 limit on waiting for a final response after our CANCEL.
+#[derive(Debug)]
+pub struct ClientInvite {
+    state: ClientInviteState,
+    reliable: bool,
+    timers: SipTimers,
+    table: TimerTable<4>,
+    interval: Duration,
+    invite: Request,
+    request: Wire,
+    ack: Option<Wire>,
+    transmits: VecDeque<Wire>,
+    events: VecDeque<TxEvent>,
+}
+
+impl ClientInvite {
+    /// Starts the transaction: the INVITE is transmitted at once.
+    pub fn new(invite: &Request, reliable: bool, timers: SipTimers, now: Instant) -> Self {
+        let request: Wire = Arc::from(invite.to_bytes());
+        let mut table = TimerTable::default();
+        if !reliable {
+            table.set(RETRANSMIT, now + timers.t1);
+        }
+        table.set(GIVE_UP, now + 64 * timers.t1);
+        ClientInvite {
+            state: ClientInviteState::Calling,
+            reliable,
+            timers,
+            table,
+            interval: timers.t1,
+            invite: invite.clone(),
+            request: request.clone(),
+            ack: None,
+            transmits: VecDeque::from([request]),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// A response matched this transaction (by top Via branch and CSeq method).
+    pub fn handle_response(&mut self, rsp: &Response, now: Instant) {
+        use ClientInviteState as S;
+        match (self.state, rsp.code) {
+            (S::Calling | S::Proceeding, 100..=199) => {
+                self.state = S::Proceeding;
+                // Timer B guards only Calling: a phone may ring for minutes (§17.1.1.2).
+                self.table.stop(RETRANSMIT);
+                self.table.stop(GIVE_UP);
+                self.events.push_back(TxEvent::Provisional(rsp.code));
+            }
+            (S::Calling | S::Proceeding, 200..=299) => {
+                self.state = S::Accepted;
+                self.table.stop_all();
+                self.table.set(LINGER, now + 64 * self.timers.t1);
+                self.events.push_back(TxEvent::Final(rsp.code));
+            }
+            (S::Accepted, 200..=299) => self.events.push_back(TxEvent::Final(rsp.code)),
+            (S::Calling | S::Proceeding, _) => {
+                self.state = S::Completed;
+                self.table.stop_all();
+                let ack: Wire = Arc::from(ack_for_non_2xx(&self.invite, rsp).to_bytes());
+                self.transmits.push_back(ack.clone());
+                self.ack = Some(ack);
+                let linger = if self.reliable {
+                    Duration::ZERO
+                } else {
+                    TIMER_D
+                };
+                self.table.set(LINGER, now + linger);
+                self.events.push_back(TxEvent::Final(rsp.code));
+            }
+            (S::Completed, 300..=699) => {
+                if let Some(ack) = &self.ack {
+                    self.transmits.push_back(ack.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Our CANCEL went out: without a final response within 64·T1 the INVITE is given up
+    /// (§9.1), even in Proceeding where timer B no longer runs.
+    pub fn handle_cancel_sent(&mut self, now: Instant) {
+        let pending = matches!(
+            self.state,
+            ClientInviteState::Calling | ClientInviteState::Proceeding
+        );
+        if pending && self.table.get(CANCEL_WAIT).is_none() {
+            self.table.set(CANCEL_WAIT, now + 64 * self.timers.t1);
+        }
+    }
+
+    /// True once any response arrived (a CANCEL may be sent, §9.1).
+    pub fn has_response(&self) -> bool {
+        self.state != ClientInviteState::Calling
+    }
+
+    /// Fires due timers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(slot) = self.table.take_expired(now) {
+            match slot {
+                RETRANSMIT => {
+                    self.transmits.push_back(self.request.clone());
+                    // Timer A doubles without the T2 cap of non-INVITE requests.
+                    self.interval *= 2;
+                    self.table.set(RETRANSMIT, now + self.interval);
+                }
+                GIVE_UP | CANCEL_WAIT => {
+                    self.events.push_back(TxEvent::Timeout);
+                    self.terminate();
+                }
+                _ => self.terminate(),
+            }
+        }
+    }
+
+    fn terminate(&mut self) {
+        self.state = ClientInviteState::Terminated;
+        self.table.stop_all();
+        self.events.push_back(TxEvent::Terminated);
+    }
+
+    /// Bytes to send.
+    pub fn poll_transmit(&mut self) -> Option<Wire> {
+        self.transmits.pop_front()
+    }
+
+    /// Events for the user.
+    pub fn poll_event(&mut self) -> Option<TxEvent> {
+        self.events.pop_front()
+    }
+
+    /// Next deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.table.next()
+    }
+
+    /// True when the transaction can be dropped.
+    pub fn is_terminated(&self) -> bool {
+        self.state == ClientInviteState::Terminated
+    }
+}
+
+/// The ACK for a non-2xx final response (§17.1.1.3): the INVITE's Request-URI, top Via,
+/// From, Call-ID, CSeq number and Route, with the response's To (carrying its tag).
+pub fn ack_for_non_2xx(invite: &Request, rsp: &Response) -> Request {
+    let mut headers = Headers::default();
+    if let Some(via) = invite.headers.get_all("Via").first() {
+        headers.push("Via", *via);
+    }
+    headers.push("Max-Forwards", "70");
+    for route in invite.headers.get_all("Route") {
+        headers.push("Route", route);
+    }
+    headers.push("From", invite.headers.get("From").unwrap_or(""));
+    headers.push("To", rsp.headers.get("To").unwrap_or(""));
+    headers.push("Call-ID", invite.call_id());
+    headers.push("CSeq", format!("{} ACK", invite.cseq().0));
+    Request {
+        method: Method::Known(rsip::Method::Ack),
+        uri: invite.uri.clone(),
+        headers,
+        body: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -592,5 +790,131 @@ mod tests {
         tx.handle_timeout(now + Duration::from_secs(6));
         assert!(tx.is_terminated());
         assert_eq!(tx.poll_transmit(), None);
+    }
+    fn client_invite_request() -> Request {
+        let text = "INVITE sip:agent@10.0.0.5:5062 SIP/2.0\r\n\
+            Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKc1;rport\r\n\
+            Max-Forwards: 70\r\nRoute: <sip:10.0.0.1;lr>\r\n\
+            From: <sip:voxdesk@127.0.0.1>;tag=f1\r\nTo: <sip:agent@10.0.0.5>\r\n\
+            Call-ID: out-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+        match crate::sip::message::parse(text.as_bytes(), 9000) {
+            Ok(crate::sip::message::Message::Request(r)) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn response(code: u16, to_tag: &str) -> Response {
+        let mut rsp = crate::sip::message::response_to(
+            &client_invite_request(),
+            code,
+            "Reason",
+            Some(to_tag),
+        );
+        rsp.headers.push("Contact", "<sip:agent@10.0.0.5:5062>");
+        rsp
+    }
+
+    fn client_sends(tx: &mut ClientInvite, start: Instant, until: Duration) -> Vec<u128> {
+        let mut sends = Vec::new();
+        while let Some(at) = tx.poll_timeout().filter(|at| *at <= start + until) {
+            tx.handle_timeout(at);
+            while tx.poll_transmit().is_some() {
+                sends.push((at - start).as_millis());
+            }
+        }
+        sends
+    }
+
+    #[test]
+    fn client_invite_timer_a_doubles_uncapped_until_timer_b() {
+        let now = Instant::now();
+        let mut tx = ClientInvite::new(&client_invite_request(), false, SipTimers::default(), now);
+        assert!(tx.poll_transmit().is_some(), "sent at once");
+        let sends = client_sends(&mut tx, now, Duration::from_secs(60));
+        assert_eq!(sends, [500, 1500, 3500, 7500, 15500, 31500]);
+        assert_eq!(tx.poll_event(), Some(TxEvent::Timeout), "timer B at 64*T1");
+        assert_eq!(tx.poll_event(), Some(TxEvent::Terminated));
+        assert!(tx.is_terminated());
+    }
+
+    #[test]
+    fn client_invite_over_tcp_never_retransmits_but_still_times_out() {
+        let now = Instant::now();
+        let mut tx = ClientInvite::new(&client_invite_request(), true, SipTimers::default(), now);
+        tx.poll_transmit();
+        assert_eq!(tx.poll_timeout(), Some(now + Duration::from_secs(32)));
+        assert!(client_sends(&mut tx, now, Duration::from_secs(60)).is_empty());
+        assert_eq!(tx.poll_event(), Some(TxEvent::Timeout));
+    }
+
+    #[test]
+    fn provisional_stops_timers_a_and_b() {
+        let now = Instant::now();
+        let mut tx = ClientInvite::new(&client_invite_request(), false, SipTimers::default(), now);
+        tx.poll_transmit();
+        assert!(!tx.has_response());
+        tx.handle_response(&response(180, "r1"), now + Duration::from_millis(200));
+        assert!(tx.has_response());
+        assert_eq!(tx.poll_event(), Some(TxEvent::Provisional(180)));
+        assert_eq!(tx.poll_timeout(), None, "ringing may last any time");
+        // After our CANCEL, 64*T1 is the most we wait for the 487 (§9.1).
+        tx.handle_cancel_sent(now + Duration::from_secs(10));
+        assert_eq!(tx.poll_timeout(), Some(now + Duration::from_secs(42)));
+        tx.handle_timeout(now + Duration::from_secs(42));
+        assert_eq!(tx.poll_event(), Some(TxEvent::Timeout));
+        assert!(tx.is_terminated());
+    }
+
+    #[test]
+    fn non_2xx_is_acked_on_the_invite_branch_until_timer_d() {
+        for (reliable, linger) in [(false, 32), (true, 0)] {
+            let now = Instant::now();
+            let invite = client_invite_request();
+            let mut tx = ClientInvite::new(&invite, reliable, SipTimers::default(), now);
+            tx.poll_transmit();
+            tx.handle_response(&response(486, "busy"), now);
+            assert_eq!(tx.poll_event(), Some(TxEvent::Final(486)));
+            let ack = tx.poll_transmit().expect("ACK sent by the transaction");
+            let Ok(crate::sip::message::Message::Request(ack)) =
+                crate::sip::message::parse(&ack, 9000)
+            else {
+                panic!("ACK does not parse");
+            };
+            assert!(ack.method.is(rsip::Method::Ack));
+            assert_eq!(ack.uri, invite.uri);
+            assert_eq!(ack.branch(), "z9hG4bKc1", "same branch as the INVITE");
+            assert_eq!(ack.headers.get("CSeq"), Some("1 ACK"));
+            assert_eq!(ack.headers.get("To"), Some("<sip:agent@10.0.0.5>;tag=busy"));
+            assert_eq!(ack.headers.get("Route"), Some("<sip:10.0.0.1;lr>"));
+            assert_eq!(ack.headers.get_all("Via").len(), 1);
+            // A retransmitted 486 is acknowledged again and not reported twice.
+            tx.handle_response(&response(486, "busy"), now + Duration::from_secs(1));
+            assert!(tx.poll_transmit().is_some());
+            assert_eq!(tx.poll_event(), None);
+            assert_eq!(
+                tx.poll_timeout(),
+                Some(now + Duration::from_secs(linger)),
+                "timer D"
+            );
+            tx.handle_timeout(now + Duration::from_secs(linger));
+            assert!(tx.is_terminated());
+        }
+    }
+
+    #[test]
+    fn every_2xx_goes_up_until_timer_m_and_nothing_is_acked_here() {
+        let now = Instant::now();
+        let mut tx = ClientInvite::new(&client_invite_request(), false, SipTimers::default(), now);
+        tx.poll_transmit();
+        tx.handle_response(&response(200, "a"), now);
+        tx.handle_response(&response(200, "a"), now + Duration::from_secs(1));
+        tx.handle_response(&response(200, "fork"), now + Duration::from_secs(2));
+        tx.handle_response(&response(486, "late"), now + Duration::from_secs(2));
+        let events: Vec<TxEvent> = std::iter::from_fn(|| tx.poll_event()).collect();
+        assert_eq!(events, vec![TxEvent::Final(200); 3]);
+        assert_eq!(tx.poll_transmit(), None, "the TU acknowledges 2xx");
+        assert_eq!(tx.poll_timeout(), Some(now + Duration::from_secs(32)));
+        tx.handle_timeout(now + Duration::from_secs(32));
+        assert!(tx.is_terminated());
     }
 }

@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
-use super::endpoint::{CallKey, ConnId, Endpoint, EndpointStats, Peer, SipEvent};
+use super::endpoint::{CallKey, ConnId, Endpoint, EndpointStats, OutgoingInvite, Peer, SipEvent};
 use super::message::{ParseError, StreamFramer};
 use super::registrar::{Account, Binding};
 use super::transaction::Wire;
@@ -40,6 +40,11 @@ pub enum SipCommand {
     SetAccounts(Vec<Account>),
     /// Where an agent's phones are registered.
     Lookup(String, oneshot::Sender<Vec<Binding>>),
+    /// Place a call under a key the caller picked (see `endpoint::OUTGOING_KEY_BIT`); its progress
+    /// comes as events for that key.
+    Invite(CallKey, OutgoingInvite),
+    /// Report a received REFER's progress with this sipfrag status code.
+    NotifyRefer(CallKey, u16),
 }
 
 enum TcpInput {
@@ -188,6 +193,8 @@ fn apply(endpoint: &mut Endpoint, cmd: SipCommand, now: Instant) {
             // The asker may have given up waiting; nothing to undo then.
             let _ = reply.send(endpoint.bindings(&user));
         }
+        SipCommand::Invite(key, req) => endpoint.invite_as(key, req, now),
+        SipCommand::NotifyRefer(k, code) => endpoint.notify_refer(k, code, now),
     }
 }
 

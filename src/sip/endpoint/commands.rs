@@ -7,7 +7,8 @@ use std::time::Instant;
 use rsip::Method as M;
 
 use super::*;
-use crate::sip::message::{reason_phrase, response_to};
+use crate::sip::dialog::Dialog;
+use crate::sip::message::{reason_phrase, response_to, Request};
 use crate::sip::transaction::ClientNonInvite;
 
 impl Endpoint {
@@ -129,7 +130,8 @@ impl Endpoint {
         self.forget_call(call_key, now);
     }
 
-    /// Ends the call from our side: BYE when answered, 480 when not.
+    /// Ends the call from our side: BYE when answered, 480 when not; for a call we placed and
+    /// that is not answered yet, CANCEL (once a provisional response allows it, §9.1).
     pub fn hangup(&mut self, call_key: CallKey, now: Instant) {
         let Some(call) = self.calls.get_mut(&call_key) else {
             return;
@@ -143,6 +145,7 @@ impl Endpoint {
             CallState::AwaitingAck => call.bye_after_ack = true,
             CallState::Confirmed => self.send_bye(call_key, now),
             CallState::Terminating => {}
+            CallState::Outgoing => self.cancel_outgoing(call_key, now),
         }
     }
 
@@ -195,36 +198,57 @@ impl Endpoint {
         extra: &[(&str, String)],
         now: Instant,
     ) {
-        let advertised = self.cfg.advertised.to_string();
-        let Some(call) = self.calls.get_mut(&call_key) else {
+        let Some((mut req, peer)) = self.in_dialog_request(call_key, method) else {
             return;
         };
-        let peer = match call.peer {
-            // Over UDP follow the route set / Contact; fall back to the INVITE's source.
-            Peer::Udp(src) => Peer::Udp(call.dialog.next_hop().unwrap_or(src)),
-            tcp => tcp,
-        };
-        let contact = match peer {
-            Peer::Udp(_) => format!("sip:voxdesk@{advertised}"),
-            Peer::Tcp(..) => format!("sip:voxdesk@{advertised};transport=tcp"),
-        };
-        let branch = random_token("z9hG4bK");
-        let mut req = call
-            .dialog
-            .request(method, &advertised, peer.transport(), &branch, &contact);
+        let contact = self.contact(peer);
         for (name, value) in extra {
             match (*name, value.is_empty()) {
                 ("Referred-By", true) => req.headers.push(*name, format!("<{contact}>")),
                 _ => req.headers.push(*name, value.clone()),
             }
         }
+        self.start_client_request(&req, peer, call_key, purpose, now);
+    }
+
+    /// The next request of the call's dialog and where it goes.
+    pub(super) fn in_dialog_request(
+        &mut self,
+        call_key: CallKey,
+        method: M,
+    ) -> Option<(Request, Peer)> {
+        let advertised = self.cfg.advertised.to_string();
+        let call = self.calls.get_mut(&call_key)?;
+        let peer = dialog_peer(call.peer, &call.dialog);
+        let contact = match peer {
+            Peer::Udp(_) => format!("sip:voxdesk@{advertised}"),
+            Peer::Tcp(..) => format!("sip:voxdesk@{advertised};transport=tcp"),
+        };
+        let branch = random_token("z9hG4bK");
+        let req = call
+            .dialog
+            .request(method, &advertised, peer.transport(), &branch, &contact);
+        Some((req, peer))
+    }
+
+    /// Starts a non-INVITE client transaction for `req`, keyed by its branch.
+    pub(super) fn start_client_request(
+        &mut self,
+        req: &Request,
+        peer: Peer,
+        call_key: CallKey,
+        purpose: Purpose,
+        now: Instant,
+    ) {
+        let method = req.method.to_string();
+        let branch = req.branch().to_string();
         let tx = ClientNonInvite::new(
             Arc::from(req.to_bytes()),
             peer.reliable(),
             self.cfg.timers,
             now,
         );
-        let key = (branch, method.to_string());
+        let key = (branch, method);
         self.client_txs.insert(
             key.clone(),
             ClientEntry {
@@ -235,5 +259,14 @@ impl Endpoint {
             },
         );
         self.drain_client(&key, now);
+    }
+}
+
+/// Where a dialog's requests go: over UDP the route set, flow or Contact (falling back to the
+/// address the call came from or went to); over TCP the call's connection.
+pub(super) fn dialog_peer(peer: Peer, dialog: &Dialog) -> Peer {
+    match peer {
+        Peer::Udp(src) => Peer::Udp(dialog.next_hop().unwrap_or(src)),
+        tcp => tcp,
     }
 }

@@ -165,6 +165,8 @@ impl Endpoint {
                 pending_reinvite: None,
                 awaiting_ack: None,
                 bye_after_ack: false,
+                outgoing: None,
+                refer_id: None,
             },
         );
         self.events.push_back(event);
@@ -318,7 +320,7 @@ impl Endpoint {
                     return;
                 }
                 if let Some(contact) = req.headers.get_all("Contact").first() {
-                    call.dialog.remote_target = message::name_addr_uri(contact).to_string();
+                    call.dialog.set_remote_target(contact);
                 }
                 call.pending_reinvite = Some(key.clone());
                 let offer =
@@ -369,6 +371,7 @@ impl Endpoint {
                 let rsp = self.options_response(&req);
                 self.respond_new_non_invite(key, rsp, peer, now);
             }
+            m if m.is(M::Refer) => self.handle_refer(req, key, call_key, peer, now),
             _ => {
                 let mut rsp = response_to(&req, 405, reason_phrase(405), None);
                 rsp.headers.push("Allow", ALLOW);
@@ -383,6 +386,10 @@ impl Endpoint {
             return;
         };
         let key = (rsp.branch().to_string(), method);
+        if self.client_invites.contains_key(&key) {
+            self.handle_invite_response(&key, &rsp, now);
+            return;
+        }
         let Some(entry) = self.client_txs.get_mut(&key) else {
             return;
         };

@@ -6,6 +6,10 @@
 //! never by source address, so ACKs that come through a proxy or from another port still stop
 //! the 2xx retransmissions (the classic "every call drops after 32 s" bug). Server
 //! transactions are keyed by top Via branch + method (ACK folds into INVITE, §17.2.3).
+//!
+//! Outgoing calls (we are UAC, [`Endpoint::invite`]) share the call table and the in-dialog
+//! handling: the `dialogs` map is keyed by (Call-ID, our tag), and our tag is the To tag of
+//! requests the other side sends in either role.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -27,7 +31,11 @@ use crate::sip::transaction::{
 
 mod commands;
 mod incoming;
+mod outgoing;
+mod refer;
 mod registration;
+
+pub use outgoing::{OutgoingInvite, OUTGOING_KEY_BIT};
 
 /// Methods we implement, for Allow headers.
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REFER, NOTIFY";
@@ -138,6 +146,41 @@ pub enum SipEvent {
     AgentOnline(String),
     /// An agent's last registration is gone (expired, removed, or its phone stopped answering).
     AgentOffline(String),
+    /// Our INVITE got a provisional response (180 Ringing, 183 Session Progress …; not 100).
+    Progress {
+        /// The outgoing call.
+        key: CallKey,
+        /// The status code.
+        code: u16,
+    },
+    /// Our INVITE was answered; the ACK has been sent.
+    Answered {
+        /// The outgoing call.
+        key: CallKey,
+        /// The SDP answer in the 2xx.
+        sdp: Option<String>,
+    },
+    /// Our INVITE failed: a final non-2xx response, 408 for no answer at all (timer B), or
+    /// 503/400 generated here when no call slot was free or the request could not be built.
+    /// `Ended` follows.
+    Rejected {
+        /// The outgoing call.
+        key: CallKey,
+        /// The status code.
+        code: u16,
+    },
+    /// The other side asked us to transfer it (REFER, already answered 202): report the
+    /// outcome with `notify_refer`.
+    ReferReceived {
+        /// The call.
+        key: CallKey,
+        /// The Refer-To URI, without `<>` and without its `?headers`.
+        refer_to: String,
+        /// The Replaces header embedded in Refer-To (attended transfer), unescaped.
+        replaces: Option<String>,
+        /// The Referred-By header, as sent.
+        referred_by: Option<String>,
+    },
 }
 
 /// Limits and identity.
@@ -202,6 +245,12 @@ enum Purpose {
         user: String,
         contact: String,
     },
+    /// CANCEL of an outgoing INVITE: the INVITE's 487 ends the call, not this.
+    Cancel,
+    /// NOTIFY of a transfer's progress: nothing waits for its answer.
+    Notify,
+    /// BYE of a dialog we never kept (a forked or late 2xx): nothing waits for its answer.
+    Discard,
 }
 
 struct ClientEntry {
@@ -221,6 +270,8 @@ enum CallState {
     Confirmed,
     /// BYE sent or final non-2xx sent; waiting to forget.
     Terminating,
+    /// Our INVITE sent, no final response yet.
+    Outgoing,
 }
 
 struct Call {
@@ -233,12 +284,17 @@ struct Call {
     /// The INVITE transaction (initial or re-INVITE) whose 2xx awaits ACK, by CSeq.
     awaiting_ack: Option<(u32, TxKey)>,
     bye_after_ack: bool,
+    /// State of our INVITE when we placed the call.
+    outgoing: Option<outgoing::UacLeg>,
+    /// CSeq of the REFER whose progress `notify_refer` reports.
+    refer_id: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum TimerOwner {
     Server(TxKey),
     Client(TxKey),
+    ClientInvite(TxKey),
 }
 
 /// The user agent core.
@@ -246,6 +302,7 @@ pub struct Endpoint {
     cfg: EndpointConfig,
     server_txs: HashMap<TxKey, ServerEntry>,
     client_txs: HashMap<TxKey, ClientEntry>,
+    client_invites: HashMap<TxKey, outgoing::ClientInviteEntry>,
     calls: HashMap<CallKey, Call>,
     dialogs: HashMap<(String, String), CallKey>,
     timers: BinaryHeap<Reverse<(Instant, TimerOwner)>>,
@@ -272,6 +329,7 @@ impl Endpoint {
             cfg,
             server_txs: HashMap::new(),
             client_txs: HashMap::new(),
+            client_invites: HashMap::new(),
             calls: HashMap::new(),
             dialogs: HashMap::new(),
             timers: BinaryHeap::new(),
@@ -445,6 +503,7 @@ impl Endpoint {
                         self.drain_client(&key, now);
                     }
                 }
+                TimerOwner::ClientInvite(key) => self.client_invite_timeout(&key, now),
             }
         }
         self.registrar_timeout(now);
