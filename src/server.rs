@@ -13,12 +13,16 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use tracing::{error, info};
 
+use crate::acd::service::AcdHandle;
+use crate::acd::AgentsFile;
 use crate::api::{self, ApiState};
 use crate::call::{self, CallServices, Registry};
 use crate::config::{parse_port_range, Config, DialplanConfig, SpeechConfig};
 use crate::dialplan::Routes;
 use crate::media::ports::PortAllocator;
+use crate::sip::auth::Algorithm;
 use crate::sip::endpoint::{Endpoint, EndpointConfig};
+use crate::sip::registrar::{Account, Registrar, RegistrarConfig};
 use crate::sip::transport;
 use crate::speech::asr::{AsrConfig, AsrPool};
 use crate::speech::{PromptCache, PromptCacheLimits};
@@ -191,6 +195,55 @@ fn load_routes(config: &DialplanConfig) -> Result<Routes, ServerError> {
     Ok(routes)
 }
 
+/// The agents file, or no agents at all when it does not exist (every `queue` step then takes
+/// its `on_full` branch); a file with errors stops the server.
+fn load_agents(config: &Config) -> Result<AgentsFile, ServerError> {
+    let path = &config.agents.file;
+    if !path.exists() {
+        tracing::warn!(file = %path.display(), "no agents file: queues have no agents");
+        return Ok(AgentsFile {
+            realm: crate::acd::file::DEFAULT_REALM.to_string(),
+            agents: Vec::new(),
+            queues: Vec::new(),
+        });
+    }
+    let file = crate::acd::load_file(path).map_err(|e| ServerError::Config(e.to_string()))?;
+    tracing::info!(
+        file = %path.display(),
+        agents = file.agents.len(),
+        queues = file.queues.len(),
+        "agents loaded"
+    );
+    Ok(file)
+}
+
+/// The registrar for the agents' phones: their digest hashes, the configured challenge and
+/// keepalive.
+fn registrar(config: &Config, agents: &AgentsFile) -> Result<Registrar, ServerError> {
+    let challenge = config
+        .digest_algorithms()
+        .map_err(|e| ServerError::Config(e.to_string()))?;
+    let mut registrar = Registrar::new(RegistrarConfig {
+        realm: agents.realm.clone(),
+        keepalive_interval: Duration::from_secs(config.agents.keepalive_secs),
+        keepalive_failures: config.agents.keepalive_failures,
+        challenge_algorithms: challenge,
+        ..RegistrarConfig::default()
+    });
+    registrar.set_accounts(
+        agents
+            .agents
+            .iter()
+            .map(|a| Account {
+                user: a.user.clone(),
+                ha1_md5: a.ha1(Algorithm::Md5, &agents.realm),
+                ha1_sha256: a.ha1(Algorithm::Sha256, &agents.realm),
+            })
+            .collect(),
+    );
+    Ok(registrar)
+}
+
 /// Runs until a termination signal, then drains.
 pub async fn run(config: Config) -> Result<(), ServerError> {
     let data = config.data.dir.clone();
@@ -200,6 +253,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let tickets = TicketStore::open(&data.join("tickets.db"))
         .map_err(|e| ServerError::Data(e.to_string()))?;
     let dialplans = load_routes(&config.dialplan)?;
+    let agents = load_agents(&config)?;
     let (low, high) = parse_port_range(&config.media.rtp_ports)
         .map_err(|e| ServerError::Config(e.to_string()))?;
 
@@ -226,13 +280,15 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             source,
         })?;
 
-    let endpoint = Endpoint::new(EndpointConfig {
+    let mut endpoint = Endpoint::new(EndpointConfig {
         advertised: SocketAddr::new(advertised_ip, sip_addr.port()),
         max_calls: config.limits.max_calls,
         max_message_size: config.sip.max_message_size,
         retry_after_secs: config.limits.retry_after_secs,
         timers: config.sip_timers(),
     });
+    endpoint.set_registrar(registrar(&config, &agents)?);
+    let acd = AcdHandle::start(&agents);
     let (event_tx, event_rx) = mpsc::channel(config.limits.sip_queue);
     let (cmd_tx, cmd_rx) = mpsc::channel(config.limits.sip_queue);
     let (drain_tx, drain_rx) = watch::channel(false);
@@ -250,6 +306,9 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         sip: cmd_tx,
         registry: registry.clone(),
         draining: drain_rx.clone(),
+        acd: acd.clone(),
+        legs: call::LegRoutes::default(),
+        http_base: format!("http://{}", http.local_addr().unwrap_or(config.http.listen)),
         config,
     });
     let sip_active = Arc::new(AtomicUsize::new(0));

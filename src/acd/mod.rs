@@ -7,6 +7,8 @@
 //! tell a caller their position) and [`Acd::poll_event`] (agent state changes), arming one timer
 //! at [`Acd::poll_timeout`]. No tokio, no sockets, no clock here.
 //!
+//! [`service`] is the one tokio file: the task that owns the [`Acd`] in the running server.
+//!
 //! Agents and queues come from the agents file ([`mod@file`], `dialplans/agents.yaml`);
 //! `voxdesk agents passwd` ([`mod@passwd`]) swaps a clear-text password for digest hashes.
 //!
@@ -24,6 +26,7 @@ pub mod file;
 mod file_error;
 pub mod passwd;
 mod queue;
+pub mod service;
 mod snapshot;
 mod strategy;
 mod yaml;

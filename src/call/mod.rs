@@ -18,15 +18,17 @@ mod task;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, watch};
 use tracing::warn;
 
+use crate::acd::service::AcdHandle;
 use crate::config::Config;
 use crate::dialplan::Routes;
 use crate::media::ports::PortAllocator;
-use crate::sip::endpoint::{CallKey, IncomingCall, SipEvent};
+use crate::sip::endpoint::{CallKey, IncomingCall, SipEvent, OUTGOING_KEY_BIT};
 use crate::sip::transport::SipCommand;
 use crate::speech::asr::AsrPool;
 use crate::speech::PromptCache;
@@ -58,15 +60,67 @@ pub struct CallServices {
     pub registry: Registry,
     /// Turns true when the process starts draining.
     pub draining: watch::Receiver<bool>,
+    /// The automatic call distributor (agents, queues).
+    pub acd: AcdHandle,
+    /// Where each call's SIP events go, agent legs included.
+    pub legs: LegRoutes,
+    /// The HTTP API's base URL, for ticket links given to agents' phones.
+    pub http_base: String,
+}
+
+/// The SIP event channel of every live call, by key. Shared, so a call task can route the
+/// agent legs it places to itself before their first response can arrive.
+#[derive(Clone, Default)]
+pub struct LegRoutes {
+    routes: Arc<Mutex<HashMap<CallKey, mpsc::Sender<SipEvent>>>>,
+    next: Arc<AtomicU64>,
+}
+
+impl LegRoutes {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CallKey, mpsc::Sender<SipEvent>>> {
+        // A panic while holding this lock cannot leave the map half-updated.
+        self.routes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn insert(&self, key: CallKey, tx: mpsc::Sender<SipEvent>) {
+        self.lock().insert(key, tx);
+    }
+
+    fn get(&self, key: CallKey) -> Option<mpsc::Sender<SipEvent>> {
+        self.lock().get(&key).cloned()
+    }
+
+    fn remove(&self, key: CallKey) {
+        self.lock().remove(&key);
+    }
+
+    /// A fresh key for an outgoing leg whose events go to `owner`'s channel.
+    pub fn new_leg(&self, owner: CallKey) -> Option<CallKey> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let key = CallKey(OUTGOING_KEY_BIT | n);
+        let tx = self.get(owner)?;
+        self.insert(key, tx);
+        Some(key)
+    }
 }
 
 /// Routes endpoint events to call tasks, starting one per incoming call, until the endpoint
 /// stops sending events.
 pub async fn run_manager(mut events: mpsc::Receiver<SipEvent>, services: Arc<CallServices>) {
-    let mut routes: HashMap<CallKey, mpsc::Sender<SipEvent>> = HashMap::new();
+    let routes = services.legs.clone();
     while let Some(event) = events.recv().await {
-        // Agent presence is not about a call: nothing listens to it here yet.
-        let Some(key) = event_key(&event) else {
+        let key = match &event {
+            SipEvent::AgentOnline(user) => {
+                services.acd.online(user);
+                continue;
+            }
+            SipEvent::AgentOffline(user) => {
+                services.acd.offline(user);
+                continue;
+            }
+            other => event_key(other),
+        };
+        let Some(key) = key else {
             continue;
         };
         match event {
@@ -76,7 +130,7 @@ pub async fn run_manager(mut events: mpsc::Receiver<SipEvent>, services: Arc<Cal
                 tokio::spawn(task::run(setup, rx, services.clone()));
             }
             other => {
-                let Some(tx) = routes.get(&key) else {
+                let Some(tx) = routes.get(key) else {
                     continue;
                 };
                 let ended = matches!(other, SipEvent::Ended(_));
@@ -93,7 +147,7 @@ pub async fn run_manager(mut events: mpsc::Receiver<SipEvent>, services: Arc<Cal
                     }
                 }
                 if ended {
-                    routes.remove(&key);
+                    routes.remove(key);
                 }
             }
         }
