@@ -14,7 +14,9 @@ use super::Registry;
 use crate::bot::Sentiment;
 use crate::dialplan::{self, TurnRecord};
 use crate::sip::endpoint::CallKey;
-use crate::tickets::{Disposition, TicketId, TicketStore, Timestamp, Turn, TurnKind};
+use crate::tickets::{
+    Disposition, HandlingUpdate, TicketId, TicketStore, Timestamp, Turn, TurnKind,
+};
 
 /// Where one call's history goes.
 pub(super) struct CallLog {
@@ -35,6 +37,10 @@ pub(super) struct CallLog {
 const MAX_SENTIMENT_TURNS: usize = 256;
 
 /// Milliseconds, for ticket JSON.
+fn ms_i64(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -49,6 +55,11 @@ impl CallLog {
     }
 
     /// The bot's reply started playing at `now`: completes and writes a held speech turn.
+    /// Records a step of the human part of the call on the ticket.
+    pub(super) fn handling(&self, update: HandlingUpdate) {
+        self.tickets.handling(self.ticket, update);
+    }
+
     pub(super) fn reply_started(&mut self, now: Instant) {
         if let Some((mut turn, timing)) = self.pending_speech.take() {
             let timings = turn
@@ -259,31 +270,48 @@ impl CallLog {
                 name,
                 priority,
                 skill,
-            } => self.turn(
-                TurnKind::Other("queue".into()),
-                format!("queued in {name} (priority {priority})"),
-                json!({"step": step, "queue": name, "priority": priority, "skill": skill}),
-            ),
-            TurnRecord::QueueLeft { name, exit, waited } => self.turn(
-                TurnKind::Other("queue".into()),
-                format!("left {name}: {}", exit.as_str()),
-                json!({"queue": name, "exit": exit.as_str(), "waited_ms": ms(waited)}),
-            ),
-            TurnRecord::AgentAnswered { agent, waited } => self.turn(
-                TurnKind::Transfer,
-                format!("answered by {agent}"),
-                json!({"agent": agent, "waited_ms": ms(waited)}),
-            ),
+            } => {
+                self.handling(HandlingUpdate::Queued(name.clone()));
+                self.turn(
+                    TurnKind::Other("queue".into()),
+                    format!("queued in {name} (priority {priority})"),
+                    json!({"step": step, "queue": name, "priority": priority, "skill": skill}),
+                )
+            }
+            TurnRecord::QueueLeft { name, exit, waited } => {
+                self.handling(HandlingUpdate::QueueLeft {
+                    wait_ms: ms_i64(waited),
+                });
+                self.turn(
+                    TurnKind::Other("queue".into()),
+                    format!("left {name}: {}", exit.as_str()),
+                    json!({"queue": name, "exit": exit.as_str(), "waited_ms": ms(waited)}),
+                )
+            }
+            TurnRecord::AgentAnswered { agent, waited } => {
+                self.handling(HandlingUpdate::AgentAnswered(agent.clone()));
+                self.handling(HandlingUpdate::QueueLeft {
+                    wait_ms: ms_i64(waited),
+                });
+                self.turn(
+                    TurnKind::Transfer,
+                    format!("answered by {agent}"),
+                    json!({"agent": agent, "waited_ms": ms(waited)}),
+                )
+            }
             TurnRecord::AgentHungUp { agent, talked } => self.turn(
                 TurnKind::Note,
                 format!("{agent} hung up"),
                 json!({"agent": agent, "talked_ms": ms(talked)}),
             ),
-            TurnRecord::Csat { score } => self.turn(
-                TurnKind::Other("csat".into()),
-                format!("satisfaction {score}/5"),
-                json!({"score": score}),
-            ),
+            TurnRecord::Csat { score } => {
+                self.handling(HandlingUpdate::Csat(score));
+                self.turn(
+                    TurnKind::Other("csat".into()),
+                    format!("satisfaction {score}/5"),
+                    json!({"score": score}),
+                )
+            }
             TurnRecord::Hangup {
                 disposition,
                 reason,

@@ -3,6 +3,7 @@
 //! media events, caller audio, transcriptions, the interpreter's deadline and shutdown
 //! (STYLE.md pattern 4).
 
+mod queue;
 mod speech;
 
 use std::collections::{HashMap, VecDeque};
@@ -18,7 +19,8 @@ use tracing::{info, warn, Instrument};
 use super::history::{map_disposition, CallLog};
 use super::http::{self, PendingHttp};
 use super::listen::Listener;
-use super::CallServices;
+use super::{event_key, CallServices};
+use crate::acd::CallerInfo;
 use crate::api::LiveCall;
 use crate::dialplan::{Action, Event, Interp, PromptId};
 use crate::media::dtmf::parse_dtmf_relay;
@@ -28,6 +30,7 @@ use crate::sdp::{self, LocalMedia, Negotiated, SessionOrigin};
 use crate::sip::endpoint::{CallKey, IncomingCall, SipEvent};
 use crate::sip::transport::SipCommand;
 use crate::tickets::{Disposition, NewTicket, TicketId, Timestamp, TurnKind};
+use queue::QueueInput;
 use speech::{next_frame, next_job, Jobs};
 
 /// Caller frames buffered between the media task and the call task (20 ms each).
@@ -81,6 +84,7 @@ pub(super) async fn run(
             port: None,
             held_since: None,
             http: None,
+            queue: None,
             log: CallLog {
                 tickets: svc.tickets.clone(),
                 ticket,
@@ -120,6 +124,8 @@ struct Call {
     held_since: Option<tokio::time::Instant>,
     /// The dialplan's backend request in flight, if any (dropping it cancels it).
     http: Option<PendingHttp>,
+    /// Waiting in an agent queue, or talking to an agent.
+    queue: Option<queue::Queueing>,
     log: CallLog,
 }
 
@@ -393,6 +399,12 @@ impl Call {
                     let Some(ev) = ev else {
                         return Outcome::Gone(Disposition::Failed, Some("SIP layer stopped".into()));
                     };
+                    if event_key(&ev).is_some_and(|k| k != key) {
+                        if event_key(&ev).is_some_and(|k| self.is_agent_leg(k)) {
+                            self.on_agent_leg_event(ev, &mut interp).await;
+                        }
+                        continue;
+                    }
                     match ev {
                         SipEvent::RemoteBye(_) | SipEvent::Cancelled(_) => {
                             return Outcome::Gone(
@@ -405,7 +417,9 @@ impl Call {
                         }
                         SipEvent::Info { body, .. } => {
                             if let Some(digit) = parse_dtmf_relay(&body) {
-                                interp.handle_event(Event::Dtmf(digit), Instant::now());
+                                if !self.forward_caller_dtmf(digit) {
+                                    interp.handle_event(Event::Dtmf(digit), Instant::now());
+                                }
                             }
                         }
                         SipEvent::ReInvite { offer, .. } => self.reinvite(offer, &local, &mut origin).await,
@@ -435,19 +449,37 @@ impl Call {
                     }
                 }
                 ev = next_media_event(&mut self.media_rx) => match ev {
-                    Some(MediaEvent::Dtmf(digit)) => interp.handle_event(Event::Dtmf(digit), Instant::now()),
+                    Some(MediaEvent::Dtmf(digit)) => {
+                        if !self.forward_caller_dtmf(digit) {
+                            interp.handle_event(Event::Dtmf(digit), Instant::now())
+                        }
+                    }
                     Some(MediaEvent::PlaybackStarted(_)) => self.log.reply_started(Instant::now()),
                     Some(MediaEvent::PlaybackFinished(id)) => {
-                        interp.handle_event(Event::PromptFinished(PromptId(id)), Instant::now())
+                        if !self.prompt_ended(id) {
+                            interp.handle_event(Event::PromptFinished(PromptId(id)), Instant::now())
+                        }
                     }
                     Some(MediaEvent::PlaybackStopped(id)) => {
-                        interp.handle_event(Event::PromptStopped(PromptId(id)), Instant::now())
+                        if !self.prompt_ended(id) {
+                            interp.handle_event(Event::PromptStopped(PromptId(id)), Instant::now())
+                        }
                     }
                     Some(MediaEvent::RtpTimeout) => {
                         return Outcome::HangUp(Disposition::Failed, Some("RTP timeout".into()));
                     }
                     Some(MediaEvent::Stopped(_)) | None => {
                         return Outcome::HangUp(Disposition::Failed, Some("media stopped".into()));
+                    }
+                },
+                input = queue::next_input(&mut self.queue) => match input {
+                    QueueInput::Notice(Some(notice)) => self.on_queue_notice(notice, &mut interp).await,
+                    // The ACD is gone (shutting down): the caller waits for the dialplan's timeout.
+                    QueueInput::Notice(None) => self.leave_queue().await,
+                    QueueInput::AgentMedia(ev) => {
+                        if self.agent_media_event(ev) {
+                            self.agent_media_failed(&mut interp).await;
+                        }
                     }
                 },
                 frame = next_frame(&mut self.caller_rx) => match frame {
@@ -501,7 +533,10 @@ impl Call {
             Action::StopListening => listener.stop(),
             Action::Say {
                 id, text, voice, ..
-            } => self.say(id, &text, &voice, interp).await,
+            } => {
+                self.announcement_starts();
+                self.say(id, &text, &voice, interp).await
+            }
             Action::Play { id, path, .. } => {
                 let audio = self.svc.prompts.load_wav_async(&path).await;
                 self.play(id, audio.map_err(|e| e.to_string()), interp);
@@ -526,10 +561,21 @@ impl Call {
             Action::Http { id, request } => self.http = Some(http::start(id, request)),
             // Agent queues are not wired to `acd/` yet: a queued caller is turned away at once
             // (the step's `on_full`) rather than held in silence until `max_wait`.
-            Action::Queue { id, .. } => {
-                interp.handle_event(Event::QueueFull { id }, Instant::now());
+            Action::Queue {
+                id,
+                name,
+                priority,
+                skill,
+                hold_music,
+            } => {
+                let info = CallerInfo {
+                    priority,
+                    skill,
+                    language: None,
+                };
+                self.join_queue(id, name, info, hold_music, interp).await;
             }
-            Action::LeaveQueue { .. } => {}
+            Action::LeaveQueue { .. } => self.leave_queue().await,
         }
         None
     }
@@ -628,6 +674,7 @@ impl Call {
 
     /// Stops media, writes the final ticket state, frees the port and the registry entry.
     async fn finish(&mut self, disposition: Disposition, note: Option<String>) {
+        self.leave_queue().await;
         self.log.flush();
         self.log.summarize_sentiment();
         if let Some(note) = &note {

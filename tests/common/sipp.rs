@@ -40,6 +40,8 @@ pub struct Sipp {
     service: String,
     transport: String,
     extra: Vec<String>,
+    /// SIPp's own SIP port (`-p`); a free one unless set.
+    sip_port: Option<u16>,
     /// Speech clips to write next to the scenario: (file name, text).
     clips: Vec<(String, String)>,
 }
@@ -58,6 +60,7 @@ impl Sipp {
             service: "support".to_string(),
             transport: "u1".to_string(),
             extra: Vec::new(),
+            sip_port: None,
             clips: Vec::new(),
         }
     }
@@ -105,6 +108,12 @@ impl Sipp {
         self
     }
 
+    /// SIPp listens on this SIP port (`-p`), e.g. a phone whose Contact another run registers.
+    pub fn port(mut self, port: u16) -> Sipp {
+        self.sip_port = Some(port);
+        self
+    }
+
     /// A global scenario variable (`-set NAME VALUE`).
     pub fn set(self, name: &str, value: &str) -> Sipp {
         self.arg("-set").arg(name).arg(value)
@@ -135,7 +144,7 @@ impl Sipp {
             super::speech::write_ulaw_clip(&dir.join(file), text, 800);
         }
 
-        let sip_port = free_udp_port();
+        let sip_port = self.sip_port.unwrap_or_else(free_udp_port);
         // SIPp binds its media port and that port + 2 (video).
         let media_port = reserve_udp_block(4);
         let files = SippFiles::new(&dir);

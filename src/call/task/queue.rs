@@ -1,0 +1,689 @@
+//! The call task's agent shell (voxdesk as a B2BUA): a `queue` step puts the caller in an ACD
+//! queue with hold music; each agent the ACD rings gets an outgoing INVITE per registered
+//! phone, carrying the ticket's context; the first phone to answer gets its own RTP leg,
+//! bridged to the caller's through voxdesk (transcoding, DTMF passed on both ways), and the
+//! other phones stop ringing. When the agent hangs up the caller goes back to the dialplan.
+//!
+//! Agent legs are SIP calls of this task: their events arrive on the caller's channel under
+//! their own keys (see `LegRoutes::new_leg`).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+
+use super::Call;
+use crate::acd::service::QueueNotice;
+use crate::acd::{CallId, CallerInfo};
+use crate::dialplan::{Event, Interp, QueueId};
+use crate::media::bridge::{bridge, BridgeHandle};
+use crate::media::session::{MediaConfig, MediaEvent, MediaHandle, MediaSession};
+use crate::media::Codec;
+use crate::sdp::{self, LocalMedia, SessionOrigin};
+use crate::sip::endpoint::{CallKey, OutgoingInvite, Peer, SipEvent};
+use crate::sip::registrar::{Binding, Transport};
+use crate::sip::transport::SipCommand;
+use crate::tickets::{HandlingUpdate, TurnKind};
+
+/// Prompt ids of hold music: far above the interpreter's, so their ends are recognised.
+const HOLD_PROMPT_BASE: u64 = 1 << 60;
+/// Phones rung per agent at most (an agent with many registered devices).
+const MAX_PHONES_PER_AGENT: usize = 5;
+
+/// One phone of an agent, ringing.
+struct RingingLeg {
+    user: String,
+    socket: UdpSocket,
+    port: u16,
+    local: LocalMedia,
+}
+
+/// The agent leg that answered, bridged to the caller.
+pub(super) struct Bridged {
+    key: CallKey,
+    user: String,
+    port: u16,
+    media: MediaHandle,
+    media_rx: mpsc::Receiver<MediaEvent>,
+    bridge: Option<BridgeHandle>,
+    since: Instant,
+}
+
+/// A caller in a queue, then with an agent.
+pub(super) struct Queueing {
+    id: QueueId,
+    name: String,
+    entered: Instant,
+    notices: mpsc::Receiver<QueueNotice>,
+    ringing: HashMap<CallKey, RingingLeg>,
+    hold_music: Arc<[i16]>,
+    hold_prompt: Option<u64>,
+    hold_count: u64,
+    /// An announcement is playing (hold music waits for it).
+    announcing: bool,
+    pub(super) bridged: Option<Bridged>,
+}
+
+impl Queueing {
+    /// The ACD's id for this call.
+    fn acd_call(key: CallKey) -> CallId {
+        CallId(key.0)
+    }
+}
+
+/// What the queue shell waits for: the ACD's notices while queued, the agent leg's media
+/// once bridged.
+pub(super) enum QueueInput {
+    /// From the ACD (`None`: the ACD is gone).
+    Notice(Option<QueueNotice>),
+    /// From the agent leg's media (`None`: it stopped).
+    AgentMedia(Option<MediaEvent>),
+}
+
+/// The next [`QueueInput`]; never resolves when not queued.
+pub(super) async fn next_input(queue: &mut Option<Queueing>) -> QueueInput {
+    match queue {
+        Some(Queueing {
+            bridged: Some(b), ..
+        }) => QueueInput::AgentMedia(b.media_rx.recv().await),
+        Some(q) => QueueInput::Notice(q.notices.recv().await),
+        None => std::future::pending().await,
+    }
+}
+
+impl Call {
+    /// `queue` step: join the ACD queue (or tell the interpreter it is full), start hold music.
+    pub(super) async fn join_queue(
+        &mut self,
+        id: QueueId,
+        name: String,
+        info: CallerInfo,
+        hold_music: Option<PathBuf>,
+        interp: &mut Interp,
+    ) {
+        self.leave_queue().await;
+        let joined = self
+            .svc
+            .acd
+            .enqueue(Queueing::acd_call(self.key), &name, info)
+            .await;
+        let (position, notices) = match joined {
+            Ok(ok) => ok,
+            Err(e) => {
+                info!(queue = %name, error = %e, "queue refused the caller");
+                self.log
+                    .turn(TurnKind::Note, format!("queue {name}: {e}"), json!(null));
+                interp.handle_event(Event::QueueFull { id }, Instant::now());
+                return;
+            }
+        };
+        let hold_music = match hold_music {
+            Some(path) => match self.svc.prompts.load_wav_async(&path).await {
+                Ok(audio) => audio,
+                Err(e) => {
+                    warn!(error = %e, "hold music; using the built-in one");
+                    crate::media::hold::builtin()
+                }
+            },
+            None => crate::media::hold::builtin(),
+        };
+        self.svc
+            .registry
+            .update(self.key, |c| c.state = "queued".into());
+        self.queue = Some(Queueing {
+            id,
+            name,
+            entered: Instant::now(),
+            notices,
+            ringing: HashMap::new(),
+            hold_music,
+            hold_prompt: None,
+            hold_count: 0,
+            announcing: false,
+            bridged: None,
+        });
+        interp.handle_event(
+            Event::QueuePosition {
+                id,
+                position: u32::try_from(position.0).unwrap_or(u32::MAX),
+            },
+            Instant::now(),
+        );
+        self.resume_hold_music();
+    }
+
+    /// Plays the next loop of hold music unless an announcement or the agent has the line.
+    fn resume_hold_music(&mut self) {
+        let (Some(q), Some(media)) = (self.queue.as_mut(), self.media.as_ref()) else {
+            return;
+        };
+        if q.bridged.is_some() || q.announcing || q.hold_prompt.is_some() {
+            return;
+        }
+        q.hold_count += 1;
+        let id = HOLD_PROMPT_BASE + q.hold_count;
+        if media.play(id, Arc::clone(&q.hold_music)).is_ok() {
+            q.hold_prompt = Some(id);
+        }
+    }
+
+    /// Before an announcement while queued: the music stops so the words come at once.
+    pub(super) fn announcement_starts(&mut self) {
+        let Some(q) = self.queue.as_mut() else {
+            return;
+        };
+        if q.bridged.is_some() {
+            return;
+        }
+        q.announcing = true;
+        if q.hold_prompt.take().is_some() {
+            if let Some(media) = &self.media {
+                let _ = media.stop_playback();
+            }
+        }
+    }
+
+    /// A prompt ended. Returns true when it was hold music (the interpreter never saw it).
+    pub(super) fn prompt_ended(&mut self, id: u64) -> bool {
+        let Some(q) = self.queue.as_mut() else {
+            return false;
+        };
+        let hold = id >= HOLD_PROMPT_BASE;
+        if hold {
+            if q.hold_prompt == Some(id) {
+                q.hold_prompt = None;
+            }
+        } else {
+            q.announcing = false;
+        }
+        self.resume_hold_music();
+        hold
+    }
+
+    /// What the ACD says: ring agents, stop ringing, a new place in the queue.
+    pub(super) async fn on_queue_notice(&mut self, notice: QueueNotice, interp: &mut Interp) {
+        match notice {
+            QueueNotice::Position(position) => {
+                if let Some(q) = &self.queue {
+                    interp.handle_event(
+                        Event::QueuePosition {
+                            id: q.id,
+                            position: u32::try_from(position.0).unwrap_or(u32::MAX),
+                        },
+                        Instant::now(),
+                    );
+                }
+            }
+            QueueNotice::Ring(users) => {
+                for user in users {
+                    self.ring_agent(&user, interp).await;
+                }
+            }
+            QueueNotice::StopRinging(users) => {
+                let keys: Vec<CallKey> = self
+                    .queue
+                    .iter()
+                    .flat_map(|q| q.ringing.iter())
+                    .filter(|(_, leg)| users.contains(&leg.user))
+                    .map(|(key, _)| *key)
+                    .collect();
+                for key in keys {
+                    self.drop_ringing_leg(key).await;
+                }
+            }
+        }
+    }
+
+    /// Places an INVITE to each of `user`'s registered phones; none → the ring failed.
+    async fn ring_agent(&mut self, user: &str, interp: &Interp) {
+        let (reply, answer) = oneshot::channel();
+        self.sip(SipCommand::Lookup(user.to_owned(), reply)).await;
+        let bindings = answer.await.unwrap_or_default();
+        let mut placed = 0;
+        for binding in bindings.into_iter().take(MAX_PHONES_PER_AGENT) {
+            if self.place_leg(user, &binding, interp).await {
+                placed += 1;
+            }
+        }
+        self.log
+            .handling(HandlingUpdate::AgentTried(user.to_owned()));
+        if placed == 0 {
+            warn!(user, "no reachable phone for the agent");
+            self.svc
+                .acd
+                .ring_failed(Queueing::acd_call(self.key), user)
+                .await;
+        }
+    }
+
+    async fn place_leg(&mut self, user: &str, binding: &Binding, interp: &Interp) -> bool {
+        let Some(key) = self.svc.legs.new_leg(self.key) else {
+            return false;
+        };
+        let Some((socket, port)) = self.bind_leg_rtp().await else {
+            return false;
+        };
+        let local = LocalMedia {
+            addr: self.svc.media_ip,
+            port,
+            codecs: vec![Codec::Pcmu, Codec::Pcma],
+            dtmf_pt: 101,
+            ptime_ms: 20,
+        };
+        let mut origin = SessionOrigin::new(rand::random::<u32>() >> 1);
+        let offer = sdp::offer(&local, &mut origin);
+        let waited = self
+            .queue
+            .as_ref()
+            .map_or(0, |q| q.entered.elapsed().as_secs());
+        let ticket_url = format!("{}/api/tickets/{}", self.svc.http_base, self.ticket.0);
+        let mut headers = vec![
+            (
+                "Call-Info".to_owned(),
+                format!("<{ticket_url}>;purpose=info"),
+            ),
+            ("X-Voxdesk-Ticket".to_owned(), self.ticket.0.to_string()),
+            ("X-Voxdesk-Queue-Wait".to_owned(), waited.to_string()),
+        ];
+        if let Some(intent) = interp.vars().get("intent").filter(|i| !i.is_empty()) {
+            headers.push(("X-Voxdesk-Intent".to_owned(), intent.clone()));
+        }
+        let caller = interp.vars().get("caller").cloned().unwrap_or_default();
+        let invite = OutgoingInvite {
+            request_uri: binding.uri.clone(),
+            destination: reach(binding),
+            from_user: if caller.is_empty() {
+                "voxdesk".into()
+            } else {
+                caller
+            },
+            from_display: Some("voxdesk caller".into()),
+            to_uri: format!("sip:{user}@{}", self.svc.media_ip),
+            sdp: offer,
+            extra_headers: headers,
+        };
+        self.sip(SipCommand::Invite(key, invite)).await;
+        if let Some(q) = self.queue.as_mut() {
+            q.ringing.insert(
+                key,
+                RingingLeg {
+                    user: user.to_owned(),
+                    socket,
+                    port,
+                    local,
+                },
+            );
+        }
+        true
+    }
+
+    async fn bind_leg_rtp(&self) -> Option<(UdpSocket, u16)> {
+        for _ in 0..8 {
+            let port = self.svc.ports.allocate()?;
+            match UdpSocket::bind(SocketAddr::new(self.svc.media_ip, port)).await {
+                Ok(socket) => return Some((socket, port)),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+                Err(_) => {
+                    self.svc.ports.release(port);
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    /// Hangs up (CANCEL) a ringing leg and frees its port.
+    async fn drop_ringing_leg(&mut self, key: CallKey) {
+        let Some(leg) = self.queue.as_mut().and_then(|q| q.ringing.remove(&key)) else {
+            return;
+        };
+        self.svc.ports.release(leg.port);
+        self.sip(SipCommand::Hangup(key)).await;
+    }
+
+    /// Whether `key` is one of this call's agent legs.
+    pub(super) fn is_agent_leg(&self, key: CallKey) -> bool {
+        self.queue.as_ref().is_some_and(|q| {
+            q.ringing.contains_key(&key) || q.bridged.as_ref().is_some_and(|b| b.key == key)
+        })
+    }
+
+    /// An event of an agent leg.
+    pub(super) async fn on_agent_leg_event(&mut self, event: SipEvent, interp: &mut Interp) {
+        match event {
+            SipEvent::Answered { key, sdp } => self.agent_answered(key, sdp, interp).await,
+            SipEvent::Rejected { key, code } => {
+                let Some(leg) = self.queue.as_mut().and_then(|q| q.ringing.remove(&key)) else {
+                    return;
+                };
+                self.svc.ports.release(leg.port);
+                info!(user = %leg.user, code, "agent phone declined");
+                let others = self
+                    .queue
+                    .as_ref()
+                    .is_some_and(|q| q.ringing.values().any(|l| l.user == leg.user));
+                if !others {
+                    self.svc
+                        .acd
+                        .ring_failed(Queueing::acd_call(self.key), &leg.user)
+                        .await;
+                }
+            }
+            SipEvent::RemoteBye(key) | SipEvent::Ended(key) => {
+                let bridged_here = self
+                    .queue
+                    .as_ref()
+                    .and_then(|q| q.bridged.as_ref())
+                    .is_some_and(|b| b.key == key);
+                if bridged_here {
+                    self.agent_gone(interp).await;
+                } else if let Some(leg) = self.queue.as_mut().and_then(|q| q.ringing.remove(&key)) {
+                    self.svc.ports.release(leg.port);
+                }
+            }
+            SipEvent::ReInvite { key, offer } => {
+                // The agent's phone holds or resumes: answer from our side of that leg.
+                let answer = self
+                    .queue
+                    .as_ref()
+                    .and_then(|q| q.bridged.as_ref())
+                    .map(|b| LocalMedia {
+                        addr: self.svc.media_ip,
+                        port: b.port,
+                        codecs: vec![Codec::Pcmu, Codec::Pcma],
+                        dtmf_pt: 101,
+                        ptime_ms: 20,
+                    });
+                let result = match (offer, answer) {
+                    (Some(offer), Some(local)) => {
+                        let mut origin = SessionOrigin::new(rand::random::<u32>() >> 1);
+                        sdp::answer(&offer, &local, &mut origin)
+                            .map(|(_, text)| text)
+                            .map_err(|e| e.sip_status())
+                    }
+                    _ => Err(488),
+                };
+                self.sip(SipCommand::AnswerReinvite(key, result)).await;
+            }
+            _ => {}
+        }
+    }
+
+    async fn agent_answered(&mut self, key: CallKey, answer: Option<String>, interp: &mut Interp) {
+        let Some(q) = self.queue.as_mut() else {
+            return;
+        };
+        let Some(leg) = q.ringing.remove(&key) else {
+            // A leg we already gave up on: it must not stay up.
+            self.sip(SipCommand::Hangup(key)).await;
+            return;
+        };
+        if q.bridged.is_some() {
+            self.svc.ports.release(leg.port);
+            self.sip(SipCommand::Hangup(key)).await;
+            return;
+        }
+        let negotiated = answer
+            .as_deref()
+            .ok_or_else(|| "no SDP in the answer".to_string())
+            .and_then(|a| sdp::accept_answer(a, &leg.local).map_err(|e| e.to_string()));
+        let negotiated = match negotiated {
+            Ok(n) => n,
+            Err(e) => {
+                warn!(user = %leg.user, error = %e, "agent answer unusable");
+                self.svc.ports.release(leg.port);
+                self.sip(SipCommand::Hangup(key)).await;
+                self.svc
+                    .acd
+                    .ring_failed(Queueing::acd_call(self.key), &leg.user)
+                    .await;
+                return;
+            }
+        };
+        let id = q.id;
+        let user = leg.user.clone();
+        // Other phones of the same agent stop ringing; other agents are the ACD's to stop.
+        let siblings: Vec<CallKey> = q
+            .ringing
+            .iter()
+            .filter(|(_, l)| l.user == user)
+            .map(|(k, _)| *k)
+            .collect();
+        for sibling in siblings {
+            self.drop_ringing_leg(sibling).await;
+        }
+        let cfg = &self.svc.config.media;
+        let record_path = cfg.record.then(|| {
+            self.svc
+                .recordings_dir
+                .join(format!("{}-agent.wav", self.ticket.0))
+        });
+        let mut media_cfg = MediaConfig::new(negotiated.codec);
+        media_cfg.audio_pt = negotiated.codec_pt;
+        media_cfg.dtmf_pt = negotiated.dtmf_pt;
+        media_cfg.remote = negotiated.remote_rtp;
+        media_cfg.rtp_timeout = Duration::from_secs(cfg.rtp_timeout_secs);
+        media_cfg.record_path = record_path.clone();
+        media_cfg.jitter_depth = cfg.jitter_depth;
+        let (agent_media, agent_rx) = MediaSession::start(leg.socket, media_cfg);
+        if let Some(path) = record_path {
+            self.log.handling(HandlingUpdate::AgentRecording(
+                path.to_string_lossy().into(),
+            ));
+        }
+        // The caller's prompts (hold music) stop; from now on the caller hears the agent.
+        if let Some(media) = &self.media {
+            let _ = media.stop_playback();
+        }
+        let bridged = match &self.media {
+            Some(caller) => bridge(caller, &agent_media).ok(),
+            None => None,
+        };
+        if bridged.is_none() {
+            warn!("bridging the agent failed");
+        }
+        self.svc
+            .acd
+            .answered(Queueing::acd_call(self.key), &user)
+            .await;
+        if let Some(q) = self.queue.as_mut() {
+            q.hold_prompt = None;
+            q.announcing = false;
+            q.bridged = Some(Bridged {
+                key,
+                user: user.clone(),
+                port: leg.port,
+                media: agent_media,
+                media_rx: agent_rx,
+                bridge: bridged,
+                since: Instant::now(),
+            });
+        }
+        self.svc
+            .registry
+            .update(self.key, |c| c.state = "with agent".into());
+        info!(agent = %user, "agent answered; bridged");
+        interp.handle_event(Event::AgentAnswered { id, agent: user }, Instant::now());
+    }
+
+    /// The agent hung up (or their leg failed): the caller goes back to the dialplan.
+    async fn agent_gone(&mut self, interp: &mut Interp) {
+        let Some(mut q) = self.queue.take() else {
+            return;
+        };
+        let id = q.id;
+        if let Some(b) = q.bridged.take() {
+            self.end_bridge(b, false).await;
+        }
+        self.svc.acd.leave(Queueing::acd_call(self.key)).await;
+        self.svc
+            .registry
+            .update(self.key, |c| c.state = "answered".into());
+        interp.handle_event(Event::AgentHungUp { id }, Instant::now());
+    }
+
+    async fn end_bridge(&mut self, b: Bridged, hang_up_agent: bool) {
+        if let Some(link) = b.bridge {
+            let _ = link.unbridge();
+        }
+        let _ = b.media.shutdown();
+        let talked = b.since.elapsed();
+        self.log.handling(HandlingUpdate::TalkEnded {
+            talk_ms: i64::try_from(talked.as_millis()).unwrap_or(i64::MAX),
+            hold_ms: 0,
+        });
+        if hang_up_agent {
+            self.sip(SipCommand::Hangup(b.key)).await;
+        }
+        let mut rx = b.media_rx;
+        // The agent recording is closed when the session reports it stopped.
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Some(ev) = rx.recv().await {
+                if matches!(ev, MediaEvent::Stopped(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+        self.svc.ports.release(b.port);
+        info!(agent = %b.user, ms = talked.as_millis() as u64, "agent leg ended");
+    }
+
+    /// Leaves the queue (max wait, the dialplan moved on, or the call is ending): rings stop,
+    /// an agent leg is hung up, the ACD forgets the call.
+    pub(super) async fn leave_queue(&mut self) {
+        let Some(mut q) = self.queue.take() else {
+            return;
+        };
+        for (key, leg) in q.ringing.drain() {
+            self.svc.ports.release(leg.port);
+            self.sip(SipCommand::Hangup(key)).await;
+        }
+        info!(queue = %q.name, "left the queue");
+        if let Some(b) = q.bridged.take() {
+            self.end_bridge(b, true).await;
+        } else {
+            if q.hold_prompt.is_some() {
+                if let Some(media) = &self.media {
+                    let _ = media.stop_playback();
+                }
+            }
+        }
+        self.svc.acd.leave(Queueing::acd_call(self.key)).await;
+    }
+
+    /// A key from the agent's phone goes on to the caller.
+    pub(super) fn agent_media_event(&mut self, event: Option<MediaEvent>) -> bool {
+        match event {
+            Some(MediaEvent::Dtmf(digit)) => {
+                if let Some(media) = &self.media {
+                    let _ = media.send_dtmf(digit, Duration::from_millis(100));
+                }
+                false
+            }
+            Some(MediaEvent::RtpTimeout) | Some(MediaEvent::Stopped(_)) | None => true,
+            Some(_) => false,
+        }
+    }
+
+    /// A key from the caller while bridged goes on to the agent; returns whether it did.
+    pub(super) fn forward_caller_dtmf(&self, digit: char) -> bool {
+        match self.queue.as_ref().and_then(|q| q.bridged.as_ref()) {
+            Some(b) => {
+                let _ = b.media.send_dtmf(digit, Duration::from_millis(100));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The agent's media failed (no RTP): treated as the agent hanging up.
+    pub(super) async fn agent_media_failed(&mut self, interp: &mut Interp) {
+        let key = self
+            .queue
+            .as_ref()
+            .and_then(|q| q.bridged.as_ref())
+            .map(|b| b.key);
+        if let Some(key) = key {
+            self.sip(SipCommand::Hangup(key)).await;
+        }
+        self.agent_gone(interp).await;
+    }
+}
+
+/// Where an agent's phone is reached: the address its REGISTER came from (the NAT mapping),
+/// unless its Contact names the same IP, when the Contact's port is the phone's own.
+fn reach(binding: &Binding) -> Peer {
+    if let Transport::Tcp(conn) = binding.transport {
+        return Peer::Tcp(conn, binding.source);
+    }
+    match crate::sip::dialog::uri_socket_addr(&binding.uri) {
+        Some(contact) if contact.ip() == binding.source.ip() => Peer::Udp(contact),
+        _ => Peer::Udp(binding.source),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding(uri: &str, source: &str, transport: Transport) -> Binding {
+        Binding {
+            uri: uri.into(),
+            source: source.parse().unwrap(),
+            transport,
+            expires_at: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn phones_are_reached_at_their_contact_unless_behind_nat() {
+        let cases = [
+            // Same IP: the Contact's port is where the phone listens.
+            (
+                binding(
+                    "sip:alice@127.0.0.1:5072",
+                    "127.0.0.1:40000",
+                    Transport::Udp,
+                ),
+                Peer::Udp("127.0.0.1:5072".parse().unwrap()),
+            ),
+            // A private Contact from a public source: behind NAT, answer where it came from.
+            (
+                binding(
+                    "sip:alice@192.168.1.20:5060",
+                    "203.0.113.9:61000",
+                    Transport::Udp,
+                ),
+                Peer::Udp("203.0.113.9:61000".parse().unwrap()),
+            ),
+            // A Contact with a host name: the source.
+            (
+                binding(
+                    "sip:alice@phone.example.com",
+                    "198.51.100.4:5060",
+                    Transport::Udp,
+                ),
+                Peer::Udp("198.51.100.4:5060".parse().unwrap()),
+            ),
+            // TCP: the connection it registered over.
+            (
+                binding(
+                    "sip:alice@10.0.0.2:5060;transport=tcp",
+                    "198.51.100.4:3333",
+                    Transport::Tcp(7),
+                ),
+                Peer::Tcp(7, "198.51.100.4:3333".parse().unwrap()),
+            ),
+        ];
+        for (b, want) in cases {
+            assert_eq!(reach(&b), want, "{}", b.uri);
+        }
+    }
+}

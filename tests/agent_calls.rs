@@ -1,0 +1,199 @@
+//! Human agents: a SIPp phone registers as an agent with digest authentication (voxdesk's
+//! registrar), a second SIPp process is that phone answering; a spoken SIPp caller asks for a
+//! person, the dialplan queues the call, voxdesk places the agent leg (B2BUA) and bridges the
+//! media, and the ticket shows the whole path. Real Whisper, real espeak-ng, real SQLite.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{free_udp_port, Voxdesk};
+use serde_json::Value;
+
+const TICKET_WAIT: Duration = Duration::from_secs(20);
+
+/// Alice answers the `support` queue; her phone is SIPp, which answers MD5 challenges only.
+const AGENTS: &str = "realm: voxdesk
+agents:
+  - user: alice
+    password: wonder
+    name: Alice Smith
+    queues: [support]
+queues:
+  - name: support
+    strategy: longest-idle
+    ring_timeout: 10
+    wrap_up: 2
+";
+
+/// voxdesk on the default dialplan with `AGENTS`.
+fn start_center() -> Voxdesk {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let agents = dir.path().join("agents.yaml");
+    std::fs::write(&agents, AGENTS).expect("write the agents file");
+    // The config outlives this function inside voxdesk's own directory; the agents file is
+    // read at start-up, so its directory may go.
+    let config = format!(
+        "[agents]\nfile = {:?}\nchallenge = [\"MD5\"]\n",
+        agents.display().to_string()
+    );
+    let vox = Voxdesk::start_with(Some(&config), None);
+    std::mem::forget(dir);
+    vox
+}
+
+fn turns(ticket: &Value) -> Vec<Value> {
+    ticket["turns"].as_array().cloned().unwrap_or_default()
+}
+
+/// Root mean square of one channel of a stereo WAV between two offsets (seconds).
+fn channel_rms(path: &Path, channel: usize, from_s: f64, to_s: f64) -> f64 {
+    let mut reader = hound::WavReader::open(path)
+        .unwrap_or_else(|e| panic!("open recording {}: {e}", path.display()));
+    let rate = f64::from(reader.spec().sample_rate);
+    let (from, to) = ((from_s * rate) as usize, (to_s * rate) as usize);
+    let samples: Vec<f64> = reader
+        .samples::<i16>()
+        .filter_map(Result::ok)
+        .skip(channel)
+        .step_by(2)
+        .skip(from)
+        .take(to.saturating_sub(from))
+        .map(f64::from)
+        .collect();
+    if samples.is_empty() {
+        return 0.0;
+    }
+    (samples.iter().map(|s| s * s).sum::<f64>() / samples.len() as f64).sqrt()
+}
+
+fn seconds_between(later: &Value, earlier: &Value) -> f64 {
+    let ms = |v: &Value| {
+        let text = v.as_str().unwrap_or("");
+        // RFC 3339 with milliseconds, UTC: compare the time of day.
+        let time = text.get(11..23).unwrap_or("00:00:00.000");
+        let parts: Vec<f64> = time.split(':').filter_map(|p| p.parse().ok()).collect();
+        parts.iter().fold(0.0, |acc, p| acc * 60.0 + p)
+    };
+    ms(later) - ms(earlier)
+}
+
+#[test]
+fn a_caller_who_asks_for_a_person_reaches_a_registered_agent() {
+    let vox = start_center();
+    let phone_port = free_udp_port();
+    let phone = vox
+        .sipp("agent_phone.xml")
+        .service("alice")
+        .port(phone_port)
+        .set("ring_ms", "500")
+        .set("talk_ms", "8000")
+        .spawn();
+    std::thread::sleep(Duration::from_millis(300));
+    let register = vox
+        .sipp("agent_register.xml")
+        .service("alice")
+        .arg("-ap")
+        .arg("wonder")
+        .set("cport", &phone_port.to_string())
+        .set("expires", "3600")
+        .run();
+    vox.assert_passed(&register);
+
+    let caller = vox
+        .sipp("caller_to_agent.xml")
+        .clip("turn1.ul", "I want to talk to a person.")
+        .clip(
+            "turn2.ul",
+            "My parcel never arrived and nobody answers my emails.",
+        )
+        .clip("turn3.ul", "Five out of five.")
+        .set("at1", "3000")
+        .set("at2", "9000")
+        .set("at3", "14000")
+        .set("caller", "07700900123")
+        .run();
+    vox.assert_passed(&caller);
+    let phone = phone.wait();
+    vox.assert_passed(&phone);
+
+    let tickets = vox.ended_tickets(1, TICKET_WAIT);
+    let ticket = vox.ticket(&tickets[0]["id"]);
+    assert_eq!(ticket["queue"], "support", "{ticket}");
+    assert_eq!(ticket["agent"], "alice", "{ticket}");
+    assert_eq!(
+        ticket["agents_tried"],
+        serde_json::json!(["alice"]),
+        "{ticket}"
+    );
+    let talk_ms = ticket["talk_ms"].as_i64().unwrap_or(0);
+    assert!(
+        (6_000..20_000).contains(&talk_ms),
+        "talk {talk_ms} ms: {ticket}"
+    );
+    assert!(ticket["queue_wait_ms"].as_i64().is_some(), "{ticket}");
+    assert_eq!(ticket["csat"], 5, "{ticket}");
+    let all = turns(&ticket);
+    let asked = all
+        .iter()
+        .any(|t| t["kind"] == "speech" && t["intent"] == "agent");
+    assert!(
+        asked,
+        "the request for a person was not understood: {ticket}"
+    );
+
+    // Both directions carried audio while bridged: the agent leg's recording has the agent's
+    // voice on the left and the caller's (turn 2) on the right; the caller's recording has
+    // the agent on its right channel between answer and hang-up.
+    let data = vox.data_dir();
+    let agent_wav = data.join(ticket["agent_recording_path"].as_str().unwrap_or("missing"));
+    let agent_side = channel_rms(&agent_wav, 0, 0.5, 6.0);
+    let caller_heard_by_agent = channel_rms(&agent_wav, 1, 0.5, 6.0);
+    assert!(
+        agent_side > 300.0,
+        "agent silent on their leg: {agent_side:.0}"
+    );
+    assert!(
+        caller_heard_by_agent > 300.0,
+        "the agent heard nothing of the caller: {caller_heard_by_agent:.0}"
+    );
+    let answered = all
+        .iter()
+        .find(|t| t["text"].as_str().unwrap_or("").starts_with("answered by"))
+        .unwrap_or_else(|| panic!("no answered turn: {ticket}"));
+    let bridged_at = seconds_between(&answered["at"], &ticket["answered_at"]);
+    let caller_wav = data.join(ticket["recording_path"].as_str().unwrap_or("missing"));
+    let agent_heard_by_caller = channel_rms(&caller_wav, 1, bridged_at + 0.5, bridged_at + 6.0);
+    assert!(
+        agent_heard_by_caller > 300.0,
+        "the caller heard nothing of the agent: {agent_heard_by_caller:.0}"
+    );
+}
+
+#[test]
+fn a_wrong_password_is_refused_and_no_agent_means_a_callback() {
+    let vox = start_center();
+    let register = vox
+        .sipp("agent_register.xml")
+        .service("alice")
+        .arg("-ap")
+        .arg("not-her-password")
+        .set("cport", "5999")
+        .set("expires", "3600")
+        .run();
+    vox.assert_failed(&register);
+    assert!(
+        register.messages.contains("SIP/2.0 403"),
+        "no 403 for a wrong password: {}",
+        register.messages
+    );
+
+    // Pressing 0 asks for an agent; nobody is logged in, so the queue is "full".
+    let caller = vox.sipp("refer_transfer.xml").run();
+    vox.assert_failed(&caller);
+    let tickets = vox.ended_tickets(1, TICKET_WAIT);
+    let ticket = vox.ticket(&tickets[0]["id"]);
+    assert_eq!(ticket["subject"], "Callback request", "{ticket}");
+    assert_eq!(ticket["agent"], Value::Null, "{ticket}");
+}
