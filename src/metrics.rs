@@ -4,11 +4,16 @@
 //! is fixed-size (SIP methods are a small known set plus `other`, response codes a 100..=699
 //! array), so recording never allocates or locks. Use [`global`] in the binary; tests build
 //! their own [`Metrics`] so their numbers are not shared.
+//!
+//! Figures that live elsewhere (the ACD's agents and queues) are not mirrored into atomics:
+//! the scrape handler reads them at scrape time and passes them to
+//! [`Metrics::render_prometheus_with`] as [`GaugeFamily`]s.
 
 #![warn(missing_docs, unreachable_pub)]
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
 
 /// A monotonically increasing count.
 #[derive(Debug, Default)]
@@ -81,6 +86,20 @@ const FIRST_CODE: u16 = 100;
 const LAST_CODE: u16 = 699;
 const CODE_SLOTS: usize = (LAST_CODE - FIRST_CODE + 1) as usize;
 
+/// The answer time a queued call must beat to count in `queue_answered_within_20s`.
+pub const SERVICE_LEVEL_TARGET: Duration = Duration::from_secs(20);
+
+/// A gauge family computed at scrape time, e.g. from the ACD's snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GaugeFamily {
+    /// Name without the `voxdesk_` prefix.
+    pub name: &'static str,
+    /// The `# HELP` text.
+    pub help: &'static str,
+    /// `(label name, label value)` and value per sample; label values are escaped on render.
+    pub samples: Vec<(Option<(&'static str, String)>, f64)>,
+}
+
 /// Every counter voxdesk exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -110,6 +129,18 @@ pub struct Metrics {
     pub asr_utterances: Counter,
     /// Utterances the ASR pool refused because its queue was full.
     pub asr_busy: Counter,
+    /// Queued callers an agent answered.
+    pub queue_calls_answered: Counter,
+    /// Queued callers who hung up before an agent answered.
+    pub queue_calls_abandoned: Counter,
+    /// Queued callers who gave up waiting at the queue's timeout (sent on by the dialplan).
+    pub queue_calls_timed_out: Counter,
+    /// Of `queue_calls_answered`, those answered within [`SERVICE_LEVEL_TARGET`] of joining the
+    /// queue: the service level's numerator.
+    pub queue_answered_within_20s: Counter,
+    /// Milliseconds agents spent connected to callers; add with [`Metrics::agent_talked`].
+    /// Kept in milliseconds so short calls are not rounded away; rendered in seconds.
+    pub agent_talk_millis: Counter,
     sip_requests: [Counter; SIP_METHODS.len() + 1],
     sip_responses: [Counter; CODE_SLOTS],
     sip_responses_out_of_range: Counter,
@@ -155,6 +186,11 @@ impl Metrics {
             ticket_write_errors: Counter::new(),
             asr_utterances: Counter::new(),
             asr_busy: Counter::new(),
+            queue_calls_answered: Counter::new(),
+            queue_calls_abandoned: Counter::new(),
+            queue_calls_timed_out: Counter::new(),
+            queue_answered_within_20s: Counter::new(),
+            agent_talk_millis: Counter::new(),
             sip_requests: [const { Counter::new() }; SIP_METHODS.len() + 1],
             sip_responses: [const { Counter::new() }; CODE_SLOTS],
             sip_responses_out_of_range: Counter::new(),
@@ -167,6 +203,13 @@ impl Metrics {
         self.calls_total.inc();
         self.calls_active.inc();
         ActiveCall(self)
+    }
+
+    /// Adds one call's talk time to `agent_talk_millis` (a duration beyond `u64::MAX` ms, 584
+    /// million years, counts as that).
+    pub fn agent_talked(&self, talk: Duration) {
+        self.agent_talk_millis
+            .add(u64::try_from(talk.as_millis()).unwrap_or(u64::MAX));
     }
 
     /// Counts a received request by method (case-sensitive, as SIP methods are).
@@ -206,10 +249,15 @@ impl Metrics {
 
     /// Prometheus text exposition format (version 0.0.4).
     pub fn render_prometheus(&self) -> String {
+        self.render_prometheus_with(&[])
+    }
+
+    /// [`Metrics::render_prometheus`] followed by `extra` families.
+    pub fn render_prometheus_with(&self, extra: &[GaugeFamily]) -> String {
         let mut out = String::with_capacity(4096);
         family(&mut out, "calls_active", "gauge", "Calls in progress.");
         sample(&mut out, "calls_active", "", self.calls_active.get());
-        let counters: [(&str, &str, &Counter); 12] = [
+        let counters: [(&str, &str, &Counter); 16] = [
             (
                 "calls_total",
                 "Calls accepted since start.",
@@ -270,6 +318,26 @@ impl Metrics {
                 "Utterances refused because the ASR queue was full.",
                 &self.asr_busy,
             ),
+            (
+                "queue_calls_answered_total",
+                "Queued callers an agent answered.",
+                &self.queue_calls_answered,
+            ),
+            (
+                "queue_calls_abandoned_total",
+                "Queued callers who hung up before an agent answered.",
+                &self.queue_calls_abandoned,
+            ),
+            (
+                "queue_calls_timed_out_total",
+                "Queued callers who reached the queue's timeout.",
+                &self.queue_calls_timed_out,
+            ),
+            (
+                "queue_answered_within_20s_total",
+                "Queued callers answered within 20 seconds.",
+                &self.queue_answered_within_20s,
+            ),
         ];
         for (name, help, counter) in counters {
             family(&mut out, name, "counter", help);
@@ -311,6 +379,28 @@ impl Metrics {
         if n > 0 {
             sample(&mut out, name, "code=\"other\"", n);
         }
+
+        let name = "agent_talk_seconds_total";
+        family(
+            &mut out,
+            name,
+            "counter",
+            "Time agents spent connected to callers.",
+        );
+        // Millisecond counts stay exact in an f64 up to 2^53 ms (285 000 years).
+        let seconds = self.agent_talk_millis.get() as f64 / 1000.0;
+        sample(&mut out, name, "", seconds);
+
+        for extra in extra {
+            family(&mut out, extra.name, "gauge", extra.help);
+            for (label, value) in &extra.samples {
+                let labels = match label {
+                    Some((key, value)) => format!("{key}=\"{}\"", escape_label(value)),
+                    None => String::new(),
+                };
+                sample(&mut out, extra.name, &labels, value);
+            }
+        }
         out
     }
 }
@@ -321,6 +411,20 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
         out,
         "# HELP voxdesk_{name} {help}\n# TYPE voxdesk_{name} {kind}"
     );
+}
+
+/// Escapes a label value as the text format requires (backslash, quote, newline).
+fn escape_label(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Display) {
@@ -432,6 +536,61 @@ mod tests {
                 assert!(value.parse::<f64>().is_ok(), "{line}");
             }
         }
-        assert_eq!(declared.len(), 15);
+        assert_eq!(declared.len(), 20);
+    }
+
+    #[test]
+    fn queue_counters_and_talk_time_render() {
+        let m = Metrics::new();
+        m.queue_calls_answered.add(2);
+        m.queue_answered_within_20s.inc();
+        m.agent_talked(Duration::from_millis(1500));
+        m.agent_talked(Duration::from_millis(250));
+        let text = m.render_prometheus();
+        let lines: Vec<&str> = text.lines().collect();
+        for want in [
+            "voxdesk_queue_calls_answered_total 2",
+            "voxdesk_queue_calls_abandoned_total 0",
+            "voxdesk_queue_calls_timed_out_total 0",
+            "voxdesk_queue_answered_within_20s_total 1",
+            "# TYPE voxdesk_agent_talk_seconds_total counter",
+        ] {
+            assert!(lines.contains(&want), "missing {want:?} in\n{text}");
+        }
+        assert_eq!(m.agent_talk_millis.get(), 1750);
+        let m = Metrics::new();
+        m.agent_talked(Duration::MAX);
+        assert_eq!(m.agent_talk_millis.get(), u64::MAX, "no panic converting");
+        let m = Metrics::new();
+        m.agent_talked(Duration::from_millis(1750));
+        assert!(m
+            .render_prometheus()
+            .lines()
+            .any(|l| l == "voxdesk_agent_talk_seconds_total 1.75"));
+    }
+
+    #[test]
+    fn extra_families_escape_label_values() {
+        let extra = [GaugeFamily {
+            name: "queue_waiting",
+            help: "Callers waiting.",
+            samples: vec![
+                (Some(("queue", "sales".to_owned())), 3.0),
+                (Some(("queue", "a\"b\\c\nd".to_owned())), 0.5),
+                (None, 1.0),
+            ],
+        }];
+        let text = Metrics::new().render_prometheus_with(&extra);
+        let tail: Vec<&str> = text.lines().rev().take(5).collect();
+        assert_eq!(
+            tail,
+            [
+                "voxdesk_queue_waiting 1",
+                "voxdesk_queue_waiting{queue=\"a\\\"b\\\\c\\nd\"} 0.5",
+                "voxdesk_queue_waiting{queue=\"sales\"} 3",
+                "# TYPE voxdesk_queue_waiting gauge",
+                "# HELP voxdesk_queue_waiting Callers waiting.",
+            ]
+        );
     }
 }

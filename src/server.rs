@@ -327,7 +327,8 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     tokio::spawn(call::run_manager(event_rx, services.clone()));
 
     let draining_flag = Arc::new(AtomicBool::new(false));
-    let mut state = ApiState::new(tickets.clone(), Arc::new(registry.clone()));
+    let mut state =
+        ApiState::new(tickets.clone(), Arc::new(registry.clone())).with_acd(acd.clone());
     state.draining = draining_flag.clone();
     state.in_flight = Arc::new(tokio::sync::Semaphore::new(
         services.config.limits.http_in_flight,

@@ -1,6 +1,7 @@
 //! The one error shape of the HTTP API: `{"error": message}` with a 4xx/5xx status.
 
-use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -26,6 +27,16 @@ impl ApiError {
     /// 404 with `message`.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// 409 with `message`: the request is well formed but the state refuses it.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, message)
+    }
+
+    /// 422 with `message`: the body parsed but its values make no sense.
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
     }
 
     /// 503 with `message`.
@@ -63,6 +74,19 @@ impl From<QueryRejection> for ApiError {
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
         // Keeps axum's status (400 for bad input, 500 for a routing bug) with a JSON body.
+        Self::new(r.status(), r.body_text())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        // axum's status: 400 bad syntax, 413 too large, 415 not JSON, 422 wrong fields.
+        Self::new(r.status(), r.body_text())
+    }
+}
+
+impl From<WebSocketUpgradeRejection> for ApiError {
+    fn from(r: WebSocketUpgradeRejection) -> Self {
         Self::new(r.status(), r.body_text())
     }
 }

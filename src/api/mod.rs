@@ -1,15 +1,21 @@
-//! HTTP API (axum): health, live calls, tickets and Prometheus metrics.
+//! HTTP API (axum): health, live calls, tickets, the ACD's queues and agents, an agent event
+//! websocket and Prometheus metrics.
 //!
-//! Read-only views of the rest of the program: live calls through the [`LiveCalls`] trait the
-//! call layer implements, tickets through [`TicketStore`]'s async reads, counters from
-//! [`Metrics`]. Every error, including rejected paths and queries and unknown routes, is JSON
+//! Views of the rest of the program: live calls through the [`LiveCalls`] trait the call layer
+//! implements, tickets through [`TicketStore`]'s async reads, queues and agents through the
+//! [`AcdHandle`] (the only writes: pausing and unpausing agents), counters from [`Metrics`].
+//! Every error, including rejected paths, queries, bodies and unknown routes, is JSON
 //! `{"error": message}`.
 
 #![warn(missing_docs, unreachable_pub)]
 
+mod agents;
 mod error;
+mod events;
 mod routes;
 
+#[cfg(test)]
+mod acd_tests;
 #[cfg(test)]
 mod tests;
 
@@ -17,14 +23,22 @@ use std::future::Future;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
 
+use crate::acd::service::AcdHandle;
 use crate::metrics::{self, Metrics};
 use crate::tickets::TicketStore;
 
+pub use agents::MAX_REASON_CHARS;
 pub use error::ApiError;
+pub use events::{MAX_EVENT_CLIENTS, SEND_TIMEOUT};
+
+/// Largest request body accepted (the agent PATCH is a few dozen bytes).
+pub const MAX_BODY_BYTES: usize = 4096;
 
 /// One call in progress, as shown by `GET /api/calls`.
 #[derive(Debug, Serialize, Clone, PartialEq, Eq)]
@@ -64,13 +78,17 @@ pub struct ApiState {
     pub draining: Arc<AtomicBool>,
     /// Requests handled at once; beyond them the answer is 503 with Retry-After.
     pub in_flight: Arc<tokio::sync::Semaphore>,
+    /// The call distributor; without it the queue, agent and event routes answer 503.
+    pub acd: Option<AcdHandle>,
+    /// Event websockets open at once; beyond them the answer is 503 with Retry-After.
+    pub event_clients: Arc<tokio::sync::Semaphore>,
 }
 
 /// Default for [`ApiState::in_flight`].
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
 
 impl ApiState {
-    /// State over the process-wide metrics with a fresh, unset draining flag.
+    /// State over the process-wide metrics with a fresh, unset draining flag and no ACD.
     pub fn new(tickets: TicketStore, live_calls: Arc<dyn LiveCalls>) -> Self {
         Self {
             tickets,
@@ -78,6 +96,16 @@ impl ApiState {
             metrics: metrics::global(),
             draining: Arc::new(AtomicBool::new(false)),
             in_flight: Arc::new(tokio::sync::Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
+            acd: None,
+            event_clients: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_CLIENTS)),
+        }
+    }
+
+    /// The same state serving `acd`'s queues and agents.
+    pub fn with_acd(self, acd: AcdHandle) -> Self {
+        Self {
+            acd: Some(acd),
+            ..self
         }
     }
 }
@@ -92,10 +120,29 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/tickets", get(routes::tickets))
         .route("/api/tickets/{id}", get(routes::ticket))
         .route("/api/tickets/{id}/recording", get(routes::recording))
+        .route("/api/queues", get(agents::queues))
+        .route("/api/queues/{name}", get(agents::queue))
+        .route("/api/agents", get(agents::agents))
+        .route(
+            "/api/agents/{user}",
+            get(agents::agent).patch(agents::patch_agent),
+        )
+        .route("/api/events", get(events::events))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(limit, shed_load))
+}
+
+/// 503 with Retry-After: a limit is reached, the client may try again shortly.
+fn busy(message: &str) -> Response {
+    let mut rsp = ApiError::unavailable(message).into_response();
+    rsp.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("1"),
+    );
+    rsp
 }
 
 /// Refuses a request at once when the in-flight limit is reached, rather than queueing it.
@@ -104,17 +151,9 @@ async fn shed_load(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    use axum::response::IntoResponse;
     match limit.try_acquire_owned() {
         Ok(_permit) => next.run(request).await,
-        Err(_) => {
-            let mut rsp = ApiError::unavailable("too many requests in flight").into_response();
-            rsp.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("1"),
-            );
-            rsp
-        }
+        Err(_) => busy("too many requests in flight"),
     }
 }
 

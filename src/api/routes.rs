@@ -10,6 +10,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::agents;
 use super::error::ApiError;
 use super::{ApiState, LiveCall};
 use crate::tickets::{TicketId, TicketSummary, MAX_PER_PAGE};
@@ -114,13 +115,24 @@ pub(super) async fn recording(
     Ok(([(header::CONTENT_TYPE, "audio/wav")], bytes))
 }
 
+/// Counters, plus the ACD's gauges when it answers (a scrape never fails for want of them).
 pub(super) async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
+    let families = match &state.acd {
+        Some(acd) => match agents::snapshot(acd).await {
+            Ok((snapshot, _)) => Vec::from(agents::gauge_families(&snapshot)),
+            Err(e) => {
+                tracing::warn!(error = %e.message, "metrics without ACD gauges");
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
+    };
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render_prometheus(),
+        state.metrics.render_prometheus_with(&families),
     )
 }
 

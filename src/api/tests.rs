@@ -20,15 +20,23 @@ impl LiveCalls for FixedCalls {
     }
 }
 
-struct Server {
-    addr: SocketAddr,
-    state: ApiState,
+pub(super) struct Server {
+    pub(super) addr: SocketAddr,
+    pub(super) state: ApiState,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     _dir: tempfile::TempDir,
 }
 
 async fn start(calls: Vec<LiveCall>) -> Server {
+    start_with(calls, |state| state).await
+}
+
+/// A server whose state `adjust` may change (e.g. give it an ACD) before it serves.
+pub(super) async fn start_with(
+    calls: Vec<LiveCall>,
+    adjust: impl FnOnce(ApiState) -> ApiState,
+) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let metrics: &'static Metrics = Box::leak(Box::new(Metrics::new()));
     let options = StoreOptions {
@@ -36,10 +44,10 @@ async fn start(calls: Vec<LiveCall>) -> Server {
         ..StoreOptions::default()
     };
     let tickets = TicketStore::open_with(&dir.path().join("t.db"), options).unwrap();
-    let state = ApiState {
+    let state = adjust(ApiState {
         metrics,
         ..ApiState::new(tickets, Arc::new(FixedCalls(calls)))
-    };
+    });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -55,14 +63,14 @@ async fn start(calls: Vec<LiveCall>) -> Server {
     }
 }
 
-struct Reply {
-    status: u16,
-    content_type: String,
-    body: String,
+pub(super) struct Reply {
+    pub(super) status: u16,
+    pub(super) content_type: String,
+    pub(super) body: String,
 }
 
 impl Reply {
-    fn json(&self) -> Value {
+    pub(super) fn json(&self) -> Value {
         assert!(
             self.content_type.starts_with("application/json"),
             "{}",
@@ -73,10 +81,30 @@ impl Reply {
 }
 
 /// One request on a fresh connection; the server closes it after replying.
-async fn request(addr: SocketAddr, method: &str, target: &str) -> Reply {
+pub(super) async fn request(addr: SocketAddr, method: &str, target: &str) -> Reply {
+    request_with_body(addr, method, target, "", &[]).await
+}
+
+/// [`request`] with a body; `headers` are extra header lines, each ending in CRLF.
+pub(super) async fn request_with_body(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &str,
+    body: &[u8],
+) -> Reply {
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    let head = format!("{method} {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    let length = if body.is_empty() {
+        String::new()
+    } else {
+        format!("Content-Length: {}\r\n", body.len())
+    };
+    let head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{headers}{length}\r\n"
+    );
     stream.write_all(head.as_bytes()).await.unwrap();
+    // A server that answers before reading a refused body may close early: ignore that.
+    let _ = stream.write_all(body).await;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.unwrap();
     let raw = String::from_utf8(raw).unwrap();
@@ -102,7 +130,7 @@ async fn request(addr: SocketAddr, method: &str, target: &str) -> Reply {
     }
 }
 
-async fn get(server: &Server, target: &str) -> Reply {
+pub(super) async fn get(server: &Server, target: &str) -> Reply {
     request(server.addr, "GET", target).await
 }
 
