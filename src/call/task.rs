@@ -30,7 +30,7 @@ use crate::sdp::{self, LocalMedia, Negotiated, SessionOrigin};
 use crate::sip::endpoint::{CallKey, IncomingCall, SipEvent};
 use crate::sip::transport::SipCommand;
 use crate::tickets::{Disposition, NewTicket, TicketId, Timestamp, TurnKind};
-use queue::QueueInput;
+use queue::{Leaving, QueueInput};
 use speech::{next_frame, next_job, Jobs};
 
 /// Caller frames buffered between the media task and the call task (20 ms each).
@@ -475,7 +475,7 @@ impl Call {
                 input = queue::next_input(&mut self.queue) => match input {
                     QueueInput::Notice(Some(notice)) => self.on_queue_notice(notice, &mut interp).await,
                     // The ACD is gone (shutting down): the caller waits for the dialplan's timeout.
-                    QueueInput::Notice(None) => self.leave_queue().await,
+                    QueueInput::Notice(None) => self.leave_queue(Leaving::Moved).await,
                     QueueInput::AgentMedia(ev) => {
                         if self.agent_media_event(ev) {
                             self.agent_media_failed(&mut interp).await;
@@ -575,7 +575,7 @@ impl Call {
                 };
                 self.join_queue(id, name, info, hold_music, interp).await;
             }
-            Action::LeaveQueue { .. } => self.leave_queue().await,
+            Action::LeaveQueue { .. } => self.leave_queue(Leaving::TimedOut).await,
         }
         None
     }
@@ -674,7 +674,7 @@ impl Call {
 
     /// Stops media, writes the final ticket state, frees the port and the registry entry.
     async fn finish(&mut self, disposition: Disposition, note: Option<String>) {
-        self.leave_queue().await;
+        self.leave_queue(Leaving::CallerGone).await;
         self.log.flush();
         self.log.summarize_sentiment();
         if let Some(note) = &note {

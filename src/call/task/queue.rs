@@ -77,6 +77,17 @@ impl Queueing {
     }
 }
 
+/// Why a caller leaves a queue unanswered (for the abandon rate and service level).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Leaving {
+    /// The dialplan's `max_wait` ran out.
+    TimedOut,
+    /// The caller hung up (or the call failed) while waiting.
+    CallerGone,
+    /// The dialplan went elsewhere (a new queue step, the ACD stopping).
+    Moved,
+}
+
 /// What the queue shell waits for: the ACD's notices while queued, the agent leg's media
 /// once bridged.
 pub(super) enum QueueInput {
@@ -107,7 +118,7 @@ impl Call {
         hold_music: Option<PathBuf>,
         interp: &mut Interp,
     ) {
-        self.leave_queue().await;
+        self.leave_queue(Leaving::Moved).await;
         let joined = self
             .svc
             .acd
@@ -492,6 +503,11 @@ impl Call {
             .acd
             .answered(Queueing::acd_call(self.key), &user)
             .await;
+        let metrics = crate::metrics::global();
+        metrics.queue_calls_answered.inc();
+        if q_entered(self.queue.as_ref()).elapsed() <= crate::metrics::SERVICE_LEVEL_TARGET {
+            metrics.queue_answered_within_20s.inc();
+        }
         if let Some(q) = self.queue.as_mut() {
             q.hold_prompt = None;
             q.announcing = false;
@@ -534,6 +550,7 @@ impl Call {
         }
         let _ = b.media.shutdown();
         let talked = b.since.elapsed();
+        crate::metrics::global().agent_talked(talked);
         self.log.handling(HandlingUpdate::TalkEnded {
             talk_ms: i64::try_from(talked.as_millis()).unwrap_or(i64::MAX),
             hold_ms: 0,
@@ -557,7 +574,7 @@ impl Call {
 
     /// Leaves the queue (max wait, the dialplan moved on, or the call is ending): rings stop,
     /// an agent leg is hung up, the ACD forgets the call.
-    pub(super) async fn leave_queue(&mut self) {
+    pub(super) async fn leave_queue(&mut self, why: Leaving) {
         let Some(mut q) = self.queue.take() else {
             return;
         };
@@ -573,6 +590,12 @@ impl Call {
                 if let Some(media) = &self.media {
                     let _ = media.stop_playback();
                 }
+            }
+            let metrics = crate::metrics::global();
+            match why {
+                Leaving::TimedOut => metrics.queue_calls_timed_out.inc(),
+                Leaving::CallerGone => metrics.queue_calls_abandoned.inc(),
+                Leaving::Moved => {}
             }
         }
         self.svc.acd.leave(Queueing::acd_call(self.key)).await;
@@ -615,6 +638,10 @@ impl Call {
         }
         self.agent_gone(interp).await;
     }
+}
+
+fn q_entered(queue: Option<&Queueing>) -> Instant {
+    queue.map_or_else(Instant::now, |q| q.entered)
 }
 
 /// Where an agent's phone is reached: the address its REGISTER came from (the NAT mapping),
