@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::sip::auth::{ha1, Algorithm};
 
-use super::yaml::{self, Node};
+use crate::yaml::{self, Node};
 
 pub use super::file_error::{FileError, FileProblem};
 
@@ -19,6 +19,8 @@ pub use super::file_error::{FileError, FileProblem};
 pub const DEFAULT_REALM: &str = "voxdesk";
 /// Bigger than any real agents file.
 pub const MAX_FILE_BYTES: usize = 1 << 20;
+/// Deepest YAML nesting the agents file may use; a real one needs 4.
+pub(crate) const MAX_DEPTH: usize = 16;
 /// Agents per file.
 pub const MAX_AGENTS: usize = 10_000;
 /// Queues per file.
@@ -219,7 +221,9 @@ fn parse_positioned(text: &str) -> Result<AgentsFile, Positioned> {
     if text.len() > MAX_FILE_BYTES {
         return Err((0, FileProblem::TooLarge(MAX_FILE_BYTES)));
     }
-    let root = yaml::parse(text)?.ok_or((0, FileProblem::Empty))?;
+    let root = yaml::parse(text, MAX_DEPTH)
+        .map_err(|(line, problem)| (line, FileProblem::from(problem)))?
+        .ok_or((0, FileProblem::Empty))?;
     let top = expect_map(&root, "the file")?;
     check_keys(top, TOP_KEYS, "the file")?;
     let realm = match get(top, "realm") {

@@ -172,3 +172,17 @@ pub enum FileProblem {
     #[error("cannot rewrite this entry in place: {0}")]
     NotEditable(&'static str),
 }
+
+impl From<crate::yaml::YamlProblem> for FileProblem {
+    fn from(problem: crate::yaml::YamlProblem) -> Self {
+        use crate::yaml::YamlProblem as Y;
+        match problem {
+            Y::Syntax(info) => FileProblem::Syntax(info),
+            Y::TooDeep(depth) => FileProblem::TooDeep(depth),
+            Y::Alias => FileProblem::Alias,
+            Y::MultipleDocuments => FileProblem::MultipleDocuments,
+            Y::ComplexKey => FileProblem::ComplexKey,
+            Y::DuplicateKey { key, first_line } => FileProblem::DuplicateKey { key, first_line },
+        }
+    }
+}

@@ -29,7 +29,6 @@ mod queue;
 pub mod service;
 mod snapshot;
 mod strategy;
-mod yaml;
 
 #[cfg(test)]
 mod file_tests;

@@ -9,8 +9,9 @@ use std::path::Path;
 
 use crate::sip::auth::{ha1, Algorithm};
 
+use super::file::MAX_DEPTH;
 use super::file::{self, FileError, FileProblem, Secret, MAX_FILE_BYTES};
-use super::yaml::{self, Node, Style};
+use crate::yaml::{self, Node, Style};
 
 /// Names the text in errors of [`set_password`]; [`set_password_in_file`] puts the path instead.
 const TEXT_LABEL: &str = "agents file";
@@ -34,8 +35,8 @@ pub fn set_password(
     if password.is_empty() {
         return Err(error(None, FileProblem::EmptyPassword));
     }
-    let root = yaml::parse(text)
-        .map_err(|(line, problem)| error(Some(line), problem))?
+    let root = yaml::parse(text, MAX_DEPTH)
+        .map_err(|(line, problem)| error(Some(line), problem.into()))?
         .ok_or_else(|| error(None, FileProblem::Empty))?;
     let entry = find_agent(&root, user)
         .ok_or_else(|| error(None, FileProblem::UnknownUser(user.to_owned())))?;

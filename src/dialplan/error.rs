@@ -284,3 +284,17 @@ pub enum Problem {
     #[error("warning: variable `{0}` is never set (it renders empty)")]
     UnsetVariable(String),
 }
+
+impl From<crate::yaml::YamlProblem> for Problem {
+    fn from(problem: crate::yaml::YamlProblem) -> Self {
+        use crate::yaml::YamlProblem as Y;
+        match problem {
+            Y::Syntax(info) => Problem::Syntax(info),
+            Y::TooDeep(depth) => Problem::TooDeep(depth),
+            Y::Alias => Problem::Alias,
+            Y::MultipleDocuments => Problem::MultipleDocuments,
+            Y::ComplexKey => Problem::ComplexKey,
+            Y::DuplicateKey { key, first_line } => Problem::DuplicateKey { key, first_line },
+        }
+    }
+}

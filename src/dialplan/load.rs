@@ -16,7 +16,10 @@ use super::model::{
     Assignment, Collect, Dialplan, Disposition, Escalation, InputRules, Intents, Menu, Play, Say,
     Step, StepKind, Target, TicketFields, Transfer,
 };
-use super::yaml::{self, Node};
+use crate::yaml::{self, Node};
+
+/// Deepest YAML nesting a dialplan may use; real ones need about 5.
+const MAX_DEPTH: usize = 32;
 use crate::tickets::Priority;
 
 mod ask;
@@ -130,10 +133,10 @@ fn load_in(name: &str, text: &str, base_dir: &Path) -> Result<Dialplan, Dialplan
         writes: BUILTIN_VARS.iter().map(|v| v.to_string()).collect(),
         declared_intents: Intents::default(),
     };
-    let plan = match yaml::parse(text) {
+    let plan = match yaml::parse(text, MAX_DEPTH) {
         Ok(root) => loader.dialplan(root.as_ref()),
         Err((line, problem)) => {
-            loader.error(line, problem);
+            loader.error(line, Problem::from(problem));
             None
         }
     };

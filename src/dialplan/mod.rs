@@ -24,7 +24,6 @@ mod model;
 mod queue;
 mod routes;
 mod template;
-mod yaml;
 
 #[cfg(test)]
 mod interp_http_tests;

@@ -4,7 +4,7 @@ use super::fields::get;
 use super::Loader;
 use crate::dialplan::error::Problem;
 use crate::dialplan::model::{Ask, Capture, Entity, Intents, Target, BUILTIN_INTENTS};
-use crate::dialplan::yaml::Node;
+use crate::yaml::Node;
 
 const ASK_KEYS: &[&str] = &[
     "prompt",

@@ -4,7 +4,7 @@
 use super::fields::get;
 use super::Loader;
 use crate::dialplan::csat::{CsatStep, CSAT_VAR};
-use crate::dialplan::yaml::Node;
+use crate::yaml::Node;
 
 const CSAT_KEYS: &[&str] = &[
     "prompt", "timeout", "retries", "invalid", "barge_in", "next",

@@ -7,7 +7,7 @@ use super::{Loader, MAX_TIMEOUT, MIN_TIMEOUT};
 use crate::dialplan::error::Problem;
 use crate::dialplan::model::Target;
 use crate::dialplan::template::{is_var_name, Template, MAX_RENDERED_CHARS};
-use crate::dialplan::yaml::{Node, Value};
+use crate::yaml::{Node, Style, Value};
 
 pub(super) fn get<'n>(map: &'n [(Node, Node)], key: &str) -> Option<&'n Node> {
     map.iter()
@@ -123,11 +123,11 @@ impl Loader<'_> {
         match &node.value {
             Value::Scalar {
                 text,
-                quoted: false,
+                style: Style::Plain,
             } if text == "true" => Some(true),
             Value::Scalar {
                 text,
-                quoted: false,
+                style: Style::Plain,
             } if text == "false" => Some(false),
             _ => {
                 self.wrong_type(node, key, "true or false");

@@ -10,7 +10,7 @@ use super::Loader;
 use crate::dialplan::error::Problem;
 use crate::dialplan::http::{url_problem, BodyTemplate, HttpMethod, HttpStep, JsonPath};
 use crate::dialplan::template::Template;
-use crate::dialplan::yaml::{Node, Value as Yaml};
+use crate::yaml::{Node, Style, Value as Yaml};
 
 const HTTP_KEYS: &[&str] = &[
     "url", "method", "body", "headers", "timeout", "retries", "set", "on_error", "next",
@@ -153,7 +153,7 @@ impl Loader<'_> {
             Yaml::Scalar { .. } if node.is_null() => Some(BodyTemplate::Literal(Value::Null)),
             Yaml::Scalar {
                 text,
-                quoted: false,
+                style: Style::Plain,
             } if json_literal(text).is_some() => json_literal(text).map(BodyTemplate::Literal),
             Yaml::Scalar { .. } => self.template(node, key).map(BodyTemplate::Text),
         }

@@ -10,7 +10,7 @@ use crate::dialplan::queue::{
     QueueStep, AGENT_VAR, MAX_QUEUE_PRIORITY, QUEUE_POSITION_VAR, QUEUE_WAIT_VAR,
 };
 use crate::dialplan::template::Template;
-use crate::dialplan::yaml::Node;
+use crate::yaml::Node;
 
 const QUEUE_KEYS: &[&str] = &[
     "name",

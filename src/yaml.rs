@@ -1,17 +1,14 @@
-//! A YAML node tree that remembers where each node starts (line and column).
+//! A YAML node tree that remembers where each node starts (line and column), shared by the
+//! dialplan and agents-file loaders.
 //!
-//! Hand-written for the same reasons as `dialplan::yaml` (serde_yaml and `yaml_rust2::Yaml` drop
-//! positions; the event loop caps nesting instead of recursing; aliases are refused), and kept
-//! separate because that module is private to `dialplan` and the agents file also needs columns
-//! and scalar styles so `agents passwd` can edit the text in place.
+//! Hand-written because serde_yaml and `yaml_rust2::Yaml` drop source positions, and every
+//! file error must say `file:line`. yaml-rust2's event parser is driven here (instead of
+//! `Parser::load`, which recurses per nesting level) so nesting depth is capped before it can
+//! exhaust the stack. Aliases are refused, which also rules out "billion laughs" expansion.
+//! Columns and scalar styles let `agents passwd` edit a file's text in place.
 
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::TScalarStyle;
-
-use super::file::FileProblem;
-
-/// Deepest nesting the agents file may use; a real one needs 4.
-const MAX_DEPTH: usize = 16;
 
 /// One YAML value, with the 1-based line and 0-based character column it starts at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +18,8 @@ pub(crate) struct Node {
     pub value: Value,
 }
 
-/// How a scalar was written; `agents passwd` only rewrites single-line ones.
+/// How a scalar was written: `"true"` (quoted, a string) is not `true` (plain, a bool), and
+/// `""` is not null.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Style {
     Plain,
@@ -39,6 +37,23 @@ pub(crate) enum Value {
     Seq(Vec<Node>),
     /// Keys keep their own position so errors and edits point at the key.
     Map(Vec<(Node, Node)>),
+}
+
+/// What is wrong with the YAML itself; each loader words it in its own error type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum YamlProblem {
+    /// yaml-rust2 rejected the text.
+    Syntax(String),
+    /// Nested deeper than the caller allows.
+    TooDeep(usize),
+    /// `*name` aliases (a bare `*` key also scans as one).
+    Alias,
+    /// `---` twice.
+    MultipleDocuments,
+    /// `? [a, b]: x`.
+    ComplexKey,
+    /// The same key twice in one mapping.
+    DuplicateKey { key: String, first_line: usize },
 }
 
 impl Node {
@@ -89,7 +104,7 @@ enum Open {
 }
 
 /// Parses one YAML document; `Ok(None)` for an empty file. Errors carry their 1-based line.
-pub(crate) fn parse(text: &str) -> Result<Option<Node>, (usize, FileProblem)> {
+pub(crate) fn parse(text: &str, max_depth: usize) -> Result<Option<Node>, (usize, YamlProblem)> {
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Open> = Vec::new();
     let mut root: Option<Node> = None;
@@ -97,9 +112,9 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, (usize, FileProblem)> {
     loop {
         let (event, mark) = parser.next_token().map_err(|e| {
             let problem = if e.info().contains("unknown anchor") {
-                FileProblem::Alias
+                YamlProblem::Alias
             } else {
-                FileProblem::Syntax(e.info().to_owned())
+                YamlProblem::Syntax(e.info().to_owned())
             };
             (e.marker().line(), problem)
         })?;
@@ -109,12 +124,12 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, (usize, FileProblem)> {
             Event::DocumentStart => {
                 documents += 1;
                 if documents > 1 {
-                    return Err((line, FileProblem::MultipleDocuments));
+                    return Err((line, YamlProblem::MultipleDocuments));
                 }
                 None
             }
             Event::Nothing | Event::StreamStart | Event::DocumentEnd => None,
-            Event::Alias(_) => return Err((line, FileProblem::Alias)),
+            Event::Alias(_) => return Err((line, YamlProblem::Alias)),
             Event::Scalar(text, style, _, _) => Some(Node {
                 line,
                 col,
@@ -128,8 +143,8 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, (usize, FileProblem)> {
                 },
             }),
             Event::SequenceStart(..) | Event::MappingStart(..) => {
-                if stack.len() >= MAX_DEPTH {
-                    return Err((line, FileProblem::TooDeep(MAX_DEPTH)));
+                if stack.len() >= max_depth {
+                    return Err((line, YamlProblem::TooDeep(max_depth)));
                 }
                 let is_seq = matches!(event, Event::SequenceStart(..));
                 stack.push(if is_seq {
@@ -155,7 +170,7 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, (usize, FileProblem)> {
                 None => {
                     return Err((
                         line,
-                        FileProblem::Syntax("unbalanced collection end".into()),
+                        YamlProblem::Syntax("unbalanced collection end".into()),
                     ))
                 }
             },
@@ -171,7 +186,7 @@ fn attach(
     stack: &mut [Open],
     root: &mut Option<Node>,
     mut node: Node,
-) -> Result<(), (usize, FileProblem)> {
+) -> Result<(), (usize, YamlProblem)> {
     match stack.last_mut() {
         None => *root = Some(node),
         Some(Open::Seq(parent)) => {
@@ -185,7 +200,7 @@ fn attach(
         }) => match pending_key.take() {
             None => {
                 if node.as_scalar().is_none() {
-                    return Err((node.line, FileProblem::ComplexKey));
+                    return Err((node.line, YamlProblem::ComplexKey));
                 }
                 *pending_key = Some(node);
             }
@@ -201,7 +216,7 @@ fn attach(
                     if let Some((first, _)) = first {
                         return Err((
                             key.line,
-                            FileProblem::DuplicateKey {
+                            YamlProblem::DuplicateKey {
                                 key: key.as_scalar().unwrap_or_default().to_owned(),
                                 first_line: first.line,
                             },
@@ -218,6 +233,11 @@ fn attach(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The parser at the agents file's depth limit.
+    fn parse(text: &str) -> Result<Option<Node>, (usize, YamlProblem)> {
+        super::parse(text, 16)
+    }
 
     #[test]
     fn positions_point_at_keys_and_flow_maps_start_at_their_brace() {
@@ -248,15 +268,104 @@ mod tests {
 
     #[test]
     fn refuses_aliases_documents_and_depth() {
-        assert_eq!(parse("a: &x 1\nb: *x\n").unwrap_err().1, FileProblem::Alias);
+        assert_eq!(parse("a: &x 1\nb: *x\n").unwrap_err().1, YamlProblem::Alias);
         assert_eq!(
             parse("a: 1\n---\nb: 2\n").unwrap_err().1,
-            FileProblem::MultipleDocuments
+            YamlProblem::MultipleDocuments
         );
         assert_eq!(
-            parse(&"[".repeat(MAX_DEPTH + 1)).unwrap_err().1,
-            FileProblem::TooDeep(MAX_DEPTH)
+            parse(&"[".repeat(17)).unwrap_err().1,
+            YamlProblem::TooDeep(16)
         );
         assert!(parse(&"- ".repeat(10_000)).is_err());
+    }
+
+    #[test]
+    fn lines_are_one_based_and_point_at_keys_and_values() {
+        let root = parse("name: x\nsteps:\n  - say: hi\n  - goto: a\n")
+            .unwrap()
+            .unwrap();
+        let map = root.as_map().unwrap();
+        assert_eq!(map[0].0.line, 1);
+        let steps = map[1].1.as_seq().unwrap();
+        assert_eq!(steps[0].line, 3);
+        assert_eq!(steps[1].line, 4);
+        let step = steps[1].as_map().unwrap();
+        assert_eq!(step[0].1.as_scalar(), Some("a"));
+        assert_eq!(step[0].1.line, 4);
+    }
+
+    #[test]
+    fn empty_input_is_no_document() {
+        assert_eq!(parse("").unwrap(), None);
+        assert_eq!(parse("# only a comment\n").unwrap(), None);
+    }
+
+    #[test]
+    fn quoted_scalars_are_marked() {
+        let root = parse("a: \"true\"\nb: true\nc:\n").unwrap().unwrap();
+        let map = root.as_map().unwrap();
+        assert!(matches!(
+            &map[0].1.value,
+            Value::Scalar {
+                style: Style::Quoted,
+                ..
+            }
+        ));
+        assert!(matches!(
+            &map[1].1.value,
+            Value::Scalar {
+                style: Style::Plain,
+                ..
+            }
+        ));
+        assert!(map[2].1.is_null());
+    }
+
+    #[test]
+    fn rejects_what_we_do_not_support() {
+        let duplicate = YamlProblem::DuplicateKey {
+            key: "a".into(),
+            first_line: 1,
+        };
+        let cases: &[(&str, usize, Option<YamlProblem>)] = &[
+            ("a: 1\na: 2\n", 2, Some(duplicate)),
+            ("a: &x 1\nb: *x\n", 2, Some(YamlProblem::Alias)),
+            ("a: 1\n---\nb: 2\n", 2, Some(YamlProblem::MultipleDocuments)),
+            ("? [1, 2]\n: x\n", 1, Some(YamlProblem::ComplexKey)),
+            // A syntax error: yaml-rust2's wording is its own.
+            ("a: [1, 2\nb: 3\n", 2, None),
+        ];
+        for (text, line, want) in cases {
+            let (got_line, problem) = parse(text).unwrap_err();
+            assert_eq!(got_line, *line, "{text:?}: {problem:?}");
+            match want {
+                Some(want) => assert_eq!(&problem, want, "{text:?}"),
+                None => assert!(matches!(problem, YamlProblem::Syntax(_)), "{problem:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let (_, problem) = parse(&"[".repeat(17)).unwrap_err();
+        assert_eq!(problem, YamlProblem::TooDeep(16));
+        assert!(parse(&"[".repeat(100_000)).is_err());
+        assert!(parse(&"- ".repeat(10_000)).is_err());
+    }
+
+    #[test]
+    fn omitted_values_sit_on_their_key_line() {
+        let root = parse(
+            "a:
+
+b: 1
+",
+        )
+        .unwrap()
+        .unwrap();
+        let map = root.as_map().unwrap();
+        assert!(map[0].1.is_null());
+        assert_eq!(map[0].1.line, 1);
     }
 }
