@@ -1,11 +1,14 @@
-//! Receiving DTMF digits: RFC 4733 telephone-event packets ([`DtmfReceiver`]) and SIP INFO
-//! bodies ([`parse_dtmf_relay`]). Sans-IO and stateless apart from de-duplication.
+//! DTMF digits: receiving RFC 4733 telephone-event packets ([`DtmfReceiver`]) and SIP INFO
+//! bodies ([`parse_dtmf_relay`]), and sending them as telephone events (`DtmfSender`, which
+//! passes a bridged caller's keys on to the agent and back). Sans-IO.
 //!
 //! Hand-written: the telephone-event payload is four bytes and the INFO bodies are one line.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::rtp::RtpPacket;
+use super::FRAME_SAMPLES;
 
 /// How many recent events are remembered, so a retransmitted end packet of an older event
 /// that arrives after a newer event has started is still recognised.
@@ -119,6 +122,97 @@ fn digit_from_text(text: &str) -> Option<char> {
         return None;
     }
     matches!(digit, '0'..='9' | '*' | '#' | 'A'..='D').then_some(digit)
+}
+
+// Sending: the call layer passes a bridged leg's keys on to the other leg.
+
+/// Outgoing DTMF digits waiting behind the one being sent.
+pub(crate) const MAX_QUEUED_DIGITS: usize = 16;
+/// Volume of sent telephone events, in -dBm0 (RFC 4733 2.3.4).
+pub(crate) const DTMF_VOLUME: u8 = 10;
+/// Longest digit sent: the 16-bit duration field holds 8.19 s of 8 kHz samples.
+pub(crate) const MAX_DTMF_FRAMES: u32 = 400;
+/// Sending ticks of one frame (as in the session's pacer).
+const FRAME_MS: u32 = 20;
+
+/// One RFC 4733 telephone-event packet due this tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EventPacket {
+    pub(crate) payload: [u8; 4],
+    pub(crate) marker: bool,
+    pub(crate) timestamp: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ActiveDigit {
+    code: u8,
+    frames: u32,
+    timestamp: u32,
+    sent: u32,
+}
+
+/// Outgoing DTMF as RFC 4733 events, one packet per tick: updates with growing duration, the
+/// first marked, then the end packet three times (RFC 4733 2.5.1.4), all with the timestamp
+/// of the event's start.
+#[derive(Debug, Default)]
+pub(crate) struct DtmfSender {
+    queued: VecDeque<(u8, u32)>,
+    active: Option<ActiveDigit>,
+}
+
+impl DtmfSender {
+    /// Queues a digit; `false` if it is not one or the queue is full.
+    pub(crate) fn queue(&mut self, digit: char, duration_ms: u32) -> bool {
+        let Some(code) = dtmf_event_code(digit) else {
+            return false;
+        };
+        if self.queued.len() >= MAX_QUEUED_DIGITS {
+            return false;
+        }
+        let frames = duration_ms.div_ceil(FRAME_MS);
+        self.queued
+            .push_back((code, frames.clamp(1, MAX_DTMF_FRAMES)));
+        true
+    }
+
+    /// The packet for this tick, if a digit is being sent; `timestamp` is the stream's
+    /// current timestamp, used when a new digit starts.
+    pub(crate) fn next(&mut self, timestamp: u32) -> Option<EventPacket> {
+        if self.active.is_none() {
+            let (code, frames) = self.queued.pop_front()?;
+            self.active = Some(ActiveDigit {
+                code,
+                frames,
+                timestamp,
+                sent: 0,
+            });
+        }
+        let digit = self.active.as_mut()?;
+        digit.sent += 1;
+        let end = digit.sent >= digit.frames;
+        let samples = digit.sent.min(digit.frames) * FRAME_SAMPLES as u32;
+        let [hi, lo] = u16::try_from(samples).unwrap_or(u16::MAX).to_be_bytes();
+        let flags = if end { 0x80 | DTMF_VOLUME } else { DTMF_VOLUME };
+        let packet = EventPacket {
+            payload: [digit.code, flags, hi, lo],
+            marker: digit.sent == 1,
+            timestamp: digit.timestamp,
+        };
+        if digit.sent >= digit.frames + 2 {
+            self.active = None;
+        }
+        Some(packet)
+    }
+}
+
+/// The RFC 4733 event code of a DTMF digit (the inverse of `dtmf::event_char`).
+pub(crate) fn dtmf_event_code(digit: char) -> Option<u8> {
+    match digit.to_ascii_uppercase() {
+        '*' => Some(10),
+        '#' => Some(11),
+        letter @ 'A'..='D' => Some(12 + (letter as u8 - b'A')),
+        other => other.to_digit(10).and_then(|d| u8::try_from(d).ok()),
+    }
 }
 
 #[cfg(test)]

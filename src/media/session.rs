@@ -39,7 +39,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, warn};
 
 use super::bridge::{mix, Frame, FrameQueue, FrameQueueStats, LINK_DEPTH, LINK_PREFILL};
-use super::dtmf::DtmfReceiver;
+use super::dtmf::{dtmf_event_code, DtmfReceiver, DtmfSender};
 use super::histogram::IntervalHistogram;
 use super::jitter::{JitterBuffer, JitterStats};
 use super::recorder::CallRecorder;
@@ -64,12 +64,6 @@ const STOPPED_SEND_TIMEOUT: Duration = Duration::from_secs(1);
 pub const MAX_TAPS: usize = 8;
 /// Live inputs mixed per session: a barging conference needs two.
 pub const MAX_INPUTS: usize = 4;
-/// Outgoing DTMF digits waiting behind the one being sent.
-const MAX_QUEUED_DIGITS: usize = 16;
-/// Volume of sent telephone events, in -dBm0 (RFC 4733 2.3.4).
-const DTMF_VOLUME: u8 = 10;
-/// Longest digit sent: the 16-bit duration field holds 8.19 s of 8 kHz samples.
-const MAX_DTMF_FRAMES: u32 = 400;
 
 const SILENCE: [i16; FRAME_SAMPLES] = [0; FRAME_SAMPLES];
 
@@ -385,86 +379,6 @@ impl LiveInput {
             }
         }
         self.queue.pop()
-    }
-}
-
-/// One RFC 4733 telephone-event packet due this tick.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct EventPacket {
-    payload: [u8; 4],
-    marker: bool,
-    timestamp: u32,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct ActiveDigit {
-    code: u8,
-    frames: u32,
-    timestamp: u32,
-    sent: u32,
-}
-
-/// Outgoing DTMF as RFC 4733 events, one packet per tick: updates with growing duration, the
-/// first marked, then the end packet three times (RFC 4733 2.5.1.4), all with the timestamp
-/// of the event's start.
-#[derive(Debug, Default)]
-struct DtmfSender {
-    queued: VecDeque<(u8, u32)>,
-    active: Option<ActiveDigit>,
-}
-
-impl DtmfSender {
-    /// Queues a digit; `false` if it is not one or the queue is full.
-    fn queue(&mut self, digit: char, duration_ms: u32) -> bool {
-        let Some(code) = dtmf_event_code(digit) else {
-            return false;
-        };
-        if self.queued.len() >= MAX_QUEUED_DIGITS {
-            return false;
-        }
-        let frames = duration_ms.div_ceil(FRAME.as_millis() as u32);
-        self.queued
-            .push_back((code, frames.clamp(1, MAX_DTMF_FRAMES)));
-        true
-    }
-
-    /// The packet for this tick, if a digit is being sent; `timestamp` is the stream's
-    /// current timestamp, used when a new digit starts.
-    fn next(&mut self, timestamp: u32) -> Option<EventPacket> {
-        if self.active.is_none() {
-            let (code, frames) = self.queued.pop_front()?;
-            self.active = Some(ActiveDigit {
-                code,
-                frames,
-                timestamp,
-                sent: 0,
-            });
-        }
-        let digit = self.active.as_mut()?;
-        digit.sent += 1;
-        let end = digit.sent >= digit.frames;
-        let samples = digit.sent.min(digit.frames) * FRAME_SAMPLES as u32;
-        let [hi, lo] = u16::try_from(samples).unwrap_or(u16::MAX).to_be_bytes();
-        let flags = if end { 0x80 | DTMF_VOLUME } else { DTMF_VOLUME };
-        let packet = EventPacket {
-            payload: [digit.code, flags, hi, lo],
-            marker: digit.sent == 1,
-            timestamp: digit.timestamp,
-        };
-        if digit.sent >= digit.frames + 2 {
-            self.active = None;
-        }
-        Some(packet)
-    }
-}
-
-/// The RFC 4733 event code of a DTMF digit (the inverse of `dtmf::event_char`).
-fn dtmf_event_code(digit: char) -> Option<u8> {
-    match digit.to_ascii_uppercase() {
-        '*' => Some(10),
-        '#' => Some(11),
-        letter @ 'A'..='D' => Some(12 + (letter as u8 - b'A')),
-        other => other.to_digit(10).and_then(|d| u8::try_from(d).ok()),
     }
 }
 

@@ -3,6 +3,7 @@
 //! Also unit tests of the small sans-IO helpers the shell keeps private (DTMF sending).
 
 use super::*;
+use crate::media::dtmf::{DTMF_VOLUME, MAX_DTMF_FRAMES, MAX_QUEUED_DIGITS};
 use crate::media::rtp::SeqNo;
 use crate::media::SAMPLE_RATE;
 
