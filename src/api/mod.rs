@@ -120,6 +120,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/tickets", get(routes::tickets))
         .route("/api/tickets/{id}", get(routes::ticket))
         .route("/api/tickets/{id}/recording", get(routes::recording))
+        .route("/api/tickets/{id}/history", get(routes::history))
         .route("/api/queues", get(agents::queues))
         .route("/api/queues/{name}", get(agents::queue))
         .route("/api/agents", get(agents::agents))

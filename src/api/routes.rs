@@ -93,6 +93,33 @@ pub(super) async fn ticket(
     }
 }
 
+/// Earlier tickets shown beside a live call.
+const HISTORY_LIMIT: u32 = 20;
+
+#[derive(Serialize)]
+pub(super) struct HistoryBody {
+    tickets: Vec<TicketSummary>,
+}
+
+/// The caller's earlier tickets (same From URI), newest first: what an agent sees next to a
+/// new call.
+pub(super) async fn history(
+    State(state): State<ApiState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<HistoryBody>, ApiError> {
+    let id = ticket_id(id)?;
+    let ticket = state
+        .tickets
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no ticket {id}")))?;
+    let tickets = state
+        .tickets
+        .caller_history(&ticket.summary.from_uri, id, HISTORY_LIMIT)
+        .await?;
+    Ok(Json(HistoryBody { tickets }))
+}
+
 /// The call's stereo WAV (caller left, voxdesk right), for supervisors to listen to.
 pub(super) async fn recording(
     State(state): State<ApiState>,

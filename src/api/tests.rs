@@ -267,6 +267,32 @@ async fn ticket_by_id_with_turns() {
 }
 
 #[tokio::test]
+async fn history_lists_the_callers_earlier_tickets() {
+    let server = start(vec![]).await;
+    let store = &server.state.tickets;
+    let first = store.create(new_ticket(1));
+    let mut stranger = new_ticket(2);
+    stranger.from = "sip:bob@example.com".into();
+    store.create(stranger);
+    let current = store.create(new_ticket(3));
+    store.flush_async().await.unwrap();
+
+    let reply = get(&server, &format!("/api/tickets/{current}/history")).await;
+    assert_eq!(reply.status, 200);
+    let ids: Vec<Value> = reply.json()["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].clone())
+        .collect();
+    assert_eq!(ids, vec![json!(first.0)]);
+    let reply = get(&server, &format!("/api/tickets/{first}/history")).await;
+    assert_eq!(reply.json(), json!({"tickets": []}));
+    assert_eq!(get(&server, "/api/tickets/999/history").await.status, 404);
+    assert_eq!(get(&server, "/api/tickets/x/history").await.status, 400);
+}
+
+#[tokio::test]
 async fn ticket_errors_are_json() {
     let server = start(vec![]).await;
     let cases = [
