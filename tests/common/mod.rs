@@ -166,6 +166,18 @@ impl Voxdesk {
     /// `dialplan`: `None` = no `--dialplan`; `Some(None)` = the default dialplan file;
     /// `Some(Some(text))` = that text.
     fn launch(config: Option<&str>, dialplan: Option<Option<&str>>) -> Voxdesk {
+        // A free port can be taken by another test's process between our probe and voxdesk's
+        // bind; that is a race of the harness, so it picks new ports and starts again.
+        for _ in 0..3 {
+            let mut voxdesk = Voxdesk::spawn_server(config, dialplan);
+            if voxdesk.wait_ready() {
+                return voxdesk;
+            }
+        }
+        panic!("voxdesk could not bind free ports three times in a row");
+    }
+
+    fn spawn_server(config: Option<&str>, dialplan: Option<Option<&str>>) -> Voxdesk {
         let dir = tempfile::Builder::new()
             .prefix("voxdesk-e2e-")
             .tempdir()
@@ -213,7 +225,7 @@ impl Voxdesk {
             .stderr(log_err)
             .spawn()
             .expect("start voxdesk");
-        let mut voxdesk = Voxdesk {
+        Voxdesk {
             child,
             exit: None,
             dir,
@@ -221,22 +233,25 @@ impl Voxdesk {
             sip,
             http,
             rtp_ports,
-        };
-        voxdesk.wait_ready();
-        voxdesk
+        }
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits until voxdesk answers `/healthz`; `false` when it exited because one of its
+    /// ports was taken meanwhile (the caller retries), panics on any other failure.
+    fn wait_ready(&mut self) -> bool {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             if let Some(status) = self.try_exit() {
+                if self.log().contains("Address already in use") {
+                    return false;
+                }
                 panic!("voxdesk exited before it was ready ({status})");
             }
             if let Ok(rsp) = http::get(self.http, "/healthz") {
                 if rsp.status == 200 {
                     let body: Value = rsp.json();
                     assert_eq!(body["status"], "ok", "healthz body: {}", rsp.body);
-                    return;
+                    return true;
                 }
             }
             if Instant::now() > deadline {
