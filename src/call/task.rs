@@ -8,6 +8,7 @@ mod speech;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -135,24 +136,51 @@ impl Call {
     }
 
     async fn bind_rtp(&mut self) -> Option<UdpSocket> {
+        let (socket, port) = self.bind_media_port().await?;
+        self.port = Some(port);
+        Some(socket)
+    }
+
+    /// A UDP socket on a free port of the RTP range, for one call leg.
+    async fn bind_media_port(&self) -> Option<(UdpSocket, u16)> {
         for _ in 0..8 {
             let port = self.svc.ports.allocate()?;
             match UdpSocket::bind(SocketAddr::new(self.svc.media_ip, port)).await {
-                Ok(socket) => {
-                    self.port = Some(port);
-                    return Some(socket);
-                }
-                Err(e) => {
-                    // Taken by another process: keep it marked used so we stop trying it.
-                    // Any other failure (e.g. out of file descriptors) gives the port back.
-                    if e.kind() != std::io::ErrorKind::AddrInUse {
-                        self.svc.ports.release(port);
-                        return None;
-                    }
+                Ok(socket) => return Some((socket, port)),
+                // Taken by another process: keep it marked used so we stop trying it.
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+                // Any other failure (e.g. out of file descriptors) gives the port back.
+                Err(_) => {
+                    self.svc.ports.release(port);
+                    return None;
                 }
             }
         }
         None
+    }
+
+    /// What voxdesk offers on a leg whose RTP socket is on `port`.
+    fn local_media(&self, port: u16) -> LocalMedia {
+        LocalMedia {
+            addr: self.svc.media_ip,
+            port,
+            codecs: vec![Codec::Pcmu, Codec::Pcma],
+            dtmf_pt: 101,
+            ptime_ms: 20,
+        }
+    }
+
+    /// A leg's media settings from its negotiated SDP and the `[media]` config.
+    fn media_config(&self, n: &Negotiated, record_path: Option<PathBuf>) -> MediaConfig {
+        let cfg = &self.svc.config.media;
+        let mut media_cfg = MediaConfig::new(n.codec);
+        media_cfg.audio_pt = n.codec_pt;
+        media_cfg.dtmf_pt = n.dtmf_pt;
+        media_cfg.remote = n.remote_rtp;
+        media_cfg.rtp_timeout = Duration::from_secs(cfg.rtp_timeout_secs);
+        media_cfg.record_path = record_path;
+        media_cfg.jitter_depth = cfg.jitter_depth;
+        media_cfg
     }
 
     async fn run(&mut self, setup: IncomingCall) -> (Disposition, Option<String>) {
@@ -161,13 +189,7 @@ impl Call {
             self.sip(SipCommand::Reject(key, 503)).await;
             return (Disposition::Failed, Some("no RTP port free".into()));
         };
-        let local = LocalMedia {
-            addr: self.svc.media_ip,
-            port: self.port.unwrap_or(0),
-            codecs: vec![Codec::Pcmu, Codec::Pcma],
-            dtmf_pt: 101,
-            ptime_ms: 20,
-        };
+        let local = self.local_media(self.port.unwrap_or(0));
         let mut origin = SessionOrigin::new(rand::random::<u32>() >> 1);
         let (mut negotiated, local_sdp) = match &setup.offer {
             Some(offer) => match sdp::answer(offer, &local, &mut origin) {
@@ -310,13 +332,7 @@ impl Call {
                 .recordings_dir
                 .join(format!("{}.wav", self.ticket.0))
         });
-        let mut media_cfg = MediaConfig::new(n.codec);
-        media_cfg.audio_pt = n.codec_pt;
-        media_cfg.dtmf_pt = n.dtmf_pt;
-        media_cfg.remote = n.remote_rtp;
-        media_cfg.rtp_timeout = Duration::from_secs(cfg.rtp_timeout_secs);
-        media_cfg.record_path = record_path.clone();
-        media_cfg.jitter_depth = cfg.jitter_depth;
+        let mut media_cfg = self.media_config(n, record_path.clone());
         if self.svc.asr.is_some() {
             // A second of audio: the call task drains it every frame unless it is stuck.
             let (tx, rx) = mpsc::channel(CALLER_AUDIO_FRAMES);
@@ -683,16 +699,9 @@ impl Call {
         if let Some(media) = self.media.take() {
             let _ = media.shutdown();
             if let Some(rx) = self.media_rx.as_mut() {
-                // Wait briefly for the recording to be closed and the counters.
-                let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                    while let Some(ev) = rx.recv().await {
-                        if let MediaEvent::Stopped(stats) = ev {
-                            record_media_stats(&stats);
-                            break;
-                        }
-                    }
-                })
-                .await;
+                if let Some(stats) = wait_stopped(rx).await {
+                    record_media_stats(&stats);
+                }
             }
         }
         self.svc
@@ -708,6 +717,23 @@ impl Call {
             "call ended"
         );
     }
+}
+
+/// Waits briefly for a shut-down session's last event (its recording closed, its counters).
+async fn wait_stopped(
+    rx: &mut mpsc::Receiver<MediaEvent>,
+) -> Option<Box<crate::media::session::MediaStats>> {
+    tokio::time::timeout(Duration::from_secs(2), async {
+        while let Some(ev) = rx.recv().await {
+            if let MediaEvent::Stopped(stats) = ev {
+                return Some(stats);
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// The next media event; never resolves when media is not running.

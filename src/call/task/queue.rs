@@ -8,7 +8,6 @@
 //! their own keys (see `LegRoutes::new_leg`).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,7 +22,7 @@ use crate::acd::service::QueueNotice;
 use crate::acd::{CallId, CallerInfo};
 use crate::dialplan::{Event, Interp, QueueId};
 use crate::media::bridge::{bridge, BridgeHandle};
-use crate::media::session::{MediaConfig, MediaEvent, MediaHandle, MediaSession};
+use crate::media::session::{MediaEvent, MediaHandle, MediaSession};
 use crate::media::Codec;
 use crate::sdp::{self, LocalMedia, SessionOrigin};
 use crate::sip::endpoint::{CallKey, OutgoingInvite, Peer, SipEvent};
@@ -277,16 +276,10 @@ impl Call {
         let Some(key) = self.svc.legs.new_leg(self.key) else {
             return false;
         };
-        let Some((socket, port)) = self.bind_leg_rtp().await else {
+        let Some((socket, port)) = self.bind_media_port().await else {
             return false;
         };
-        let local = LocalMedia {
-            addr: self.svc.media_ip,
-            port,
-            codecs: vec![Codec::Pcmu, Codec::Pcma],
-            dtmf_pt: 101,
-            ptime_ms: 20,
-        };
+        let local = self.local_media(port);
         let mut origin = SessionOrigin::new(rand::random::<u32>() >> 1);
         let offer = sdp::offer(&local, &mut origin);
         let waited = self
@@ -332,21 +325,6 @@ impl Call {
             );
         }
         true
-    }
-
-    async fn bind_leg_rtp(&self) -> Option<(UdpSocket, u16)> {
-        for _ in 0..8 {
-            let port = self.svc.ports.allocate()?;
-            match UdpSocket::bind(SocketAddr::new(self.svc.media_ip, port)).await {
-                Ok(socket) => return Some((socket, port)),
-                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
-                Err(_) => {
-                    self.svc.ports.release(port);
-                    return None;
-                }
-            }
-        }
-        None
     }
 
     /// Hangs up (CANCEL) a ringing leg and frees its port.
@@ -469,19 +447,12 @@ impl Call {
         for sibling in siblings {
             self.drop_ringing_leg(sibling).await;
         }
-        let cfg = &self.svc.config.media;
-        let record_path = cfg.record.then(|| {
+        let record_path = self.svc.config.media.record.then(|| {
             self.svc
                 .recordings_dir
                 .join(format!("{}-agent.wav", self.ticket.0))
         });
-        let mut media_cfg = MediaConfig::new(negotiated.codec);
-        media_cfg.audio_pt = negotiated.codec_pt;
-        media_cfg.dtmf_pt = negotiated.dtmf_pt;
-        media_cfg.remote = negotiated.remote_rtp;
-        media_cfg.rtp_timeout = Duration::from_secs(cfg.rtp_timeout_secs);
-        media_cfg.record_path = record_path.clone();
-        media_cfg.jitter_depth = cfg.jitter_depth;
+        let media_cfg = self.media_config(&negotiated, record_path.clone());
         let (agent_media, agent_rx) = MediaSession::start(leg.socket, media_cfg);
         if let Some(path) = record_path {
             self.log.handling(HandlingUpdate::AgentRecording(
@@ -560,14 +531,7 @@ impl Call {
         }
         let mut rx = b.media_rx;
         // The agent recording is closed when the session reports it stopped.
-        let _ = tokio::time::timeout(Duration::from_secs(2), async {
-            while let Some(ev) = rx.recv().await {
-                if matches!(ev, MediaEvent::Stopped(_)) {
-                    break;
-                }
-            }
-        })
-        .await;
+        let _ = super::wait_stopped(&mut rx).await;
         self.svc.ports.release(b.port);
         info!(agent = %b.user, ms = talked.as_millis() as u64, "agent leg ended");
     }
