@@ -55,6 +55,7 @@ pub mod ports;
 pub mod recorder;
 pub mod rtp;
 pub mod session;
+pub mod webrtc;
 
 pub use bridge::{bridge, BridgeHandle, Conference, Frame, FrameQueue, Party, SupervisorMode};
 pub use dtmf::{parse_dtmf_relay, DtmfReceiver};
