@@ -29,9 +29,14 @@ queues:
 
 /// voxdesk on the default dialplan with `AGENTS`.
 fn start_center() -> Voxdesk {
+    start_center_with(AGENTS)
+}
+
+/// voxdesk on the default dialplan with this agents file.
+fn start_center_with(agents_yaml: &str) -> Voxdesk {
     let dir = tempfile::tempdir().expect("temporary directory");
     let agents = dir.path().join("agents.yaml");
-    std::fs::write(&agents, AGENTS).expect("write the agents file");
+    std::fs::write(&agents, agents_yaml).expect("write the agents file");
     // The config outlives this function inside voxdesk's own directory; the agents file is
     // read at start-up, so its directory may go.
     let config = format!(
@@ -196,4 +201,107 @@ fn a_wrong_password_is_refused_and_no_agent_means_a_callback() {
     let ticket = vox.ticket(&tickets[0]["id"]);
     assert_eq!(ticket["subject"], "Callback request", "{ticket}");
     assert_eq!(ticket["agent"], Value::Null, "{ticket}");
+}
+
+/// Alice takes the call from `support` and hands it to Bob, who serves `billing` only.
+const TWO_AGENTS: &str = "realm: voxdesk
+agents:
+  - user: alice
+    password: wonder
+    queues: [support]
+  - user: bob
+    password: builder
+    queues: [billing]
+queues:
+  - name: support
+    strategy: longest-idle
+    ring_timeout: 10
+    wrap_up: 2
+  - name: billing
+    strategy: longest-idle
+    ring_timeout: 10
+    wrap_up: 2
+";
+
+/// Registers `user`'s SIPp phone listening on `port`.
+fn register(vox: &Voxdesk, user: &str, password: &str, port: u16) {
+    let register = vox
+        .sipp("agent_register.xml")
+        .service(user)
+        .arg("-ap")
+        .arg(password)
+        .set("cport", &port.to_string())
+        .set("expires", "3600")
+        .run();
+    vox.assert_passed(&register);
+}
+
+#[test]
+fn an_agent_transfers_the_caller_blind_to_another_agent() {
+    let vox = start_center_with(TWO_AGENTS);
+    let (alice_port, bob_port) = (free_udp_port(), free_udp_port());
+    let alice = vox
+        .sipp("agent_phone_transfer.xml")
+        .service("alice")
+        .port(alice_port)
+        .set("ring_ms", "500")
+        .set("talk_ms", "3000")
+        .set("target", "bob")
+        .spawn();
+    let bob = vox
+        .sipp("agent_phone.xml")
+        .service("bob")
+        .port(bob_port)
+        .set("ring_ms", "500")
+        .set("talk_ms", "5000")
+        .spawn();
+    std::thread::sleep(Duration::from_millis(300));
+    register(&vox, "alice", "wonder", alice_port);
+    register(&vox, "bob", "builder", bob_port);
+
+    let caller = vox
+        .sipp("caller_to_agent.xml")
+        .clip("turn1.ul", "I want to talk to a person.")
+        .clip("turn2.ul", "I was charged twice for one order.")
+        .clip("turn3.ul", "Four out of five.")
+        .set("at1", "3000")
+        .set("at2", "4000")
+        .set("at3", "14000")
+        .run();
+    vox.assert_passed(&caller);
+    vox.assert_passed(&alice.wait());
+    vox.assert_passed(&bob.wait());
+
+    let tickets = vox.ended_tickets(1, TICKET_WAIT);
+    let ticket = vox.ticket(&tickets[0]["id"]);
+    assert_eq!(ticket["agent"], "bob", "{ticket}");
+    assert_eq!(
+        ticket["agents_tried"],
+        serde_json::json!(["alice", "bob"]),
+        "{ticket}"
+    );
+    let transfer = &ticket["transfers"][0];
+    assert_eq!(transfer["kind"], "blind", "{ticket}");
+    assert_eq!(transfer["by"], "alice", "{ticket}");
+    assert_eq!(transfer["target_kind"], "agent", "{ticket}");
+    assert_eq!(transfer["target"], "bob", "{ticket}");
+    assert_eq!(transfer["outcome"], "answered", "{ticket}");
+    // Alice's three seconds and Bob's five add up.
+    let talk_ms = ticket["talk_ms"].as_i64().unwrap_or(0);
+    assert!((7_000..20_000).contains(&talk_ms), "talk {talk_ms} ms");
+    assert_eq!(ticket["csat"], 4, "{ticket}");
+    // Each agent leg has its own recording with that agent's voice on the left.
+    let data = vox.data_dir();
+    for path in [
+        transfer["by_recording"].as_str(),
+        ticket["agent_recording_path"].as_str(),
+    ] {
+        let wav = data.join(path.unwrap_or("missing"));
+        let agent_side = channel_rms(&wav, 0, 0.5, 2.5);
+        assert!(agent_side > 300.0, "{}: agent silent", wav.display());
+    }
+    assert_ne!(
+        transfer["by_recording"], ticket["agent_recording_path"],
+        "{ticket}"
+    );
 }

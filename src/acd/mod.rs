@@ -58,6 +58,8 @@ pub struct CallerInfo {
     pub skill: Option<String>,
     /// Language the caller speaks; an agent needs a skill of that name (skills strategy).
     pub language: Option<String>,
+    /// Only this agent may take the call (a transfer to a named agent).
+    pub agent: Option<String>,
 }
 
 /// 1-based place among a queue's waiting callers.

@@ -63,6 +63,8 @@ pub struct AgentSnapshot {
     pub calls_taken: u64,
     /// Rings missed in a row.
     pub misses: u32,
+    /// Queues the agent serves.
+    pub queues: Vec<String>,
 }
 
 impl Acd {
@@ -111,6 +113,12 @@ impl Acd {
                 since: a.since,
                 calls_taken: a.calls_taken,
                 misses: a.misses,
+                queues: self
+                    .queues
+                    .iter()
+                    .filter(|q| q.members.contains(&a.user))
+                    .map(|q| q.config.name.clone())
+                    .collect(),
             })
             .collect();
         AcdSnapshot { queues, agents }

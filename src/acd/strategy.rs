@@ -33,6 +33,7 @@ pub(crate) fn pick(
         .iter()
         .enumerate()
         .filter(|(_, user)| !tried.contains(user))
+        .filter(|(_, user)| caller.agent.as_ref().is_none_or(|only| only == *user))
         .filter_map(|(i, user)| agents.get(user).map(|a| (i, a)))
         .filter(|(_, a)| a.state == AgentState::Available && qualified(queue, a, caller))
         .collect();

@@ -197,6 +197,7 @@ fn skills_prefers_the_highest_level_and_filters_by_need() {
         priority: 0,
         skill: skill.map(str::to_owned),
         language: language.map(str::to_owned),
+        agent: None,
     };
     let t = desk.at(1);
     // d is best at billing but lacks the queue's english.
@@ -539,4 +540,24 @@ fn snapshot_counts_states_and_the_longest_wait() {
     let events: Vec<_> = std::iter::from_fn(|| desk.acd.poll_event()).collect();
     assert_eq!(events.len(), 4, "{events:?}");
     assert!(events.iter().all(|e| e.from != e.to));
+}
+
+#[test]
+fn a_call_for_one_agent_rings_only_that_agent() {
+    let mut desk = Desk::team("ring-all", &["a", "b", "c"], "");
+    desk.online(&["a", "b", "c"], 0);
+    let for_b = CallerInfo {
+        agent: Some("b".into()),
+        ..CallerInfo::default()
+    };
+    desk.acd
+        .enqueue(CallId(1), "q", for_b.clone(), desk.at(1))
+        .unwrap();
+    assert_eq!(desk.rings(), [ring(1, &["b"])]);
+    // b is busy now: a second call for b waits although a and c are free.
+    desk.acd.enqueue(CallId(2), "q", for_b, desk.at(2)).unwrap();
+    assert!(desk.rings().is_empty());
+    // An ordinary caller still gets everyone free.
+    desk.enqueue(3, 0, 3);
+    assert_eq!(desk.rings(), [ring(3, &["a", "c"])]);
 }

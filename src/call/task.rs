@@ -86,6 +86,7 @@ pub(super) async fn run(
             held_since: None,
             http: None,
             queue: None,
+            agent_legs: 0,
             log: CallLog {
                 tickets: svc.tickets.clone(),
                 ticket,
@@ -127,6 +128,8 @@ struct Call {
     http: Option<PendingHttp>,
     /// Waiting in an agent queue, or talking to an agent.
     queue: Option<queue::Queueing>,
+    /// Agent legs bridged so far (transfers make several); names their recordings.
+    agent_legs: u32,
     log: CallLog,
 }
 
@@ -497,6 +500,7 @@ impl Call {
                             self.agent_media_failed(&mut interp).await;
                         }
                     }
+                    QueueInput::TransferUnanswered => self.transfer_unanswered(&mut interp).await,
                 },
                 frame = next_frame(&mut self.caller_rx) => match frame {
                     Some(frame) => listener.push_frame(&frame, Instant::now()),
@@ -587,7 +591,7 @@ impl Call {
                 let info = CallerInfo {
                     priority,
                     skill,
-                    language: None,
+                    ..CallerInfo::default()
                 };
                 self.join_queue(id, name, info, hold_music, interp).await;
             }

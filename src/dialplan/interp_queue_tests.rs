@@ -327,6 +327,36 @@ fn an_agent_call_then_the_survey() {
 }
 
 #[test]
+fn a_transferred_call_names_the_agent_who_took_it() {
+    let mut call = Call::new(PLAN);
+    let id = call.queue_id();
+    call.event(Event::AgentAnswered {
+        id,
+        agent: "bob".into(),
+    });
+    call.now += Duration::from_secs(30);
+    let out = call.event(Event::AgentAnswered {
+        id,
+        agent: "carol".into(),
+    });
+    assert!(control(&out).is_empty());
+    assert_eq!(
+        records(&out),
+        [&TurnRecord::AgentAnswered {
+            agent: "carol".into(),
+            waited: Duration::ZERO,
+        }]
+    );
+    assert_eq!(call.interp.vars()["agent"], "carol");
+    call.now += Duration::from_secs(20);
+    let out = call.event(Event::AgentHungUp { id });
+    assert!(records(&out).contains(&&TurnRecord::AgentHungUp {
+        agent: "carol".into(),
+        talked: Duration::from_secs(20),
+    }));
+}
+
+#[test]
 fn without_next_the_agents_hang_up_ends_the_call_transferred() {
     let plan = "steps:\n  - queue: {name: support, on_timeout: x, on_full: x}\n  - label: x\n    hangup: completed\n";
     let mut call = Call::new(plan);

@@ -89,7 +89,7 @@ pub enum HandlingUpdate {
     AgentTried(String),
     /// This agent answered.
     AgentAnswered(String),
-    /// The bridge ended.
+    /// A bridge ended; with transfers, each agent's bridge adds to the totals.
     TalkEnded {
         /// Bridged time, hold included.
         talk_ms: i64,
@@ -132,6 +132,12 @@ pub(crate) fn apply(
         conn.prepare_cached(&sql)?.execute(params![id.0, value])?;
         Ok(())
     };
+    // Several agents can talk to one caller (transfers): their times add up.
+    let add = |column: &'static str, value: i64| -> rusqlite::Result<()> {
+        let sql = format!("UPDATE tickets SET {column} = COALESCE({column}, 0) + ?2 WHERE id = ?1");
+        conn.prepare_cached(&sql)?.execute(params![id.0, value])?;
+        Ok(())
+    };
     match update {
         HandlingUpdate::Queued(queue) => set("queue", &truncate(queue, MAX_FIELD_BYTES)),
         HandlingUpdate::QueueLeft { wait_ms } => set("queue_wait_ms", &(*wait_ms).max(0)),
@@ -143,8 +149,8 @@ pub(crate) fn apply(
         ),
         HandlingUpdate::AgentAnswered(user) => set("agent", &truncate(user, MAX_FIELD_BYTES)),
         HandlingUpdate::TalkEnded { talk_ms, hold_ms } => {
-            set("talk_ms", &(*talk_ms).max(0))?;
-            set("hold_ms", &(*hold_ms).max(0))
+            add("talk_ms", (*talk_ms).max(0))?;
+            add("hold_ms", (*hold_ms).max(0))
         }
         HandlingUpdate::WrapUp { ms } => set("wrap_up_ms", &(*ms).max(0)),
         HandlingUpdate::Transfer(value) => append(conn, id, "transfers", value),

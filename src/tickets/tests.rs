@@ -375,6 +375,13 @@ fn handling_updates_fill_the_human_part_and_lists_are_capped() {
             hold_ms: 5_000,
         },
     );
+    store.handling(
+        id,
+        HandlingUpdate::TalkEnded {
+            talk_ms: 9_000,
+            hold_ms: 0,
+        },
+    );
     store.handling(id, HandlingUpdate::WrapUp { ms: 10_000 });
     store.handling(
         id,
@@ -404,7 +411,8 @@ fn handling_updates_fill_the_human_part_and_lists_are_capped() {
     assert_eq!(json["agent"], "alice");
     assert_eq!(
         (json["talk_ms"].clone(), json["hold_ms"].clone()),
-        (json!(61_000), json!(5_000))
+        (json!(70_000), json!(5_000)),
+        "a transferred call's bridges add up"
     );
     assert_eq!(json["wrap_up_ms"], 10_000);
     assert_eq!(json["transfers"][0]["target"], "carol");

@@ -4,6 +4,8 @@
 //! bridged to the caller's through voxdesk (transcoding, DTMF passed on both ways), and the
 //! other phones stop ringing. When the agent hangs up the caller goes back to the dialplan.
 //!
+//! The agent may hand the caller on ([`transfer`]).
+//!
 //! Agent legs are SIP calls of this task: their events arrive on the caller's channel under
 //! their own keys (see `LegRoutes::new_leg`).
 
@@ -16,6 +18,8 @@ use serde_json::json;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
+
+mod transfer;
 
 use super::Call;
 use crate::acd::service::QueueNotice;
@@ -67,6 +71,8 @@ pub(super) struct Queueing {
     /// An announcement is playing (hold music waits for it).
     announcing: bool,
     pub(super) bridged: Option<Bridged>,
+    /// The agent transferred the caller; the target has not answered yet.
+    transfer: Option<transfer::PendingTransfer>,
 }
 
 impl Queueing {
@@ -94,6 +100,8 @@ pub(super) enum QueueInput {
     Notice(Option<QueueNotice>),
     /// From the agent leg's media (`None`: it stopped).
     AgentMedia(Option<MediaEvent>),
+    /// A transfer's target did not answer in time.
+    TransferUnanswered,
 }
 
 /// The next [`QueueInput`]; never resolves when not queued.
@@ -102,7 +110,13 @@ pub(super) async fn next_input(queue: &mut Option<Queueing>) -> QueueInput {
         Some(Queueing {
             bridged: Some(b), ..
         }) => QueueInput::AgentMedia(b.media_rx.recv().await),
-        Some(q) => QueueInput::Notice(q.notices.recv().await),
+        Some(q) => match q.transfer.as_ref().map(|t| t.deadline) {
+            Some(deadline) => tokio::select! {
+                notice = q.notices.recv() => QueueInput::Notice(notice),
+                _ = tokio::time::sleep_until(deadline.into()) => QueueInput::TransferUnanswered,
+            },
+            None => QueueInput::Notice(q.notices.recv().await),
+        },
         None => std::future::pending().await,
     }
 }
@@ -157,6 +171,7 @@ impl Call {
             hold_count: 0,
             announcing: false,
             bridged: None,
+            transfer: None,
         });
         interp.handle_event(
             Event::QueuePosition {
@@ -336,6 +351,32 @@ impl Call {
         self.sip(SipCommand::Hangup(key)).await;
     }
 
+    /// Where the `n`th bridged agent leg (1-based) is recorded, when recording is on. The
+    /// first keeps the plain name; later ones (after transfers) are numbered.
+    fn agent_recording(&self, n: u32) -> Option<PathBuf> {
+        let name = match n {
+            1 => format!("{}-agent.wav", self.ticket.0),
+            n => format!("{}-agent-{n}.wav", self.ticket.0),
+        };
+        self.svc
+            .config
+            .media
+            .record
+            .then(|| self.svc.recordings_dir.join(name))
+    }
+
+    /// Hangs up every ringing leg.
+    async fn stop_ringing_all(&mut self) {
+        let keys: Vec<CallKey> = self
+            .queue
+            .iter()
+            .flat_map(|q| q.ringing.keys().copied())
+            .collect();
+        for key in keys {
+            self.drop_ringing_leg(key).await;
+        }
+    }
+
     /// Whether `key` is one of this call's agent legs.
     pub(super) fn is_agent_leg(&self, key: CallKey) -> bool {
         self.queue.as_ref().is_some_and(|q| {
@@ -375,6 +416,15 @@ impl Call {
                 } else if let Some(leg) = self.queue.as_mut().and_then(|q| q.ringing.remove(&key)) {
                     self.svc.ports.release(leg.port);
                 }
+            }
+            SipEvent::ReferReceived {
+                key,
+                refer_to,
+                replaces,
+                ..
+            } => {
+                self.agent_transfer(key, &refer_to, replaces.as_deref(), interp)
+                    .await
             }
             SipEvent::ReInvite { key, offer } => {
                 // The agent's phone holds or resumes: answer from our side of that leg.
@@ -447,11 +497,8 @@ impl Call {
         for sibling in siblings {
             self.drop_ringing_leg(sibling).await;
         }
-        let record_path = self.svc.config.media.record.then(|| {
-            self.svc
-                .recordings_dir
-                .join(format!("{}-agent.wav", self.ticket.0))
-        });
+        self.agent_legs += 1;
+        let record_path = self.agent_recording(self.agent_legs);
         let media_cfg = self.media_config(&negotiated, record_path.clone());
         let (agent_media, agent_rx) = MediaSession::start(leg.socket, media_cfg);
         if let Some(path) = record_path {
@@ -474,10 +521,16 @@ impl Call {
             .acd
             .answered(Queueing::acd_call(self.key), &user)
             .await;
-        let metrics = crate::metrics::global();
-        metrics.queue_calls_answered.inc();
-        if q_entered(self.queue.as_ref()).elapsed() <= crate::metrics::SERVICE_LEVEL_TARGET {
-            metrics.queue_answered_within_20s.inc();
+        let transferred = self.queue.as_ref().is_some_and(|q| q.transfer.is_some());
+        if transferred {
+            self.transfer_answered();
+        } else {
+            // Service level counts the caller's first wait only.
+            let metrics = crate::metrics::global();
+            metrics.queue_calls_answered.inc();
+            if q_entered(self.queue.as_ref()).elapsed() <= crate::metrics::SERVICE_LEVEL_TARGET {
+                metrics.queue_answered_within_20s.inc();
+            }
         }
         if let Some(q) = self.queue.as_mut() {
             q.hold_prompt = None;

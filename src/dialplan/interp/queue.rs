@@ -8,7 +8,7 @@
 //! caller's place before any place was reported. Keys are ignored while queued and bridged.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{Flow, Interp, State};
 use crate::dialplan::events::{Action, PromptId, TurnRecord};
@@ -112,6 +112,10 @@ impl Interp {
     }
 
     pub(super) fn on_agent_answered(&mut self, id: QueueId, agent: String, now: Instant) {
+        if matches!(&self.state, State::Bridged { id: bridged, .. } if *bridged == id) {
+            self.agent_took_transfer(agent, now);
+            return;
+        }
         let Some(waiting) = self.take_waiting(id) else {
             return;
         };
@@ -131,6 +135,29 @@ impl Interp {
             agent,
             since: now,
         };
+    }
+
+    /// A transfer by the agent reached another one: the call stays bridged, the new agent
+    /// is the one the dialplan names from now on. The transfer's own wait is the call
+    /// layer's to record (the ticket's transfers), so this answer waited nothing here.
+    fn agent_took_transfer(&mut self, agent: String, now: Instant) {
+        let State::Bridged {
+            agent: current,
+            since,
+            ..
+        } = &mut self.state
+        else {
+            return;
+        };
+        let agent: String = agent.chars().filter(|c| !c.is_control()).collect();
+        let agent = truncate_chars(agent, MAX_AGENT_CHARS);
+        *current = agent.clone();
+        *since = now;
+        self.push(Action::Record(TurnRecord::AgentAnswered {
+            agent: agent.clone(),
+            waited: Duration::ZERO,
+        }));
+        self.vars.insert(AGENT_VAR.into(), agent);
     }
 
     pub(super) fn on_agent_hung_up(&mut self, id: QueueId, now: Instant) {
