@@ -289,6 +289,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     });
     endpoint.set_registrar(registrar(&config, &agents)?);
     let acd = AcdHandle::start(&agents);
+    let controls = call::CallControls::default();
     let (event_tx, event_rx) = mpsc::channel(config.limits.sip_queue);
     let (cmd_tx, cmd_rx) = mpsc::channel(config.limits.sip_queue);
     let (drain_tx, drain_rx) = watch::channel(false);
@@ -309,6 +310,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         acd: acd.clone(),
         legs: call::LegRoutes::default(),
         http_base: format!("http://{}", http.local_addr().unwrap_or(config.http.listen)),
+        controls: controls.clone(),
         config,
     });
     let sip_active = Arc::new(AtomicUsize::new(0));
@@ -327,8 +329,9 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     tokio::spawn(call::run_manager(event_rx, services.clone()));
 
     let draining_flag = Arc::new(AtomicBool::new(false));
-    let mut state =
-        ApiState::new(tickets.clone(), Arc::new(registry.clone())).with_acd(acd.clone());
+    let mut state = ApiState::new(tickets.clone(), Arc::new(registry.clone()))
+        .with_acd(acd.clone())
+        .with_controls(controls);
     state.draining = draining_flag.clone();
     state.in_flight = Arc::new(tokio::sync::Semaphore::new(
         services.config.limits.http_in_flight,

@@ -305,3 +305,154 @@ fn an_agent_transfers_the_caller_blind_to_another_agent() {
         "{ticket}"
     );
 }
+
+/// Alice answers `support`; Carol supervises (her queue never rings for these callers).
+const WITH_SUPERVISOR: &str = "realm: voxdesk
+agents:
+  - user: alice
+    password: wonder
+    queues: [support]
+  - user: carol
+    password: coach
+    queues: [supervisors]
+queues:
+  - name: support
+    strategy: longest-idle
+    ring_timeout: 10
+    wrap_up: 2
+  - name: supervisors
+    strategy: ring-all
+";
+
+/// The `at` of the first turn whose text starts with `prefix`, in seconds after the ticket's
+/// `answered_at`.
+fn turn_offset(ticket: &Value, prefix: &str) -> f64 {
+    let turn = turns(ticket)
+        .into_iter()
+        .find(|t| t["text"].as_str().unwrap_or("").starts_with(prefix))
+        .unwrap_or_else(|| panic!("no turn {prefix:?}: {ticket}"));
+    seconds_between(&turn["at"], &ticket["answered_at"])
+}
+
+#[test]
+fn a_supervisor_whispers_to_the_agent_and_the_caller_does_not_hear_it() {
+    let vox = start_center_with(WITH_SUPERVISOR);
+    let (alice_port, carol_port) = (free_udp_port(), free_udp_port());
+    // Alice's voice (SIPp's sample, about 7 s) ends before Carol comes in.
+    let alice = vox
+        .sipp("agent_phone.xml")
+        .service("alice")
+        .port(alice_port)
+        .set("ring_ms", "300")
+        .set("talk_ms", "18000")
+        .spawn();
+    let carol = vox
+        .sipp("agent_phone.xml")
+        .service("carol")
+        .port(carol_port)
+        .set("ring_ms", "200")
+        .set("talk_ms", "6000")
+        .spawn();
+    std::thread::sleep(Duration::from_millis(300));
+    register(&vox, "alice", "wonder", alice_port);
+    register(&vox, "carol", "coach", carol_port);
+
+    // The caller speaks only before the agent answers and at the survey, so whatever the
+    // agent hears while Carol talks is Carol.
+    let caller = vox
+        .sipp("caller_to_agent.xml")
+        .clip("turn1.ul", "I want to talk to a person.")
+        .clip("turn2.ul", "Hello?")
+        .clip("turn3.ul", "Five.")
+        .set("at1", "3000")
+        .set("at2", "1000")
+        .set("at3", "28000")
+        .spawn();
+    let ticket_id = common::eventually(Duration::from_secs(30), "the agent answering", || {
+        let calls = vox.get_json("/api/calls");
+        calls["calls"]
+            .as_array()?
+            .iter()
+            .find(|c| c["state"] == "with agent")
+            .map(|c| c["ticket_id"].clone())
+    });
+    let path = format!("/api/calls/{ticket_id}/supervise");
+    let refused = vox.send_json(
+        "POST",
+        &path,
+        Some(r#"{"supervisor": "alice", "mode": "whisper"}"#),
+    );
+    assert_eq!(
+        refused.status, 409,
+        "the agent cannot supervise: {}",
+        refused.body
+    );
+    let bad = vox.send_json(
+        "POST",
+        &path,
+        Some(r#"{"supervisor": "carol", "mode": "shout"}"#),
+    );
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    // After Alice's sample has ended.
+    std::thread::sleep(Duration::from_secs(8));
+    let rsp = vox.send_json(
+        "POST",
+        &path,
+        Some(r#"{"supervisor": "carol", "mode": "whisper"}"#),
+    );
+    assert_eq!(rsp.status, 202, "{}", rsp.body);
+    // Three seconds of coaching, then Carol barges in: now the caller hears her too.
+    std::thread::sleep(Duration::from_secs(3));
+    let rsp = vox.send_json(
+        "POST",
+        &path,
+        Some(r#"{"supervisor": "carol", "mode": "barge"}"#),
+    );
+    assert_eq!(rsp.status, 202, "{}", rsp.body);
+
+    vox.assert_passed(&caller.wait());
+    vox.assert_passed(&alice.wait());
+    vox.assert_passed(&carol.wait());
+    let tickets = vox.ended_tickets(1, TICKET_WAIT);
+    let ticket = vox.ticket(&tickets[0]["id"]);
+    let attached = turn_offset(&ticket, "supervisor carol is on the call (whisper)");
+    let agent_answered = turn_offset(&ticket, "answered by");
+    assert!(
+        turns(&ticket)
+            .iter()
+            .any(|t| t["text"] == "supervisor carol left"),
+        "{ticket}"
+    );
+
+    let data = vox.data_dir();
+    let (from, to) = (attached + 0.5, attached + 2.5);
+    let agent_wav = data.join(ticket["agent_recording_path"].as_str().unwrap_or("missing"));
+    let agent_heard = channel_rms(&agent_wav, 1, from - agent_answered, to - agent_answered);
+    assert!(
+        agent_heard > 300.0,
+        "the agent did not hear the whisper: {agent_heard:.0}"
+    );
+    let caller_wav = data.join(ticket["recording_path"].as_str().unwrap_or("missing"));
+    let caller_heard = channel_rms(&caller_wav, 1, from, to);
+    let profile = |wav: &Path, channel: usize| -> Vec<u32> {
+        (0..60)
+            .map(|i| channel_rms(wav, channel, f64::from(i) * 0.5, f64::from(i + 1) * 0.5) as u32)
+            .collect()
+    };
+    assert!(
+        caller_heard < 100.0,
+        "the caller heard the whisper: {caller_heard:.0} (window {from:.1}..{to:.1} s)\n\
+         caller heard, per 0.5 s: {:?}\nagent heard (from {agent_answered:.1} s): {:?}",
+        profile(&caller_wav, 1),
+        profile(&agent_wav, 1),
+    );
+    let barged = turn_offset(&ticket, "supervisor carol switched to barge");
+    let caller_heard_barge = channel_rms(&caller_wav, 1, barged + 0.3, barged + 2.0);
+    assert!(
+        caller_heard_barge > 300.0,
+        "the caller did not hear the supervisor barge in: {caller_heard_barge:.0}"
+    );
+    let carol_wav = agent_wav.with_file_name(format!("{}-supervisor.wav", ticket["id"]));
+    let carol_side = channel_rms(&carol_wav, 0, 0.5, 3.5);
+    assert!(carol_side > 300.0, "the supervisor leg carried no voice");
+}

@@ -13,6 +13,7 @@ mod agents;
 mod error;
 mod events;
 mod routes;
+mod supervise;
 
 #[cfg(test)]
 mod acd_tests;
@@ -25,11 +26,12 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::Serialize;
 
 use crate::acd::service::AcdHandle;
+use crate::call::CallControls;
 use crate::metrics::{self, Metrics};
 use crate::tickets::TicketStore;
 
@@ -82,6 +84,8 @@ pub struct ApiState {
     pub acd: Option<AcdHandle>,
     /// Event websockets open at once; beyond them the answer is 503 with Retry-After.
     pub event_clients: Arc<tokio::sync::Semaphore>,
+    /// Commands to live calls (supervision); without them those routes answer 503.
+    pub controls: Option<CallControls>,
 }
 
 /// Default for [`ApiState::in_flight`].
@@ -98,6 +102,15 @@ impl ApiState {
             in_flight: Arc::new(tokio::sync::Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
             acd: None,
             event_clients: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_CLIENTS)),
+            controls: None,
+        }
+    }
+
+    /// The same state able to command live calls.
+    pub fn with_controls(self, controls: CallControls) -> Self {
+        Self {
+            controls: Some(controls),
+            ..self
         }
     }
 
@@ -117,6 +130,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .route("/api/calls", get(routes::calls))
+        .route(
+            "/api/calls/{ticket}/supervise",
+            post(supervise::supervise).delete(supervise::end_supervision),
+        )
         .route("/api/tickets", get(routes::tickets))
         .route("/api/tickets/{id}", get(routes::ticket))
         .route("/api/tickets/{id}/recording", get(routes::recording))

@@ -9,6 +9,7 @@
 //! A dialplan `http` step's request is performed by [`http`] inside the call task's loop, its
 //! outcome fed back to the interpreter like any other event.
 
+mod control;
 mod history;
 mod http;
 mod listen;
@@ -34,6 +35,7 @@ use crate::speech::asr::AsrPool;
 use crate::speech::PromptCache;
 use crate::tickets::TicketStore;
 
+pub use control::{CallControl, CallControls, ControlError};
 pub use registry::Registry;
 
 /// What every call task shares.
@@ -66,6 +68,8 @@ pub struct CallServices {
     pub legs: LegRoutes,
     /// The HTTP API's base URL, for ticket links given to agents' phones.
     pub http_base: String,
+    /// Commands to live calls from the API (supervision).
+    pub controls: CallControls,
 }
 
 /// The SIP event channel of every live call, by key. Shared, so a call task can route the

@@ -87,6 +87,7 @@ pub(super) async fn run(
             http: None,
             queue: None,
             agent_legs: 0,
+            control_rx: svc.controls.register(ticket.0),
             log: CallLog {
                 tickets: svc.tickets.clone(),
                 ticket,
@@ -98,6 +99,7 @@ pub(super) async fn run(
             },
         };
         let (disposition, note) = call.run(setup).await;
+        svc.controls.remove(ticket.0);
         call.finish(disposition, note).await;
     }
     .instrument(span)
@@ -130,6 +132,8 @@ struct Call {
     queue: Option<queue::Queueing>,
     /// Agent legs bridged so far (transfers make several); names their recordings.
     agent_legs: u32,
+    /// Commands from the API (supervision).
+    control_rx: mpsc::Receiver<crate::call::CallControl>,
     log: CallLog,
 }
 
@@ -491,6 +495,7 @@ impl Call {
                         return Outcome::HangUp(Disposition::Failed, Some("media stopped".into()));
                     }
                 },
+                Some(command) = self.control_rx.recv() => self.on_control(command, &interp).await,
                 input = queue::next_input(&mut self.queue) => match input {
                     QueueInput::Notice(Some(notice)) => self.on_queue_notice(notice, &mut interp).await,
                     // The ACD is gone (shutting down): the caller waits for the dialplan's timeout.

@@ -187,6 +187,29 @@ pub enum SupervisorMode {
     Barge,
 }
 
+impl SupervisorMode {
+    /// Every mode, in the order of increasing presence.
+    pub const ALL: [SupervisorMode; 3] = [
+        SupervisorMode::Listen,
+        SupervisorMode::Whisper,
+        SupervisorMode::Barge,
+    ];
+
+    /// The API's and headers' word for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SupervisorMode::Listen => "listen",
+            SupervisorMode::Whisper => "whisper",
+            SupervisorMode::Barge => "barge",
+        }
+    }
+
+    /// The mode named `name`.
+    pub fn from_name(name: &str) -> Option<SupervisorMode> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
 /// Who hears whom on a bridged call. Caller and agent always hear each other; a supervisor
 /// adds routes according to its mode. Nobody hears themselves.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

@@ -1,4 +1,4 @@
-//! A tiny blocking HTTP/1.1 GET client over `std::net::TcpStream`, enough for the voxdesk API
+//! A tiny blocking HTTP/1.1 client (GET, and requests with a JSON body) over `std::net::TcpStream`, enough for the voxdesk API
 //! in tests. Hand-written so the tests need no HTTP client crate (and no async runtime).
 
 use std::io::{self, Read, Write};
@@ -34,6 +34,28 @@ pub fn get(addr: SocketAddr, path: &str) -> io::Result<HttpResponse> {
     write!(
         stream,
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    stream.take(MAX_RESPONSE).read_to_end(&mut raw)?;
+    parse_response(&raw)
+}
+
+/// `method path` on `addr` with a JSON `body` (if any) and `Connection: close`.
+pub fn send_json(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> io::Result<HttpResponse> {
+    let mut stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )?;
     let mut raw = Vec::new();
     stream.take(MAX_RESPONSE).read_to_end(&mut raw)?;

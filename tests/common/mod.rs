@@ -299,6 +299,12 @@ impl Voxdesk {
         http::get(self.http, path).unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }
 
+    /// `method path` with a JSON body on the HTTP API.
+    pub fn send_json(&self, method: &str, path: &str, body: Option<&str>) -> HttpResponse {
+        http::send_json(self.http, method, path, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
     /// `GET path`, which must answer 200 with JSON.
     pub fn get_json(&self, path: &str) -> Value {
         let rsp = self.get(path);

@@ -19,13 +19,14 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
+mod supervise;
 mod transfer;
 
 use super::Call;
 use crate::acd::service::QueueNotice;
 use crate::acd::{CallId, CallerInfo};
 use crate::dialplan::{Event, Interp, QueueId};
-use crate::media::bridge::{bridge, BridgeHandle};
+use crate::media::bridge::{bridge, BridgeHandle, SupervisorMode};
 use crate::media::session::{MediaEvent, MediaHandle, MediaSession};
 use crate::media::Codec;
 use crate::sdp::{self, LocalMedia, SessionOrigin};
@@ -56,6 +57,8 @@ pub(super) struct Bridged {
     media_rx: mpsc::Receiver<MediaEvent>,
     bridge: Option<BridgeHandle>,
     since: Instant,
+    /// A supervisor listening, whispering or barging in.
+    supervision: Option<supervise::Supervision>,
 }
 
 /// A caller in a queue, then with an agent.
@@ -272,7 +275,11 @@ impl Call {
         let bindings = answer.await.unwrap_or_default();
         let mut placed = 0;
         for binding in bindings.into_iter().take(MAX_PHONES_PER_AGENT) {
-            if self.place_leg(user, &binding, interp).await {
+            let Some((key, leg)) = self.place_leg(user, &binding, interp, None).await else {
+                continue;
+            };
+            if let Some(q) = self.queue.as_mut() {
+                q.ringing.insert(key, leg);
                 placed += 1;
             }
         }
@@ -287,13 +294,17 @@ impl Call {
         }
     }
 
-    async fn place_leg(&mut self, user: &str, binding: &Binding, interp: &Interp) -> bool {
-        let Some(key) = self.svc.legs.new_leg(self.key) else {
-            return false;
-        };
-        let Some((socket, port)) = self.bind_media_port().await else {
-            return false;
-        };
+    /// Places an INVITE to one phone of `user`, with the call's context in its headers
+    /// (and `X-Voxdesk-Supervise` when it rings a supervisor).
+    async fn place_leg(
+        &mut self,
+        user: &str,
+        binding: &Binding,
+        interp: &Interp,
+        supervise: Option<SupervisorMode>,
+    ) -> Option<(CallKey, RingingLeg)> {
+        let key = self.svc.legs.new_leg(self.key)?;
+        let (socket, port) = self.bind_media_port().await?;
         let local = self.local_media(port);
         let mut origin = SessionOrigin::new(rand::random::<u32>() >> 1);
         let offer = sdp::offer(&local, &mut origin);
@@ -313,6 +324,9 @@ impl Call {
         if let Some(intent) = interp.vars().get("intent").filter(|i| !i.is_empty()) {
             headers.push(("X-Voxdesk-Intent".to_owned(), intent.clone()));
         }
+        if let Some(mode) = supervise {
+            headers.push(("X-Voxdesk-Supervise".to_owned(), mode.name().to_owned()));
+        }
         let caller = interp.vars().get("caller").cloned().unwrap_or_default();
         let invite = OutgoingInvite {
             request_uri: binding.uri.clone(),
@@ -328,18 +342,15 @@ impl Call {
             extra_headers: headers,
         };
         self.sip(SipCommand::Invite(key, invite)).await;
-        if let Some(q) = self.queue.as_mut() {
-            q.ringing.insert(
-                key,
-                RingingLeg {
-                    user: user.to_owned(),
-                    socket,
-                    port,
-                    local,
-                },
-            );
-        }
-        true
+        Some((
+            key,
+            RingingLeg {
+                user: user.to_owned(),
+                socket,
+                port,
+                local,
+            },
+        ))
     }
 
     /// Hangs up (CANCEL) a ringing leg and frees its port.
@@ -377,15 +388,20 @@ impl Call {
         }
     }
 
-    /// Whether `key` is one of this call's agent legs.
+    /// Whether `key` is one of this call's agent (or supervisor) legs.
     pub(super) fn is_agent_leg(&self, key: CallKey) -> bool {
-        self.queue.as_ref().is_some_and(|q| {
-            q.ringing.contains_key(&key) || q.bridged.as_ref().is_some_and(|b| b.key == key)
-        })
+        self.is_supervisor_leg(key)
+            || self.queue.as_ref().is_some_and(|q| {
+                q.ringing.contains_key(&key) || q.bridged.as_ref().is_some_and(|b| b.key == key)
+            })
     }
 
-    /// An event of an agent leg.
+    /// An event of an agent (or supervisor) leg.
     pub(super) async fn on_agent_leg_event(&mut self, event: SipEvent, interp: &mut Interp) {
+        if crate::call::event_key(&event).is_some_and(|key| self.is_supervisor_leg(key)) {
+            self.on_supervisor_event(event).await;
+            return;
+        }
         match event {
             SipEvent::Answered { key, sdp } => self.agent_answered(key, sdp, interp).await,
             SipEvent::Rejected { key, code } => {
@@ -543,6 +559,7 @@ impl Call {
                 media_rx: agent_rx,
                 bridge: bridged,
                 since: Instant::now(),
+                supervision: None,
             });
         }
         self.svc
@@ -568,7 +585,10 @@ impl Call {
         interp.handle_event(Event::AgentHungUp { id }, Instant::now());
     }
 
-    async fn end_bridge(&mut self, b: Bridged, hang_up_agent: bool) {
+    async fn end_bridge(&mut self, mut b: Bridged, hang_up_agent: bool) {
+        if let Some(supervision) = b.supervision.take() {
+            self.drop_supervision(supervision).await;
+        }
         if let Some(link) = b.bridge {
             let _ = link.unbridge();
         }
