@@ -2,13 +2,61 @@
 //! relayed as plain 8 kHz G.711 RTP to and from a local UDP socket, so the call layer treats a
 //! browser agent like any RTP leg (its own `MediaSession`, the same bridge and recorder).
 //!
-//! INTERFACE SKELETON: the bodies are filled in by the WebRTC work; signatures are agreed.
+//! Only G.711 is offered back to the browser: the build has no Opus codec, and G.711 end to end
+//! (telephone ↔ voxdesk ↔ browser) means the relay copies payloads and never transcodes. PCMU is
+//! preferred, PCMA accepted; an offer with neither is refused.
+//!
+//! The WebRTC stack is webrtc-rs (`webrtc` over the sans-IO `rtc` core). This file is its shell:
+//! the offer check, the packet conversions and the state rule are plain functions; the
+//! peer connection, the relay socket and two relay tasks are the I/O around them.
+//!
+//! ICE is host-only and non-trickle: candidates come from one UDP socket on
+//! [`WebrtcConfig::bind_ip`] (webrtc-rs 0.21 derives host candidates from the sockets it binds;
+//! its IP/interface filters are not wired up), no STUN/TURN servers, mDNS off, and the answer
+//! is returned only once gathering is complete.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
+use ::webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use ::webrtc::media_stream::track_local::TrackLocal;
+use ::webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use ::webrtc::media_stream::MediaStreamTrack;
+use ::webrtc::peer_connection::{
+    configure_rtcp_reports, MediaEngine, PeerConnection, PeerConnectionBuilder,
+    PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceGatheringState,
+    RTCPeerConnectionState, RTCSessionDescription, Registry, SettingEngineBuilder,
+};
+use bytes::Bytes;
+use rtc::ice::mdns::MulticastDnsMode;
+use rtc::ice::network_type::NetworkType;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_PCMA, MIME_TYPE_PCMU};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RtpCodecKind,
+};
+use tokio::net::UdpSocket;
 use tokio::sync::watch;
+use tracing::{debug, trace};
 
-use super::Codec;
+use super::rtp::{RtpPacket, SeqNo};
+use super::{Codec, SAMPLE_RATE};
+
+#[cfg(test)]
+#[path = "webrtc_tests.rs"]
+mod tests;
+
+/// Longest wait for ICE gathering (host candidates only: normally milliseconds).
+const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest wait for the peer connection to shut down in [`WebrtcLeg::close`].
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Largest offer accepted; browser offers are a few kilobytes.
+const MAX_OFFER_LEN: usize = 64 * 1024;
+/// Receive buffer of the relay socket; larger datagrams are truncated and then fail to parse
+/// or carry a wrong payload, so they are dropped either way.
+const MAX_DATAGRAM: usize = 2048;
 
 /// Where browser legs listen.
 #[derive(Debug, Clone)]
@@ -48,7 +96,8 @@ pub struct WebrtcAnswer {
     pub leg: WebrtcLeg,
     /// The SDP answer for the browser (ICE gathering complete: no trickle needed).
     pub sdp: String,
-    /// The relay's local RTP address: what the call leg sends its audio to.
+    /// The relay's local RTP address: what the call leg sends its audio to. Only datagrams
+    /// from `rtp_peer` are accepted here, and the browser's audio is sent from it.
     pub relay: SocketAddr,
     /// The G.711 codec negotiated with the browser (and used on the relay).
     pub codec: Codec,
@@ -57,6 +106,9 @@ pub struct WebrtcAnswer {
 /// One browser leg.
 pub struct WebrtcLeg {
     state: watch::Receiver<LegState>,
+    state_tx: Arc<watch::Sender<LegState>>,
+    /// `None` once closed; `Drop` closes it in the background otherwise.
+    peer: Option<Arc<dyn PeerConnection>>,
 }
 
 impl WebrtcLeg {
@@ -67,8 +119,92 @@ impl WebrtcLeg {
         rtp_peer: SocketAddr,
         cfg: &WebrtcConfig,
     ) -> Result<WebrtcAnswer, WebrtcError> {
-        let _ = (offer_sdp, rtp_peer, cfg);
-        Err(WebrtcError::Stack("not built yet".into()))
+        if offer_sdp.len() > MAX_OFFER_LEN {
+            return Err(WebrtcError::Offer(format!(
+                "{} bytes, more than {MAX_OFFER_LEN}",
+                offer_sdp.len()
+            )));
+        }
+        let codec = offered_g711(offer_sdp)
+            .ok_or_else(|| WebrtcError::Offer("no audio m-line offering PCMU or PCMA".into()))?;
+        let offer = RTCSessionDescription::offer(offer_sdp.to_owned())
+            .map_err(|err| WebrtcError::Offer(err.to_string()))?;
+
+        let socket = Arc::new(UdpSocket::bind(SocketAddr::new(cfg.bind_ip, 0)).await?);
+        let relay = socket.local_addr()?;
+        let (state_tx, state) = watch::channel(LegState::Connecting);
+        let state_tx = Arc::new(state_tx);
+        let (gathered_tx, mut gathered) = watch::channel(false);
+        let events = LegEvents {
+            state: Arc::clone(&state_tx),
+            gathered: gathered_tx,
+            inbound_claimed: AtomicBool::new(false),
+            socket: Arc::clone(&socket),
+            rtp_peer,
+            codec,
+        };
+        let peer = build_peer(codec, cfg.bind_ip, events).await?;
+        // From here on an early return drops `leg`, which closes the peer connection.
+        let leg = WebrtcLeg {
+            state,
+            state_tx: Arc::clone(&state_tx),
+            peer: Some(Arc::clone(&peer)),
+        };
+
+        let ssrc = rand::random::<u32>();
+        let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            format!("voxdesk-{ssrc:08x}"),
+            format!("voxdesk-audio-{ssrc:08x}"),
+            "voxdesk agent audio".to_owned(),
+            RtpCodecKind::Audio,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                codec: rtp_codec(codec),
+                ..Default::default()
+            }],
+        )));
+        peer.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+            .await
+            .map_err(stack)?;
+        peer.set_remote_description(offer)
+            .await
+            .map_err(|err| WebrtcError::Offer(err.to_string()))?;
+        let answer = peer.create_answer(None).await.map_err(stack)?;
+        peer.set_local_description(answer).await.map_err(stack)?;
+        match tokio::time::timeout(GATHER_TIMEOUT, gathered.wait_for(|done| *done)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => return Err(WebrtcError::Stack("peer connection went away".into())),
+            Err(_) => return Err(WebrtcError::Stack("ICE gathering timed out".into())),
+        }
+        let sdp = peer
+            .local_description()
+            .await
+            .ok_or_else(|| WebrtcError::Stack("no local description".into()))?
+            .sdp;
+        if offered_g711(&sdp) != Some(codec) {
+            return Err(WebrtcError::Offer(format!(
+                "answer does not carry {}",
+                codec.name()
+            )));
+        }
+
+        tokio::spawn(relay_to_browser(
+            socket,
+            track,
+            ssrc,
+            rtp_peer,
+            codec,
+            state_tx.subscribe(),
+        ));
+        Ok(WebrtcAnswer {
+            leg,
+            sdp,
+            relay,
+            codec,
+        })
     }
 
     /// Follows the connection's state; `Closed` is final.
@@ -77,5 +213,352 @@ impl WebrtcLeg {
     }
 
     /// Closes the peer connection and the relay.
-    pub async fn close(self) {}
+    pub async fn close(mut self) {
+        advance(&self.state_tx, LegState::Closed);
+        if let Some(peer) = self.peer.take() {
+            match tokio::time::timeout(CLOSE_TIMEOUT, peer.close()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => debug!(%err, "closing browser leg"),
+                Err(_) => debug!("closing browser leg timed out"),
+            }
+        }
+    }
+}
+
+impl Drop for WebrtcLeg {
+    fn drop(&mut self) {
+        // Ends both relay tasks, which watch for `Closed`.
+        advance(&self.state_tx, LegState::Closed);
+        // A dropped webrtc-rs connection keeps its driver running until closed; `close` is
+        // async, so it runs on the runtime if there still is one.
+        if let Some(peer) = self.peer.take() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, peer.close()).await;
+                });
+            }
+        }
+    }
+}
+
+fn stack(err: ::webrtc::error::Error) -> WebrtcError {
+    WebrtcError::Stack(err.to_string())
+}
+
+/// A peer connection that can negotiate only `codec`, with host candidates only on `bind_ip`.
+async fn build_peer(
+    codec: Codec,
+    bind_ip: IpAddr,
+    events: LegEvents,
+) -> Result<Arc<dyn PeerConnection>, WebrtcError> {
+    let mut media = MediaEngine::default();
+    media
+        .register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: rtp_codec(codec),
+                payload_type: codec.payload_type(),
+            },
+            RtpCodecKind::Audio,
+        )
+        .map_err(stack)?;
+    let network = if bind_ip.is_ipv4() {
+        NetworkType::Udp4
+    } else {
+        NetworkType::Udp6
+    };
+    let settings = SettingEngineBuilder::new()
+        .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+        .with_network_types(vec![network])
+        .build();
+    let peer = PeerConnectionBuilder::new()
+        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_media_engine(media)
+        .with_setting_engine(settings)
+        .with_interceptor_registry(configure_rtcp_reports(Registry::new()))
+        .with_handler(Arc::new(events))
+        .with_udp_addrs(vec![SocketAddr::new(bind_ip, 0)])
+        .build()
+        .await
+        .map_err(stack)?;
+    Ok(Arc::new(peer))
+}
+
+fn rtp_codec(codec: Codec) -> RTCRtpCodec {
+    let mime_type = match codec {
+        Codec::Pcmu => MIME_TYPE_PCMU,
+        Codec::Pcma => MIME_TYPE_PCMA,
+    };
+    RTCRtpCodec {
+        mime_type: mime_type.to_owned(),
+        clock_rate: SAMPLE_RATE,
+        channels: 1,
+        sdp_fmtp_line: String::new(),
+        rtcp_feedback: vec![],
+    }
+}
+
+/// Callbacks of one leg's peer connection (run on its driver task).
+struct LegEvents {
+    state: Arc<watch::Sender<LegState>>,
+    gathered: watch::Sender<bool>,
+    /// Set by the first remote audio track: only one is relayed.
+    inbound_claimed: AtomicBool,
+    socket: Arc<UdpSocket>,
+    rtp_peer: SocketAddr,
+    codec: Codec,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for LegEvents {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            self.gathered.send_replace(true);
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        debug!(%state, "browser leg peer connection");
+        if let Some(next) = leg_state_for(state) {
+            advance(&self.state, next);
+        }
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        if track.kind().await != RtpCodecKind::Audio
+            || self.inbound_claimed.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        tokio::spawn(relay_from_browser(
+            track,
+            Arc::clone(&self.socket),
+            self.rtp_peer,
+            self.codec,
+            self.state.subscribe(),
+        ));
+    }
+}
+
+/// The leg state a peer connection state leads to; `None` keeps the current one
+/// (`Disconnected` may recover, and turns into `Failed` if it does not).
+fn leg_state_for(state: RTCPeerConnectionState) -> Option<LegState> {
+    match state {
+        RTCPeerConnectionState::Connected => Some(LegState::Connected),
+        RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => Some(LegState::Closed),
+        _ => None,
+    }
+}
+
+/// The state after `next` is reported in `current`: `Closed` is final.
+fn transition(current: LegState, next: LegState) -> LegState {
+    if current == LegState::Closed {
+        LegState::Closed
+    } else {
+        next
+    }
+}
+
+fn advance(state: &watch::Sender<LegState>, next: LegState) {
+    state.send_if_modified(|current| {
+        let after = transition(*current, next);
+        let changed = after != *current;
+        *current = after;
+        changed
+    });
+}
+
+/// Resolves once the leg is closed (or its state sender is gone).
+async fn closed(mut state: watch::Receiver<LegState>) {
+    let _ = state.wait_for(|state| *state == LegState::Closed).await;
+}
+
+/// Browser → call leg: each G.711 packet of the remote track, as plain RTP to `rtp_peer`.
+async fn relay_from_browser(
+    track: Arc<dyn TrackRemote>,
+    socket: Arc<UdpSocket>,
+    rtp_peer: SocketAddr,
+    codec: Codec,
+    state: watch::Receiver<LegState>,
+) {
+    let closed = closed(state);
+    tokio::pin!(closed);
+    loop {
+        let event = tokio::select! {
+            _ = &mut closed => break,
+            event = track.poll() => event,
+        };
+        match event {
+            None | Some(TrackRemoteEvent::OnEnded) => break,
+            Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
+                let Some(bytes) = browser_to_plain(&packet, codec) else {
+                    trace!(pt = packet.header.payload_type, "dropped browser packet");
+                    continue;
+                };
+                if let Err(err) = socket.send_to(&bytes, rtp_peer).await {
+                    debug!(%err, "relay send to call leg failed");
+                }
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// Call leg → browser: plain RTP from `rtp_peer` onto the local track, restamped with its SSRC.
+async fn relay_to_browser(
+    socket: Arc<UdpSocket>,
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    rtp_peer: SocketAddr,
+    codec: Codec,
+    state: watch::Receiver<LegState>,
+) {
+    let closed = closed(state);
+    tokio::pin!(closed);
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let received = tokio::select! {
+            _ = &mut closed => break,
+            received = socket.recv_from(&mut buf) => received,
+        };
+        let (len, from) = match received {
+            Ok(received) => received,
+            Err(err) => {
+                debug!(%err, "relay recv failed");
+                continue;
+            }
+        };
+        if !from_call_leg(from, rtp_peer) {
+            trace!(%from, "dropped datagram from a stranger");
+            continue;
+        }
+        let Some(packet) = plain_to_browser(buf.get(..len).unwrap_or_default(), codec, ssrc) else {
+            trace!(len, "dropped non-G.711 datagram");
+            continue;
+        };
+        // Fails until DTLS is up (track not bound yet) and after close: drop and go on.
+        if let Err(err) = track.write_rtp(packet).await {
+            trace!(%err, "write to browser track failed");
+        }
+    }
+}
+
+/// Whether a datagram comes from the call leg's socket. A call leg bound to a wildcard
+/// address is matched on its port alone.
+fn from_call_leg(from: SocketAddr, rtp_peer: SocketAddr) -> bool {
+    from.port() == rtp_peer.port() && (rtp_peer.ip().is_unspecified() || from.ip() == rtp_peer.ip())
+}
+
+/// A packet of the browser's track as plain RTP (12-byte header, no extensions), or `None`
+/// when it is not the negotiated G.711 payload.
+fn browser_to_plain(packet: &rtc::rtp::Packet, codec: Codec) -> Option<Vec<u8>> {
+    if packet.header.payload_type != codec.payload_type() {
+        return None;
+    }
+    RtpPacket {
+        payload_type: packet.header.payload_type,
+        marker: packet.header.marker,
+        seq: SeqNo(packet.header.sequence_number),
+        timestamp: packet.header.timestamp,
+        ssrc: packet.header.ssrc,
+        payload: packet.payload.to_vec(),
+    }
+    .to_bytes()
+    .ok()
+}
+
+/// A datagram from the call leg as a packet for the browser track (which only sends under
+/// its own `ssrc`), or `None` when it is not RTP carrying the negotiated G.711 payload.
+fn plain_to_browser(datagram: &[u8], codec: Codec, ssrc: u32) -> Option<rtc::rtp::Packet> {
+    let packet = RtpPacket::parse(datagram).ok()?;
+    if packet.payload_type != codec.payload_type() || packet.payload.is_empty() {
+        return None;
+    }
+    Some(rtc::rtp::Packet {
+        header: rtc::rtp::header::Header {
+            version: 2,
+            marker: packet.marker,
+            payload_type: packet.payload_type,
+            sequence_number: packet.seq.0,
+            timestamp: packet.timestamp,
+            ssrc,
+            ..Default::default()
+        },
+        payload: Bytes::from(packet.payload),
+    })
+}
+
+/// The G.711 codec to answer an offer with: PCMU if an accepted audio m-line offers it, else
+/// PCMA, else `None`. Only the static payload types count (what browsers send), and an
+/// `a=rtpmap` that maps 0 or 8 to something else disqualifies it.
+pub fn offered_g711(sdp: &str) -> Option<Codec> {
+    let mut offered = Vec::new();
+    let mut section: Option<AudioSection> = None;
+    for line in sdp.lines().map(str::trim_end) {
+        if let Some(media) = line.strip_prefix("m=") {
+            if let Some(done) = section.take() {
+                offered.extend(done.g711());
+            }
+            section = AudioSection::parse(media);
+        } else if let (Some(current), Some(rtpmap)) =
+            (section.as_mut(), line.strip_prefix("a=rtpmap:"))
+        {
+            current.rtpmap(rtpmap);
+        }
+    }
+    if let Some(done) = section {
+        offered.extend(done.g711());
+    }
+    [Codec::Pcmu, Codec::Pcma]
+        .into_iter()
+        .find(|codec| offered.contains(codec))
+}
+
+/// An accepted `m=audio` section while its attributes are read.
+struct AudioSection {
+    /// Offered static G.711 payload types not (yet) contradicted by an rtpmap.
+    codecs: Vec<Codec>,
+}
+
+impl AudioSection {
+    /// From the part after `m=`; `None` unless audio over RTP with a non-zero port.
+    fn parse(media: &str) -> Option<AudioSection> {
+        let mut fields = media.split_ascii_whitespace();
+        if fields.next()? != "audio" {
+            return None;
+        }
+        let port = fields.next()?.split('/').next()?;
+        if port.parse::<u16>().ok()? == 0 {
+            return None;
+        }
+        if !fields.next()?.contains("RTP") {
+            return None;
+        }
+        let codecs = fields
+            .filter_map(|format| format.parse::<u8>().ok())
+            .filter_map(Codec::from_payload_type)
+            .collect();
+        Some(AudioSection { codecs })
+    }
+
+    /// `a=rtpmap:<pt> <name>/<rate>[/<channels>]`, after the prefix.
+    fn rtpmap(&mut self, rtpmap: &str) {
+        let Some((pt, encoding)) = rtpmap.split_once(' ') else {
+            return;
+        };
+        let Some(codec) = pt.parse::<u8>().ok().and_then(Codec::from_payload_type) else {
+            return;
+        };
+        let mut parts = encoding.trim().split('/');
+        let name_matches = parts
+            .next()
+            .is_some_and(|name| name.eq_ignore_ascii_case(codec.name()));
+        let rate_matches = parts.next() == Some("8000");
+        if !(name_matches && rate_matches) {
+            self.codecs.retain(|offered| *offered != codec);
+        }
+    }
+
+    fn g711(self) -> Vec<Codec> {
+        self.codecs
+    }
 }
