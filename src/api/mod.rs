@@ -1,5 +1,6 @@
-//! HTTP API (axum): health, live calls, tickets, the ACD's queues and agents, an agent event
-//! websocket and Prometheus metrics.
+//! HTTP API (axum): health, live calls, tickets (and agents' notes and dispositions on them),
+//! the ACD's queues and agents, an agent event websocket, the browser agent desk (its page,
+//! login, desk websocket and call signalling) and Prometheus metrics.
 //!
 //! Views of the rest of the program: live calls through the [`LiveCalls`] trait the call layer
 //! implements, tickets through [`TicketStore`]'s async reads, queues and agents through the
@@ -10,12 +11,16 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod agents;
+mod desk;
 mod error;
 mod events;
 mod routes;
+mod ticket_edits;
 
 #[cfg(test)]
 mod acd_tests;
+#[cfg(test)]
+mod desk_tests;
 #[cfg(test)]
 mod tests;
 
@@ -25,10 +30,11 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::Serialize;
 
+use crate::acd::desk::DeskHub;
 use crate::acd::service::AcdHandle;
 use crate::metrics::{self, Metrics};
 use crate::tickets::TicketStore;
@@ -82,6 +88,8 @@ pub struct ApiState {
     pub acd: Option<AcdHandle>,
     /// Event websockets open at once; beyond them the answer is 503 with Retry-After.
     pub event_clients: Arc<tokio::sync::Semaphore>,
+    /// The browser agent desk; without it the desk's API routes answer 503.
+    pub desk: Option<DeskHub>,
 }
 
 /// Default for [`ApiState::in_flight`].
@@ -98,6 +106,7 @@ impl ApiState {
             in_flight: Arc::new(tokio::sync::Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
             acd: None,
             event_clients: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_CLIENTS)),
+            desk: None,
         }
     }
 
@@ -105,6 +114,14 @@ impl ApiState {
     pub fn with_acd(self, acd: AcdHandle) -> Self {
         Self {
             acd: Some(acd),
+            ..self
+        }
+    }
+
+    /// The same state serving the browser agent desk.
+    pub fn with_desk(self, desk: DeskHub) -> Self {
+        Self {
+            desk: Some(desk),
             ..self
         }
     }
@@ -118,7 +135,14 @@ pub fn router(state: ApiState) -> Router {
         .route("/metrics", get(routes::metrics))
         .route("/api/calls", get(routes::calls))
         .route("/api/tickets", get(routes::tickets))
-        .route("/api/tickets/{id}", get(routes::ticket))
+        .route(
+            "/api/tickets/{id}",
+            get(routes::ticket).patch(ticket_edits::patch_ticket),
+        )
+        .route(
+            "/api/tickets/{id}/notes",
+            post(ticket_edits::add_note).layer(DefaultBodyLimit::max(ticket_edits::MAX_NOTE_BODY)),
+        )
         .route("/api/tickets/{id}/recording", get(routes::recording))
         .route("/api/tickets/{id}/history", get(routes::history))
         .route("/api/queues", get(agents::queues))
@@ -129,6 +153,19 @@ pub fn router(state: ApiState) -> Router {
             get(agents::agent).patch(agents::patch_agent),
         )
         .route("/api/events", get(events::events))
+        .route("/desk", get(desk::page))
+        .route("/desk/desk.js", get(desk::script))
+        .route("/desk/desk.css", get(desk::style))
+        .route("/api/desk/login", post(desk::login))
+        .route("/api/desk/logout", post(desk::logout))
+        .route("/api/desk/ws", get(desk::socket))
+        .route(
+            "/api/desk/calls/{call}/answer",
+            post(desk::answer).layer(DefaultBodyLimit::max(desk::MAX_SDP_BODY)),
+        )
+        .route("/api/desk/calls/{call}/decline", post(desk::decline))
+        .route("/api/desk/calls/{call}/hangup", post(desk::hangup))
+        .route("/api/desk/calls/{call}/transfer", post(desk::transfer))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)
