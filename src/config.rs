@@ -427,8 +427,14 @@ mod tests {
     #[test]
     fn empty_file_gives_embedded_defaults() {
         let cfg = Config::parse(Path::new("x.toml"), "").unwrap();
-        assert_eq!(cfg.sip.listen, "127.0.0.1:5060".parse().unwrap());
-        assert_eq!(cfg.http.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(
+            cfg.sip.listen,
+            "127.0.0.1:5060".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            cfg.http.listen,
+            "127.0.0.1:8080".parse::<SocketAddr>().unwrap()
+        );
         assert_eq!(cfg.dialplan.file, PathBuf::from("dialplans/default.yaml"));
         let routed = &cfg.dialplan.routes;
         assert_eq!(routed["support"], PathBuf::from("dialplans/ecommerce.yaml"));
