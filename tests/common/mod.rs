@@ -12,6 +12,7 @@ pub mod dtmf_pcap;
 pub mod http;
 pub mod sipp;
 pub mod speech;
+pub mod webdriver;
 
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, UdpSocket};

@@ -121,7 +121,7 @@ function onMessage(msg) {
     case "ended":
       if (desk.call && desk.call.id === msg.call) finishCall("ended");
       break;
-    case "agent": showState(msg.to, msg.reason); break;
+    case "agent": showState(msg.to, msg.reason); refreshQueues(); break;
     case "lagged": refreshAgent(); break;
   }
 }
