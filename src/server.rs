@@ -13,6 +13,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use tracing::{error, info};
 
+use crate::acd::desk::DeskHub;
 use crate::acd::service::AcdHandle;
 use crate::acd::AgentsFile;
 use crate::api::{self, ApiState};
@@ -20,6 +21,7 @@ use crate::call::{self, CallServices, Registry};
 use crate::config::{parse_port_range, Config, DialplanConfig, SpeechConfig};
 use crate::dialplan::Routes;
 use crate::media::ports::PortAllocator;
+use crate::media::webrtc::WebrtcConfig;
 use crate::sip::auth::Algorithm;
 use crate::sip::endpoint::{Endpoint, EndpointConfig};
 use crate::sip::registrar::{Account, Registrar, RegistrarConfig};
@@ -290,6 +292,17 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     endpoint.set_registrar(registrar(&config, &agents)?);
     let acd = AcdHandle::start(&agents);
     let controls = call::CallControls::default();
+    // Held until the server stops: the desk reads the current agents through it.
+    let (directory_tx, directory) = watch::channel(Arc::new(agents.clone()));
+    let legs = call::LegRoutes::default();
+    let desk = DeskHub::new(
+        acd.clone(),
+        legs.clone(),
+        WebrtcConfig {
+            bind_ip: advertised_ip,
+        },
+        directory,
+    );
     let (event_tx, event_rx) = mpsc::channel(config.limits.sip_queue);
     let (cmd_tx, cmd_rx) = mpsc::channel(config.limits.sip_queue);
     let (drain_tx, drain_rx) = watch::channel(false);
@@ -308,9 +321,10 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         registry: registry.clone(),
         draining: drain_rx.clone(),
         acd: acd.clone(),
-        legs: call::LegRoutes::default(),
+        legs,
         http_base: format!("http://{}", http.local_addr().unwrap_or(config.http.listen)),
         controls: controls.clone(),
+        desk: desk.clone(),
         config,
     });
     let sip_active = Arc::new(AtomicUsize::new(0));
@@ -331,7 +345,8 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let draining_flag = Arc::new(AtomicBool::new(false));
     let mut state = ApiState::new(tickets.clone(), Arc::new(registry.clone()))
         .with_acd(acd.clone())
-        .with_controls(controls);
+        .with_controls(controls)
+        .with_desk(desk);
     state.draining = draining_flag.clone();
     state.in_flight = Arc::new(tokio::sync::Semaphore::new(
         services.config.limits.http_in_flight,
@@ -364,6 +379,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let _ = http_stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(2), http_task).await;
     sip_task.abort();
+    drop(directory_tx);
     info!("voxdesk stopped");
     Ok(())
 }

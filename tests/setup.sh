@@ -18,7 +18,7 @@ for arg in "$@"; do
       ;;
   esac
 done
-PKGS=(cmake clang libclang-dev pkg-config libespeak-ng-dev espeak-ng sox sip-tester baresip-core)
+PKGS=(cmake clang libclang-dev pkg-config libespeak-ng-dev espeak-ng sox sip-tester baresip-core chromium chromium-driver)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,7 +7,9 @@
 //! tell a caller their position) and [`Acd::poll_event`] (agent state changes), arming one timer
 //! at [`Acd::poll_timeout`]. No tokio, no sockets, no clock here.
 //!
-//! [`service`] is the one tokio file: the task that owns the [`Acd`] in the running server.
+//! [`service`] is the tokio task that owns the [`Acd`] in the running server; [`desk`] is the
+//! tokio shell of browser agents' desks (logins, desk sockets, rings, WebRTC legs) around the
+//! sans-IO `desk_state`.
 //!
 //! Agents and queues come from the agents file ([`mod@file`], `dialplans/agents.yaml`);
 //! `voxdesk agents passwd` ([`mod@passwd`]) swaps a clear-text password for digest hashes.
@@ -21,6 +23,8 @@
 //!   priority callers are still served first.
 
 pub mod agent;
+pub mod desk;
+mod desk_state;
 mod distributor;
 pub mod file;
 mod file_error;
@@ -30,6 +34,8 @@ pub mod service;
 mod snapshot;
 mod strategy;
 
+#[cfg(test)]
+mod desk_tests;
 #[cfg(test)]
 mod file_tests;
 #[cfg(test)]

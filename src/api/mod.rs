@@ -1,5 +1,6 @@
-//! HTTP API (axum): health, live calls, tickets, the ACD's queues and agents, an agent event
-//! websocket and Prometheus metrics.
+//! HTTP API (axum): health, live calls, tickets (and agents' notes and dispositions on them),
+//! the ACD's queues and agents, an agent event websocket, the browser agent desk (its page,
+//! login, desk websocket and call signalling) and Prometheus metrics.
 //!
 //! Views of the rest of the program: live calls through the [`LiveCalls`] trait the call layer
 //! implements, tickets through [`TicketStore`]'s async reads, queues and agents through the
@@ -10,13 +11,17 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod agents;
+mod desk;
 mod error;
 mod events;
 mod routes;
 mod supervise;
+mod ticket_edits;
 
 #[cfg(test)]
 mod acd_tests;
+#[cfg(test)]
+mod desk_tests;
 #[cfg(test)]
 mod tests;
 
@@ -30,6 +35,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Serialize;
 
+use crate::acd::desk::DeskHub;
 use crate::acd::service::AcdHandle;
 use crate::call::CallControls;
 use crate::metrics::{self, Metrics};
@@ -86,6 +92,8 @@ pub struct ApiState {
     pub event_clients: Arc<tokio::sync::Semaphore>,
     /// Commands to live calls (supervision); without them those routes answer 503.
     pub controls: Option<CallControls>,
+    /// The browser agent desk; without it the desk's API routes answer 503.
+    pub desk: Option<DeskHub>,
 }
 
 /// Default for [`ApiState::in_flight`].
@@ -103,6 +111,7 @@ impl ApiState {
             acd: None,
             event_clients: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_CLIENTS)),
             controls: None,
+            desk: None,
         }
     }
 
@@ -121,6 +130,14 @@ impl ApiState {
             ..self
         }
     }
+
+    /// The same state serving the browser agent desk.
+    pub fn with_desk(self, desk: DeskHub) -> Self {
+        Self {
+            desk: Some(desk),
+            ..self
+        }
+    }
 }
 
 /// All routes.
@@ -135,7 +152,14 @@ pub fn router(state: ApiState) -> Router {
             post(supervise::supervise).delete(supervise::end_supervision),
         )
         .route("/api/tickets", get(routes::tickets))
-        .route("/api/tickets/{id}", get(routes::ticket))
+        .route(
+            "/api/tickets/{id}",
+            get(routes::ticket).patch(ticket_edits::patch_ticket),
+        )
+        .route(
+            "/api/tickets/{id}/notes",
+            post(ticket_edits::add_note).layer(DefaultBodyLimit::max(ticket_edits::MAX_NOTE_BODY)),
+        )
         .route("/api/tickets/{id}/recording", get(routes::recording))
         .route("/api/tickets/{id}/history", get(routes::history))
         .route("/api/queues", get(agents::queues))
@@ -146,6 +170,19 @@ pub fn router(state: ApiState) -> Router {
             get(agents::agent).patch(agents::patch_agent),
         )
         .route("/api/events", get(events::events))
+        .route("/desk", get(desk::page))
+        .route("/desk/desk.js", get(desk::script))
+        .route("/desk/desk.css", get(desk::style))
+        .route("/api/desk/login", post(desk::login))
+        .route("/api/desk/logout", post(desk::logout))
+        .route("/api/desk/ws", get(desk::socket))
+        .route(
+            "/api/desk/calls/{call}/answer",
+            post(desk::answer).layer(DefaultBodyLimit::max(desk::MAX_SDP_BODY)),
+        )
+        .route("/api/desk/calls/{call}/decline", post(desk::decline))
+        .route("/api/desk/calls/{call}/hangup", post(desk::hangup))
+        .route("/api/desk/calls/{call}/transfer", post(desk::transfer))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)

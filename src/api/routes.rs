@@ -75,7 +75,7 @@ pub(super) async fn tickets(
     }))
 }
 
-fn ticket_id(id: Result<Path<String>, PathRejection>) -> Result<TicketId, ApiError> {
+pub(super) fn ticket_id(id: Result<Path<String>, PathRejection>) -> Result<TicketId, ApiError> {
     let Path(raw) = id?;
     raw.parse::<i64>()
         .map(TicketId)

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, watch};
 use tracing::warn;
 
+use crate::acd::desk::DeskHub;
 use crate::acd::service::AcdHandle;
 use crate::config::Config;
 use crate::dialplan::Routes;
@@ -70,6 +71,8 @@ pub struct CallServices {
     pub http_base: String,
     /// Commands to live calls from the API (supervision).
     pub controls: CallControls,
+    /// Browser agents: presence, rings and signalling of their desks.
+    pub desk: DeskHub,
 }
 
 /// The SIP event channel of every live call, by key. Shared, so a call task can route the
@@ -86,7 +89,8 @@ impl LegRoutes {
         self.routes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn insert(&self, key: CallKey, tx: mpsc::Sender<SipEvent>) {
+    /// Routes `key`'s events to `tx` (the manager for incoming calls; tests for fake owners).
+    pub(crate) fn insert(&self, key: CallKey, tx: mpsc::Sender<SipEvent>) {
         self.lock().insert(key, tx);
     }
 
@@ -96,6 +100,45 @@ impl LegRoutes {
 
     fn remove(&self, key: CallKey) {
         self.lock().remove(&key);
+    }
+
+    /// Hands `event` to the task that owns `key`, from outside the SIP endpoint (the browser
+    /// desk's legs). Never waits: a full queue gets the event delivered late by a spawned
+    /// send. `Ended` forgets the route. False when nobody owns `key` any more.
+    pub fn deliver(&self, key: CallKey, event: SipEvent) -> bool {
+        self.deliver_all(key, vec![event])
+    }
+
+    /// [`LegRoutes::deliver`] for events that must arrive in this order (e.g. `Rejected`
+    /// then `Ended`): once one has to wait, the rest wait behind it.
+    pub fn deliver_all(&self, key: CallKey, events: Vec<SipEvent>) -> bool {
+        let Some(tx) = self.get(key) else {
+            return false;
+        };
+        if events.iter().any(|e| matches!(e, SipEvent::Ended(_))) {
+            self.remove(key);
+        }
+        let mut events = events.into_iter();
+        while let Some(event) = events.next() {
+            match tx.try_send(event) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(event)) => {
+                    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                        return false;
+                    };
+                    runtime.spawn(async move {
+                        for event in std::iter::once(event).chain(events) {
+                            if tx.send(event).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                    return true;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return false,
+            }
+        }
+        true
     }
 
     /// A fresh key for an outgoing leg whose events go to `owner`'s channel.

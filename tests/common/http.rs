@@ -1,4 +1,4 @@
-//! A tiny blocking HTTP/1.1 client (GET, and requests with a JSON body) over `std::net::TcpStream`, enough for the voxdesk API
+//! A tiny blocking HTTP/1.1 client over `std::net::TcpStream`, enough for the voxdesk API
 //! in tests. Hand-written so the tests need no HTTP client crate (and no async runtime).
 
 use std::io::{self, Read, Write};
@@ -28,38 +28,63 @@ impl HttpResponse {
 
 /// `GET path` on `addr` with `Connection: close`.
 pub fn get(addr: SocketAddr, path: &str) -> io::Result<HttpResponse> {
-    let mut stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut raw = Vec::new();
-    stream.take(MAX_RESPONSE).read_to_end(&mut raw)?;
-    parse_response(&raw)
+    request(addr, "GET", path, None)
 }
 
-/// `method path` on `addr` with a JSON `body` (if any) and `Connection: close`.
-pub fn send_json(
+/// `method path` on `addr` with an optional JSON body and `Connection: close`.
+pub fn request(
     addr: SocketAddr,
     method: &str,
     path: &str,
-    body: Option<&str>,
+    json: Option<&str>,
 ) -> io::Result<HttpResponse> {
     let mut stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    let body = body.unwrap_or("");
+    let body = match json {
+        Some(json) => format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}",
+            json.len()
+        ),
+        None => "\r\n".to_owned(),
+    };
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\n{body}"
     )?;
+    // Some servers (chromedriver) keep the connection open despite `Connection: close`, so
+    // reading stops once the Content-Length is in.
     let mut raw = Vec::new();
-    stream.take(MAX_RESPONSE).read_to_end(&mut raw)?;
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&chunk[..n]);
+        if raw.len() as u64 > MAX_RESPONSE {
+            return Err(bad("response too large"));
+        }
+        if complete(&raw) {
+            break;
+        }
+    }
     parse_response(&raw)
+}
+
+/// Whether `raw` holds the whole response by its Content-Length (false without one).
+fn complete(raw: &[u8]) -> bool {
+    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let length = head.split("\r\n").find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse::<usize>().ok())?
+    });
+    length.is_some_and(|length| raw.len() >= split + 4 + length)
 }
 
 fn bad(what: &str) -> io::Error {

@@ -12,6 +12,7 @@ pub mod dtmf_pcap;
 pub mod http;
 pub mod sipp;
 pub mod speech;
+pub mod webdriver;
 
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -301,7 +302,7 @@ impl Voxdesk {
 
     /// `method path` with a JSON body on the HTTP API.
     pub fn send_json(&self, method: &str, path: &str, body: Option<&str>) -> HttpResponse {
-        http::send_json(self.http, method, path, body)
+        http::request(self.http, method, path, body)
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
