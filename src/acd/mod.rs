@@ -11,6 +11,8 @@
 //!
 //! Agents and queues come from the agents file ([`mod@file`], `dialplans/agents.yaml`);
 //! `voxdesk agents passwd` ([`mod@passwd`]) swaps a clear-text password for digest hashes.
+//! The API changes agents and queues at run time on top of the file ([`directory`]: the file
+//! plus the changes stored in the ticket database); [`Acd::set_directory`] applies a new one.
 //!
 //! Why each strategy exists:
 //! - `ring-all`: small teams; every free phone rings, so the fastest answer wins.
@@ -21,6 +23,7 @@
 //!   priority callers are still served first.
 
 pub mod agent;
+pub mod directory;
 mod distributor;
 pub mod file;
 mod file_error;
@@ -30,6 +33,8 @@ pub mod service;
 mod snapshot;
 mod strategy;
 
+#[cfg(test)]
+mod directory_tests;
 #[cfg(test)]
 mod file_tests;
 #[cfg(test)]
