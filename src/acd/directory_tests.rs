@@ -429,3 +429,147 @@ fn agents_of_queues_the_file_dropped_lose_them() {
     let newer = parse_str("queues:\n  - name: new\n", "t").unwrap();
     assert_eq!(users(&apply(&newer, &overlay)), [("carol", vec!["new"])]);
 }
+
+mod live {
+    //! The ACD following directory changes, with a fake clock.
+
+    use std::time::{Duration, Instant};
+
+    use super::super::{Acd, AcdAction, AgentState, CallId, CallerInfo, EnqueueError};
+    use super::parse_str;
+
+    fn file(yaml: &str) -> super::AgentsFile {
+        parse_str(yaml, "t").unwrap()
+    }
+
+    const TEAM: &str = "\
+queues:
+  - name: q
+    ring_timeout: 10
+agents:
+  - {user: alice, password: x, queues: [q]}
+  - {user: bob, password: x, queues: [q]}
+";
+
+    fn actions(acd: &mut Acd) -> Vec<AcdAction> {
+        std::iter::from_fn(|| acd.poll_action()).collect()
+    }
+
+    fn ring(call: u64, users: &[&str]) -> AcdAction {
+        AcdAction::Ring {
+            call: CallId(call),
+            users: users.iter().map(|u| u.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn added_agents_start_offline_and_kept_ones_keep_their_state() {
+        let t0 = Instant::now();
+        let mut acd = Acd::new(&file(TEAM), t0);
+        acd.agent_online("alice", t0).unwrap();
+        let more = format!("{TEAM}  - {{user: carol, password: x, queues: [q], name: Carol}}\n");
+        acd.set_directory(&file(&more), t0);
+        assert_eq!(acd.agent_state("alice"), Some(&AgentState::Available));
+        assert_eq!(acd.agent_state("carol"), Some(&AgentState::Offline));
+        acd.agent_online("carol", t0).unwrap();
+        let snapshot = acd.snapshot(t0);
+        assert_eq!(snapshot.queues[0].agents.available, 2);
+        assert_eq!(snapshot.agents[2].name, "Carol");
+    }
+
+    #[test]
+    fn a_removed_agent_stops_ringing_and_the_call_moves_on() {
+        let t0 = Instant::now();
+        let mut acd = Acd::new(&file(TEAM), t0);
+        acd.agent_online("alice", t0).unwrap();
+        acd.enqueue(CallId(1), "q", CallerInfo::default(), t0)
+            .unwrap();
+        assert_eq!(actions(&mut acd), [ring(1, &["alice"])]);
+        acd.agent_online("bob", t0).unwrap();
+        let without_alice = TEAM.replace("  - {user: alice, password: x, queues: [q]}\n", "");
+        acd.set_directory(&file(&without_alice), t0);
+        let stop = AcdAction::StopRinging {
+            call: CallId(1),
+            users: vec!["alice".into()],
+        };
+        assert_eq!(actions(&mut acd), [stop, ring(1, &["bob"])]);
+        assert_eq!(acd.agent_state("alice"), None);
+        assert!(acd.answered(CallId(1), "alice", t0).is_err());
+        let offline: Vec<_> = std::iter::from_fn(|| acd.poll_event())
+            .filter(|e| e.user == "alice" && e.to == AgentState::Offline)
+            .collect();
+        assert_eq!(offline.len(), 1);
+    }
+
+    #[test]
+    fn a_deleted_queue_keeps_its_callers_until_they_leave() {
+        let t0 = Instant::now();
+        let two_queues = format!("{TEAM}  - {{user: carol, password: x, queues: [other]}}\n")
+            .replace(
+                "queues:\n  - name: q\n",
+                "queues:\n  - name: other\n  - name: q\n",
+            );
+        let mut acd = Acd::new(&file(&two_queues), t0);
+        acd.agent_online("alice", t0).unwrap();
+        acd.agent_online("carol", t0).unwrap();
+        acd.pause("alice", "break", t0).unwrap();
+        acd.enqueue(CallId(1), "q", CallerInfo::default(), t0)
+            .unwrap();
+        // `q` goes, and `other` moves in front of nothing: indices shift under the caller.
+        let only_other = "queues:\n  - name: other\nagents:\n  - {user: alice, password: x}\n  \
+                          - {user: carol, password: x, queues: [other]}\n";
+        acd.set_directory(&file(only_other), t0);
+        assert_eq!(
+            acd.enqueue(CallId(2), "q", CallerInfo::default(), t0),
+            Err(EnqueueError::UnknownQueue("q".into()))
+        );
+        let names: Vec<_> = acd
+            .snapshot(t0)
+            .queues
+            .into_iter()
+            .map(|q| q.name)
+            .collect();
+        assert_eq!(names, ["other"]);
+        actions(&mut acd);
+        // Its former member still serves the waiting caller.
+        acd.unpause("alice", t0).unwrap();
+        assert_eq!(actions(&mut acd), [ring(1, &["alice"])]);
+        acd.answered(CallId(1), "alice", t0).unwrap();
+        acd.call_ended(CallId(1), t0).unwrap();
+        actions(&mut acd);
+        assert_eq!(
+            acd.queues.len(),
+            1,
+            "the retired queue is gone with its last call"
+        );
+        // Wrap-up came from the retired queue's settings (10 s default).
+        assert!(matches!(
+            acd.agent_state("alice"),
+            Some(AgentState::WrapUp { .. })
+        ));
+        acd.enqueue(CallId(3), "other", CallerInfo::default(), t0)
+            .unwrap();
+        assert_eq!(actions(&mut acd), [ring(3, &["carol"])]);
+    }
+
+    #[test]
+    fn queue_settings_apply_from_the_next_ring() {
+        let t0 = Instant::now();
+        let mut acd = Acd::new(&file(TEAM), t0);
+        acd.agent_online("alice", t0).unwrap();
+        acd.agent_online("bob", t0).unwrap();
+        acd.enqueue(CallId(1), "q", CallerInfo::default(), t0)
+            .unwrap();
+        acd.set_directory(
+            &file(&TEAM.replace("ring_timeout: 10", "ring_timeout: 30")),
+            t0,
+        );
+        assert_eq!(acd.poll_timeout(), Some(t0 + Duration::from_secs(10)));
+        acd.handle_timeout(t0 + Duration::from_secs(10));
+        assert_eq!(
+            acd.poll_timeout(),
+            Some(t0 + Duration::from_secs(40)),
+            "the next ring uses the new timeout"
+        );
+    }
+}
