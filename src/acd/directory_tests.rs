@@ -339,8 +339,11 @@ fn queue_changes_keep_what_is_not_given() {
     assert_eq!((sales.max_misses, sales.max_waiting), (3, 50));
 }
 
+/// Stored rows of one table: key, and the body or `None` for a deletion.
+type Rows = Vec<(String, Option<String>)>;
+
 /// The rows a store would hold after `planned` changes: last write per key wins.
-fn rows(planned: &[Planned]) -> (Vec<(String, Option<String>)>, Vec<(String, Option<String>)>) {
+fn rows(planned: &[Planned]) -> (Rows, Rows) {
     let mut agents = BTreeMap::new();
     let mut queues = BTreeMap::new();
     for p in planned {

@@ -237,7 +237,11 @@ async fn run(
             }
             alive = changed => {
                 if alive {
-                    follow_directory(&mut acd, &mut directory);
+                    // `changed` marked the value seen: apply it without asking again.
+                    if let Some(rx) = directory.as_mut() {
+                        let file = rx.borrow_and_update().clone();
+                        set_directory(&mut acd, &file);
+                    }
                 } else {
                     // The publisher is gone: the directory stays as it is.
                     directory = None;
@@ -268,13 +272,17 @@ fn follow_directory(acd: &mut Acd, directory: &mut Option<watch::Receiver<Arc<Ag
     let Some(rx) = directory.as_mut() else { return };
     if rx.has_changed().unwrap_or(false) {
         let file = rx.borrow_and_update().clone();
-        info!(
-            agents = file.agents.len(),
-            queues = file.queues.len(),
-            "ACD follows the new directory"
-        );
-        acd.set_directory(&file, Instant::now());
+        set_directory(acd, &file);
     }
+}
+
+fn set_directory(acd: &mut Acd, file: &AgentsFile) {
+    info!(
+        agents = file.agents.len(),
+        queues = file.queues.len(),
+        "ACD follows the new directory"
+    );
+    acd.set_directory(file, Instant::now());
 }
 
 fn apply(

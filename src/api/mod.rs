@@ -10,12 +10,15 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod agents;
+mod directory;
 mod error;
 mod events;
 mod routes;
 
 #[cfg(test)]
 mod acd_tests;
+#[cfg(test)]
+mod directory_tests;
 #[cfg(test)]
 mod tests;
 
@@ -34,6 +37,7 @@ use crate::metrics::{self, Metrics};
 use crate::tickets::TicketStore;
 
 pub use agents::MAX_REASON_CHARS;
+pub use directory::LiveDirectory;
 pub use error::ApiError;
 pub use events::{MAX_EVENT_CLIENTS, SEND_TIMEOUT};
 
@@ -82,6 +86,8 @@ pub struct ApiState {
     pub acd: Option<AcdHandle>,
     /// Event websockets open at once; beyond them the answer is 503 with Retry-After.
     pub event_clients: Arc<tokio::sync::Semaphore>,
+    /// Agents and queues the API may change; without it those writes answer 503.
+    pub directory: Option<Arc<LiveDirectory>>,
 }
 
 /// Default for [`ApiState::in_flight`].
@@ -98,6 +104,15 @@ impl ApiState {
             in_flight: Arc::new(tokio::sync::Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
             acd: None,
             event_clients: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_CLIENTS)),
+            directory: None,
+        }
+    }
+
+    /// The same state managing agents and queues through `directory`.
+    pub fn with_directory(self, directory: LiveDirectory) -> Self {
+        Self {
+            directory: Some(Arc::new(directory)),
+            ..self
         }
     }
 
@@ -121,12 +136,25 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/tickets/{id}", get(routes::ticket))
         .route("/api/tickets/{id}/recording", get(routes::recording))
         .route("/api/tickets/{id}/history", get(routes::history))
-        .route("/api/queues", get(agents::queues))
-        .route("/api/queues/{name}", get(agents::queue))
-        .route("/api/agents", get(agents::agents))
+        .route(
+            "/api/queues",
+            get(agents::queues).post(directory::create_queue),
+        )
+        .route(
+            "/api/queues/{name}",
+            get(agents::queue)
+                .patch(directory::update_queue)
+                .delete(directory::delete_queue),
+        )
+        .route(
+            "/api/agents",
+            get(agents::agents).post(directory::create_agent),
+        )
         .route(
             "/api/agents/{user}",
-            get(agents::agent).patch(agents::patch_agent),
+            get(agents::agent)
+                .patch(agents::patch_agent)
+                .delete(directory::delete_agent),
         )
         .route("/api/events", get(events::events))
         .fallback(routes::not_found)
