@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{error, info};
 
 use crate::acd::desk::DeskHub;
+use crate::acd::directory::{decode_overlay, Directory};
 use crate::acd::service::AcdHandle;
 use crate::acd::AgentsFile;
 use crate::api::{self, ApiState};
@@ -232,18 +233,58 @@ fn registrar(config: &Config, agents: &AgentsFile) -> Result<Registrar, ServerEr
         challenge_algorithms: challenge,
         ..RegistrarConfig::default()
     });
-    registrar.set_accounts(
-        agents
-            .agents
-            .iter()
-            .map(|a| Account {
-                user: a.user.clone(),
-                ha1_md5: a.ha1(Algorithm::Md5, &agents.realm),
-                ha1_sha256: a.ha1(Algorithm::Sha256, &agents.realm),
-            })
-            .collect(),
-    );
+    registrar.set_accounts(accounts(agents));
     Ok(registrar)
+}
+
+/// The registrar's accounts for a directory: each agent's digest hashes.
+fn accounts(agents: &AgentsFile) -> Vec<Account> {
+    agents
+        .agents
+        .iter()
+        .map(|a| Account {
+            user: a.user.clone(),
+            ha1_md5: a.ha1(Algorithm::Md5, &agents.realm),
+            ha1_sha256: a.ha1(Algorithm::Sha256, &agents.realm),
+        })
+        .collect()
+}
+
+/// The agents file with the API's stored changes on top (`acd::directory`); a stored row that
+/// cannot be read back is left out with a warning.
+fn load_directory(tickets: &TicketStore, base: AgentsFile) -> Result<Directory, ServerError> {
+    let stored = tickets
+        .directory_blocking()
+        .map_err(|e| ServerError::Data(e.to_string()))?;
+    let (overlay, problems) = decode_overlay(&base.realm, stored.agents, stored.queues);
+    for problem in problems {
+        tracing::warn!(%problem, "agents and queues from the API");
+    }
+    let directory = Directory::new(base, overlay);
+    let effective = directory.effective();
+    info!(
+        agents = effective.agents.len(),
+        queues = effective.queues.len(),
+        "directory: agents file + stored changes"
+    );
+    Ok(directory)
+}
+
+/// Tells the registrar each new directory's accounts (the ACD follows the same `watch`).
+async fn follow_accounts(
+    mut directory: watch::Receiver<Arc<AgentsFile>>,
+    sip: mpsc::Sender<transport::SipCommand>,
+) {
+    while directory.changed().await.is_ok() {
+        let accounts = accounts(&directory.borrow_and_update());
+        if sip
+            .send(transport::SipCommand::SetAccounts(accounts))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
 }
 
 /// Runs until a termination signal, then drains.
@@ -255,7 +296,9 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let tickets = TicketStore::open(&data.join("tickets.db"))
         .map_err(|e| ServerError::Data(e.to_string()))?;
     let dialplans = load_routes(&config.dialplan)?;
-    let agents = load_agents(&config)?;
+    let directory = load_directory(&tickets, load_agents(&config)?)?;
+    let agents = directory.effective().clone();
+    let (directory_tx, directory_rx) = watch::channel(Arc::new(agents.clone()));
     let (low, high) = parse_port_range(&config.media.rtp_ports)
         .map_err(|e| ServerError::Config(e.to_string()))?;
 
@@ -290,10 +333,8 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         timers: config.sip_timers(),
     });
     endpoint.set_registrar(registrar(&config, &agents)?);
-    let acd = AcdHandle::start(&agents);
+    let acd = AcdHandle::follow(directory_rx.clone());
     let controls = call::CallControls::default();
-    // Held until the server stops: the desk reads the current agents through it.
-    let (directory_tx, directory) = watch::channel(Arc::new(agents.clone()));
     let legs = call::LegRoutes::default();
     let desk = DeskHub::new(
         acd.clone(),
@@ -301,7 +342,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         WebrtcConfig {
             bind_ip: advertised_ip,
         },
-        directory,
+        directory_rx.clone(),
     );
     let (event_tx, event_rx) = mpsc::channel(config.limits.sip_queue);
     let (cmd_tx, cmd_rx) = mpsc::channel(config.limits.sip_queue);
@@ -341,12 +382,14 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         drain_rx,
     ));
     tokio::spawn(call::run_manager(event_rx, services.clone()));
+    tokio::spawn(follow_accounts(directory_rx, services.sip.clone()));
 
     let draining_flag = Arc::new(AtomicBool::new(false));
     let mut state = ApiState::new(tickets.clone(), Arc::new(registry.clone()))
         .with_acd(acd.clone())
         .with_controls(controls)
-        .with_desk(desk);
+        .with_desk(desk)
+        .with_directory(api::LiveDirectory::new(directory, directory_tx));
     state.draining = draining_flag.clone();
     state.in_flight = Arc::new(tokio::sync::Semaphore::new(
         services.config.limits.http_in_flight,
@@ -379,7 +422,6 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let _ = http_stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(2), http_task).await;
     sip_task.abort();
-    drop(directory_tx);
     info!("voxdesk stopped");
     Ok(())
 }
@@ -406,5 +448,33 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn each_new_directory_sets_the_registrars_accounts() {
+        let file = |yaml: &str| Arc::new(crate::acd::parse_str(yaml, "t").unwrap());
+        let (tx, rx) = watch::channel(file("agents:\n  - {user: alice, password: x}\n"));
+        let (sip, mut commands) = mpsc::channel(4);
+        let follower = tokio::spawn(follow_accounts(rx, sip));
+        tx.send_replace(file(
+            "realm: r\nagents:\n  - {user: alice, password: x}\n  - {user: bob, password: y}\n",
+        ));
+        let Some(transport::SipCommand::SetAccounts(accounts)) = commands.recv().await else {
+            panic!("no SetAccounts");
+        };
+        let users: Vec<_> = accounts.iter().map(|a| a.user.as_str()).collect();
+        assert_eq!(users, ["alice", "bob"]);
+        let bob = &accounts[1];
+        assert_eq!(
+            bob.ha1_md5,
+            Some(crate::sip::auth::ha1(Algorithm::Md5, "bob", "r", "y"))
+        );
+        drop(tx);
+        follower.await.unwrap();
     }
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::agent::{AgentState, Events, LiveAgent};
-use super::file::{AgentsFile, Strategy};
+use super::file::{AgentsFile, Queue, Strategy};
 use super::queue::{Call, CallQueue, Phase};
 use super::strategy::{pick, qualified};
 use super::{AcdAction, AcdError, AgentEvent, CallId, CallerInfo, EnqueueError, Position};
@@ -26,15 +26,45 @@ pub struct Acd {
 impl Acd {
     /// Every agent starts offline.
     pub fn new(file: &AgentsFile, now: Instant) -> Self {
-        let agents = file
+        let mut acd = Acd {
+            agents: BTreeMap::new(),
+            queues: Vec::new(),
+            calls: HashMap::new(),
+            next_seq: 0,
+            actions: VecDeque::new(),
+            events: Events::default(),
+        };
+        acd.set_directory(file, now);
+        acd
+    }
+
+    /// Follows a changed directory without a restart. New agents start offline (the registrar
+    /// has no phone of theirs yet); a removed agent is taken offline (a ring in progress is
+    /// stopped, a connected call carries on) and out of every queue; kept agents keep their
+    /// state and counters. Queue settings apply from the next ring. A removed queue takes no
+    /// new callers, but the ones waiting in it stay, still offered to its former members,
+    /// until they are served or leave.
+    pub fn set_directory(&mut self, file: &AgentsFile, now: Instant) {
+        let removed: Vec<String> = self
             .agents
-            .iter()
-            .map(|a| {
-                let live = LiveAgent::new(a.user.clone(), a.name.clone(), a.skills.clone(), now);
-                (a.user.clone(), live)
-            })
+            .keys()
+            .filter(|user| file.agent(user).is_none())
+            .cloned()
             .collect();
-        let queues = file
+        for user in &removed {
+            self.leave_ringing(user);
+            if let Some(mut agent) = self.agents.remove(user) {
+                agent.set_state(AgentState::Offline, now, &mut self.events);
+            }
+        }
+        for a in &file.agents {
+            let live = self.agents.entry(a.user.clone()).or_insert_with(|| {
+                LiveAgent::new(a.user.clone(), String::new(), BTreeMap::new(), now)
+            });
+            live.name.clone_from(&a.name);
+            live.skills.clone_from(&a.skills);
+        }
+        let wanted = file
             .queues
             .iter()
             .map(|q| {
@@ -44,16 +74,78 @@ impl Acd {
                     .filter(|a| a.queues.contains(&q.name))
                     .map(|a| a.user.clone())
                     .collect();
-                CallQueue::new(q.clone(), members)
+                (q.clone(), members)
             })
             .collect();
-        Acd {
-            agents,
-            queues,
-            calls: HashMap::new(),
-            next_seq: 0,
-            actions: VecDeque::new(),
-            events: Events::default(),
+        self.regroup(wanted);
+        self.settle(now);
+    }
+
+    /// Rebuilds the queue list as `wanted` (settings and members, in order), keeping each
+    /// kept queue's callers and round-robin place; a queue no longer wanted stays, retired,
+    /// while calls still point at it. Calls' queue indices follow.
+    fn regroup(&mut self, wanted: Vec<(Queue, Vec<String>)>) {
+        let mut old: Vec<Option<CallQueue>> = std::mem::take(&mut self.queues)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut moved: Vec<Option<usize>> = vec![None; old.len()];
+        for (config, members) in wanted {
+            let at = old
+                .iter()
+                .position(|q| q.as_ref().is_some_and(|q| q.config.name == config.name));
+            let queue = match at.and_then(|i| old.get_mut(i)).and_then(Option::take) {
+                Some(mut queue) => {
+                    queue.config = config;
+                    queue.members = members;
+                    queue.retired = false;
+                    queue
+                }
+                None => CallQueue::new(config, members),
+            };
+            if let Some(slot) = at.and_then(|i| moved.get_mut(i)) {
+                *slot = Some(self.queues.len());
+            }
+            self.queues.push(queue);
+        }
+        for (i, queue) in old.into_iter().enumerate() {
+            let Some(mut queue) = queue else { continue };
+            if !self.calls.values().any(|c| c.queue == i) {
+                continue;
+            }
+            queue.retired = true;
+            let agents = &self.agents;
+            queue.members.retain(|user| agents.contains_key(user));
+            if let Some(slot) = moved.get_mut(i) {
+                *slot = Some(self.queues.len());
+            }
+            self.queues.push(queue);
+        }
+        for call in self.calls.values_mut() {
+            // Every queue a call points at was kept above.
+            call.queue = moved
+                .get(call.queue)
+                .copied()
+                .flatten()
+                .unwrap_or(usize::MAX);
+        }
+    }
+
+    /// Drops retired queues nobody uses any more.
+    fn prune_retired(&mut self) {
+        let unused_retired = self
+            .queues
+            .iter()
+            .enumerate()
+            .any(|(i, q)| q.retired && !self.calls.values().any(|c| c.queue == i));
+        if unused_retired {
+            let wanted = self
+                .queues
+                .iter()
+                .filter(|q| !q.retired)
+                .map(|q| (q.config.clone(), q.members.clone()))
+                .collect();
+            self.regroup(wanted);
         }
     }
 
@@ -140,7 +232,7 @@ impl Acd {
         let index = self
             .queues
             .iter()
-            .position(|q| q.config.name == queue)
+            .position(|q| q.config.name == queue && !q.retired)
             .ok_or_else(|| EnqueueError::UnknownQueue(queue.to_owned()))?;
         let target = &self.queues[index];
         if target.is_full() {
@@ -302,6 +394,7 @@ impl Acd {
                 }
             }
         }
+        self.prune_retired();
         self.settle(now);
         Ok(())
     }

@@ -27,6 +27,16 @@ pub const MAX_AGENTS: usize = 10_000;
 pub const MAX_QUEUES: usize = 1_000;
 /// Longest user, queue or skill name.
 pub const MAX_NAME_LEN: usize = 64;
+/// Allowed `ring_timeout`, seconds (inclusive), and the default.
+pub const RING_TIMEOUT_SECS: (u64, u64) = (1, 600);
+/// Allowed `max_misses` (inclusive).
+pub const MAX_MISSES: (u64, u64) = (1, 100);
+/// Allowed `wrap_up`, seconds (inclusive).
+pub const WRAP_UP_SECS: (u64, u64) = (0, 3600);
+/// Allowed `max_waiting` (inclusive).
+pub const MAX_WAITING: (u64, u64) = (1, 10_000);
+/// Allowed skill levels (inclusive).
+pub const SKILL_LEVEL: (u64, u64) = (1, 10);
 
 const TOP_KEYS: &[&str] = &["realm", "agents", "queues"];
 const AGENT_KEYS: &[&str] = &[
@@ -190,6 +200,22 @@ pub struct Queue {
     pub line: usize,
 }
 
+impl Queue {
+    /// A queue with the file's defaults (line 0: not from a file).
+    pub fn with_defaults(name: String) -> Queue {
+        Queue {
+            name,
+            strategy: Strategy::LongestIdle,
+            ring_timeout: Duration::from_secs(15),
+            max_misses: 3,
+            wrap_up: Duration::from_secs(10),
+            max_waiting: 50,
+            skills: BTreeMap::new(),
+            line: 0,
+        }
+    }
+}
+
 type Positioned = (usize, FileProblem);
 
 /// Reads and validates an agents file.
@@ -301,13 +327,7 @@ fn parse_agent(node: &Node, queues: &[Queue]) -> Result<Agent, Positioned> {
             .ok_or_else(|| expected(list_node, "queues", "a list"))?;
         for item in items {
             let queue = name(item, "queues", "queue name")?;
-            if !queues.iter().any(|q| q.name == queue) {
-                return Err((item.line, FileProblem::UnknownQueue(queue)));
-            }
-            if agent_queues.contains(&queue) {
-                return Err((item.line, FileProblem::RepeatedQueue(queue)));
-            }
-            agent_queues.push(queue);
+            add_member_queue(&mut agent_queues, queue, queues).map_err(|p| (item.line, p))?;
         }
     }
     Ok(Agent {
@@ -332,13 +352,21 @@ fn parse_queue(node: &Node) -> Result<Queue, Positioned> {
                 .ok_or_else(|| (s.line, FileProblem::UnknownStrategy(text.to_owned())))?
         }
     };
+    let d = Queue::with_defaults(String::new());
     Ok(Queue {
         name: name(name_node, "name", "queue name")?,
         strategy,
-        ring_timeout: number(map, "ring_timeout", 15, (1, 600)).map(Duration::from_secs)?,
-        max_misses: number(map, "max_misses", 3, (1, 100))? as u32,
-        wrap_up: number(map, "wrap_up", 10, (0, 3600)).map(Duration::from_secs)?,
-        max_waiting: number(map, "max_waiting", 50, (1, 10_000))? as usize,
+        ring_timeout: number(
+            map,
+            "ring_timeout",
+            d.ring_timeout.as_secs(),
+            RING_TIMEOUT_SECS,
+        )
+        .map(Duration::from_secs)?,
+        max_misses: number(map, "max_misses", d.max_misses.into(), MAX_MISSES)? as u32,
+        wrap_up: number(map, "wrap_up", d.wrap_up.as_secs(), WRAP_UP_SECS)
+            .map(Duration::from_secs)?,
+        max_waiting: number(map, "max_waiting", d.max_waiting as u64, MAX_WAITING)? as usize,
         skills: skills(map)?,
         line: node.line,
     })
@@ -365,7 +393,7 @@ fn skills(map: &[(Node, Node)]) -> Result<BTreeMap<String, u8>, Positioned> {
         .ok_or_else(|| expected(node, "skills", "a mapping"))?;
     for (key, _) in entries {
         let skill = name(key, "skills", "skill name")?;
-        let level = number(entries, &skill, 1, (1, 10))? as u8;
+        let level = number(entries, &skill, 1, SKILL_LEVEL)? as u8;
         skills.insert(skill, level);
     }
     Ok(skills)
@@ -444,25 +472,61 @@ pub fn is_valid_name(text: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
 }
 
-fn name(node: &Node, key: &str, what: &'static str) -> Result<String, Positioned> {
-    let text = string(node, key)?;
+/// `text` as a user (`what` = `user name`), queue or skill name.
+pub fn check_name(text: &str, what: &'static str) -> Result<String, FileProblem> {
     if !is_valid_name(text) {
-        let problem = FileProblem::BadName {
+        return Err(FileProblem::BadName {
             what,
             name: text.chars().take(80).collect(),
-        };
-        return Err((node.line, problem));
+        });
     }
     Ok(text.to_owned())
 }
 
-fn hex(node: &Node, key: &'static str, alg: Algorithm) -> Result<String, Positioned> {
-    let text = string(node, key)?;
+/// `text` as a stored digest hash for `alg`, lowercased; `key` names it in the error.
+pub fn check_hex(text: &str, key: &'static str, alg: Algorithm) -> Result<String, FileProblem> {
     let len = alg.hex_len();
     if text.len() != len || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err((node.line, FileProblem::BadHex { key, len }));
+        return Err(FileProblem::BadHex { key, len });
     }
     Ok(text.to_ascii_lowercase())
+}
+
+/// `value` of `key` within `(min, max)`.
+pub fn check_number(key: &str, value: u64, (min, max): (u64, u64)) -> Result<u64, FileProblem> {
+    if (min..=max).contains(&value) {
+        return Ok(value);
+    }
+    Err(FileProblem::OutOfRange {
+        key: key.to_owned(),
+        min,
+        max,
+        found: value.to_string(),
+    })
+}
+
+/// Adds `queue` to an agent's `member_of`: it must be one of `queues`, and only once.
+pub fn add_member_queue(
+    member_of: &mut Vec<String>,
+    queue: String,
+    queues: &[Queue],
+) -> Result<(), FileProblem> {
+    if !queues.iter().any(|q| q.name == queue) {
+        return Err(FileProblem::UnknownQueue(queue));
+    }
+    if member_of.contains(&queue) {
+        return Err(FileProblem::RepeatedQueue(queue));
+    }
+    member_of.push(queue);
+    Ok(())
+}
+
+fn name(node: &Node, key: &str, what: &'static str) -> Result<String, Positioned> {
+    check_name(string(node, key)?, what).map_err(|p| (node.line, p))
+}
+
+fn hex(node: &Node, key: &'static str, alg: Algorithm) -> Result<String, Positioned> {
+    check_hex(string(node, key)?, key, alg).map_err(|p| (node.line, p))
 }
 
 fn number(

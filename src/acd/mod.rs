@@ -13,6 +13,8 @@
 //!
 //! Agents and queues come from the agents file ([`mod@file`], `dialplans/agents.yaml`);
 //! `voxdesk agents passwd` ([`mod@passwd`]) swaps a clear-text password for digest hashes.
+//! The API changes agents and queues at run time on top of the file ([`directory`]: the file
+//! plus the changes stored in the ticket database); [`Acd::set_directory`] applies a new one.
 //!
 //! Why each strategy exists:
 //! - `ring-all`: small teams; every free phone rings, so the fastest answer wins.
@@ -25,6 +27,7 @@
 pub mod agent;
 pub mod desk;
 mod desk_state;
+pub mod directory;
 mod distributor;
 pub mod file;
 mod file_error;
@@ -36,6 +39,8 @@ mod strategy;
 
 #[cfg(test)]
 mod desk_tests;
+#[cfg(test)]
+mod directory_tests;
 #[cfg(test)]
 mod file_tests;
 #[cfg(test)]

@@ -19,6 +19,9 @@ pub(crate) struct CallQueue {
     pub members: Vec<String>,
     /// Index into `members` where round-robin looks first.
     pub next_member: usize,
+    /// Deleted from the directory while callers still used it: it takes no new callers and
+    /// goes when its last call ends.
+    pub retired: bool,
     /// Callers not yet connected, in service order.
     waiting: Vec<(OrderKey, CallId)>,
 }
@@ -29,6 +32,7 @@ impl CallQueue {
             config,
             members,
             next_member: 0,
+            retired: false,
             waiting: Vec::new(),
         }
     }

@@ -3,15 +3,20 @@
 //! timer, and hands its actions to the call they concern. Agent state changes go out on a
 //! broadcast channel (for the API's event stream) and into the metrics.
 //!
+//! Started with [`AcdHandle::follow`], the task also follows the live directory (a `watch` of
+//! the effective agents file): a new value is applied before the next request is handled, so
+//! whoever published it and then asks the ACD anything sees the change.
+//!
 //! Each queued caller gives the ACD a bounded notice channel; a caller that stopped reading
 //! it loses position updates, never a ring (a ring that cannot be delivered counts as failed,
 //! so the next agent gets it).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
 use super::{
@@ -85,10 +90,21 @@ pub struct AcdGone;
 impl AcdHandle {
     /// Starts the ACD task for these agents and queues.
     pub fn start(file: &AgentsFile) -> AcdHandle {
+        Self::spawn(file, None)
+    }
+
+    /// Starts the ACD task on the directory's current value and follows its changes
+    /// ([`Acd::set_directory`]) until the sender is dropped.
+    pub fn follow(mut directory: watch::Receiver<Arc<AgentsFile>>) -> AcdHandle {
+        let file = directory.borrow_and_update().clone();
+        Self::spawn(&file, Some(directory))
+    }
+
+    fn spawn(file: &AgentsFile, directory: Option<watch::Receiver<Arc<AgentsFile>>>) -> AcdHandle {
         let (requests, rx) = mpsc::channel(REQUEST_QUEUE);
         let (changes, _) = broadcast::channel(EVENT_BACKLOG);
         let acd = Acd::new(file, Instant::now());
-        tokio::spawn(run(acd, rx, changes.clone()));
+        tokio::spawn(run(acd, rx, changes.clone(), directory));
         AcdHandle { requests, changes }
     }
 
@@ -196,6 +212,7 @@ async fn run(
     mut acd: Acd,
     mut requests: mpsc::Receiver<Request>,
     changes: broadcast::Sender<AgentChange>,
+    mut directory: Option<watch::Receiver<Arc<AgentsFile>>>,
 ) {
     let mut callers: HashMap<CallId, mpsc::Sender<QueueNotice>> = HashMap::new();
     loop {
@@ -206,10 +223,29 @@ async fn run(
                 None => std::future::pending().await,
             }
         };
+        let changed = async {
+            match directory.as_mut() {
+                Some(rx) => rx.changed().await.is_ok(),
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             request = requests.recv() => {
                 let Some(request) = request else { return };
+                follow_directory(&mut acd, &mut directory);
                 apply(&mut acd, request, &mut callers, Instant::now());
+            }
+            alive = changed => {
+                if alive {
+                    // `changed` marked the value seen: apply it without asking again.
+                    if let Some(rx) = directory.as_mut() {
+                        let file = rx.borrow_and_update().clone();
+                        set_directory(&mut acd, &file);
+                    }
+                } else {
+                    // The publisher is gone: the directory stays as it is.
+                    directory = None;
+                }
             }
             _ = sleep => acd.handle_timeout(Instant::now()),
         }
@@ -229,6 +265,24 @@ async fn run(
             let _ = changes.send(change);
         }
     }
+}
+
+/// Applies a directory published since the last look.
+fn follow_directory(acd: &mut Acd, directory: &mut Option<watch::Receiver<Arc<AgentsFile>>>) {
+    let Some(rx) = directory.as_mut() else { return };
+    if rx.has_changed().unwrap_or(false) {
+        let file = rx.borrow_and_update().clone();
+        set_directory(acd, &file);
+    }
+}
+
+fn set_directory(acd: &mut Acd, file: &AgentsFile) {
+    info!(
+        agents = file.agents.len(),
+        queues = file.queues.len(),
+        "ACD follows the new directory"
+    );
+    acd.set_directory(file, Instant::now());
 }
 
 fn apply(

@@ -74,6 +74,8 @@ impl Acd {
             .queues
             .iter()
             .enumerate()
+            // A retired queue is gone from the directory; only its last callers keep it.
+            .filter(|(_, q)| !q.retired)
             .map(|(index, q)| {
                 let longest_wait = self
                     .calls

@@ -1,6 +1,7 @@
 //! The ACD over HTTP: queues, agents, pausing and unpausing agents, and the ACD's gauges for
-//! `/metrics`. A read model only: every answer comes from one [`AcdSnapshot`] taken for the
-//! request; nothing is cached or stored here.
+//! `/metrics`. Every answer comes from one [`AcdSnapshot`] taken for the request, with the
+//! agent's queues and skills and the queue's settings from the live directory when the API
+//! manages one; changes to agents and queues themselves are `super::directory`'s.
 
 use std::time::{Duration, Instant};
 
@@ -9,9 +10,12 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::directory::{self, Profile, Settings};
 use super::error::ApiError;
 use super::ApiState;
+use crate::acd::directory::AgentFields;
 use crate::acd::service::{age, AcdGone, AcdHandle};
+use crate::acd::AgentsFile;
 use crate::acd::{AcdError, AcdSnapshot, AgentSnapshot, AgentState, QueueSnapshot, StateCounts};
 use crate::metrics::{GaugeFamily, Metrics};
 
@@ -76,11 +80,14 @@ pub(super) struct QueueView {
     waiting: usize,
     longest_wait_ms: u64,
     agents: CountsView,
+    #[serde(flatten)]
+    settings: Option<Settings>,
 }
 
-impl From<QueueSnapshot> for QueueView {
-    fn from(q: QueueSnapshot) -> Self {
+impl QueueView {
+    pub(super) fn new(q: QueueSnapshot, directory: Option<&AgentsFile>) -> Self {
         QueueView {
+            settings: directory.and_then(|d| d.queue(&q.name)).map(Settings::from),
             name: q.name,
             strategy: q.strategy.name(),
             waiting: q.waiting,
@@ -102,10 +109,15 @@ pub(super) struct AgentView {
     misses: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
+    #[serde(flatten)]
+    profile: Option<Profile>,
 }
 
 impl AgentView {
-    fn new(agent: AgentSnapshot, taken: Instant) -> Self {
+    fn new(agent: AgentSnapshot, taken: Instant, directory: Option<&AgentsFile>) -> Self {
+        let profile = directory
+            .and_then(|d| d.agent(&agent.user))
+            .map(Profile::from);
         let state = agent.state.name();
         let reason = match agent.state {
             AgentState::Paused { reason } => Some(reason),
@@ -119,8 +131,19 @@ impl AgentView {
             calls_taken: agent.calls_taken,
             misses: agent.misses,
             reason,
+            profile,
         }
     }
+}
+
+/// One agent as `GET /api/agents/{user}` shows it.
+pub(super) async fn agent_view(state: &ApiState, user: &str) -> Result<AgentView, ApiError> {
+    let (agent, taken) = find_agent(handle(state)?, user).await?;
+    Ok(AgentView::new(
+        agent,
+        taken,
+        directory::current(state).as_deref(),
+    ))
 }
 
 fn millis(d: Duration) -> u64 {
@@ -182,8 +205,13 @@ pub(super) struct QueuesBody {
 
 pub(super) async fn queues(State(state): State<ApiState>) -> Result<Json<QueuesBody>, ApiError> {
     let (snapshot, _) = snapshot(handle(&state)?).await?;
+    let directory = directory::current(&state);
     Ok(Json(QueuesBody {
-        queues: snapshot.queues.into_iter().map(QueueView::from).collect(),
+        queues: snapshot
+            .queues
+            .into_iter()
+            .map(|q| QueueView::new(q, directory.as_deref()))
+            .collect(),
         totals: Totals::from_metrics(state.metrics),
     }))
 }
@@ -194,11 +222,12 @@ pub(super) async fn queue(
 ) -> Result<Json<QueueView>, ApiError> {
     let Path(name) = name?;
     let (snapshot, _) = snapshot(handle(&state)?).await?;
+    let directory = directory::current(&state);
     snapshot
         .queues
         .into_iter()
         .find(|q| q.name == name)
-        .map(|q| Json(q.into()))
+        .map(|q| Json(QueueView::new(q, directory.as_deref())))
         .ok_or_else(|| ApiError::not_found(format!("no queue {name:?}")))
 }
 
@@ -209,10 +238,11 @@ pub(super) struct AgentsBody {
 
 pub(super) async fn agents(State(state): State<ApiState>) -> Result<Json<AgentsBody>, ApiError> {
     let (snapshot, taken) = snapshot(handle(&state)?).await?;
+    let directory = directory::current(&state);
     let agents = snapshot
         .agents
         .into_iter()
-        .map(|a| AgentView::new(a, taken))
+        .map(|a| AgentView::new(a, taken, directory.as_deref()))
         .collect();
     Ok(Json(AgentsBody { agents }))
 }
@@ -232,8 +262,7 @@ pub(super) async fn agent(
     user: Result<Path<String>, PathRejection>,
 ) -> Result<Json<AgentView>, ApiError> {
     let Path(user) = user?;
-    let (agent, taken) = find_agent(handle(&state)?, &user).await?;
-    Ok(Json(AgentView::new(agent, taken)))
+    Ok(Json(agent_view(&state, &user).await?))
 }
 
 /// The state an agent (or a supervisor) asks for.
@@ -244,21 +273,39 @@ pub(super) enum Wanted {
     Available,
 }
 
-/// Body of `PATCH /api/agents/{user}`.
-#[derive(Debug, Deserialize)]
+/// Body of `PATCH /api/agents/{user}`: a state change, profile fields, or both (the profile
+/// first).
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AgentPatch {
-    state: Wanted,
+    state: Option<Wanted>,
     reason: Option<String>,
+    name: Option<String>,
+    password: Option<String>,
+    ha1: Option<String>,
+    ha1_sha256: Option<String>,
+    queues: Option<Vec<String>>,
+    skills: Option<std::collections::BTreeMap<String, u64>>,
 }
 
 impl AgentPatch {
+    fn profile(&mut self) -> AgentFields {
+        AgentFields {
+            name: self.name.take(),
+            password: self.password.take(),
+            ha1: self.ha1.take(),
+            ha1_sha256: self.ha1_sha256.take(),
+            queues: self.queues.take(),
+            skills: self.skills.take(),
+        }
+    }
+
     /// The pause reason to record, or why the patch is refused.
     fn reason(&self) -> Result<&str, ApiError> {
         let Some(reason) = &self.reason else {
             return Ok(DEFAULT_REASON);
         };
-        if self.state != Wanted::Paused {
+        if self.state != Some(Wanted::Paused) {
             return Err(ApiError::unprocessable(
                 "a reason goes only with \"paused\"",
             ));
@@ -286,11 +333,22 @@ pub(super) async fn patch_agent(
     patch: Result<Json<AgentPatch>, JsonRejection>,
 ) -> Result<Json<AgentView>, ApiError> {
     let Path(user) = user?;
-    let Json(patch) = patch?;
-    let reason = patch.reason()?;
+    let Json(mut patch) = patch?;
+    let reason = patch.reason()?.to_owned();
+    let profile = patch.profile();
     let acd = handle(&state)?;
+    if profile.is_empty() && patch.state.is_none() {
+        return Err(ApiError::unprocessable("nothing to change"));
+    }
+    if !profile.is_empty() {
+        directory::update_agent(&state, &user, profile).await?;
+    }
+    let Some(wanted) = patch.state else {
+        return Ok(Json(agent_view(&state, &user).await?));
+    };
+    let reason = reason.as_str();
     let (agent, _) = find_agent(acd, &user).await?;
-    let outcome = match (patch.state, &agent.state) {
+    let outcome = match (wanted, &agent.state) {
         (Wanted::Paused, _) => acd.pause(&user, reason).await,
         (Wanted::Available, AgentState::Available) => Ok(Ok(())),
         (Wanted::Available, AgentState::WrapUp { .. }) => acd.end_wrap_up(&user).await,
@@ -304,8 +362,7 @@ pub(super) async fn patch_agent(
         Ok(Err(refused)) => return Err(ApiError::conflict(refused.to_string())),
         Err(AcdGone) => return Err(ApiError::unavailable("the ACD is not running")),
     }
-    let (agent, taken) = find_agent(acd, &user).await?;
-    Ok(Json(AgentView::new(agent, taken)))
+    Ok(Json(agent_view(&state, &user).await?))
 }
 
 /// The ACD's gauges for `/metrics`: agents by state, and per queue its waiting callers and
@@ -396,8 +453,9 @@ mod tests {
         ];
         for (state, reason, want) in cases {
             let patch = AgentPatch {
-                state,
+                state: Some(state),
                 reason: reason.map(str::to_owned),
+                ..AgentPatch::default()
             };
             let got = patch.reason().map_err(|e| {
                 assert_eq!(e.status.as_u16(), 422);

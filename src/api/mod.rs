@@ -12,6 +12,7 @@
 
 mod agents;
 mod desk;
+mod directory;
 mod error;
 mod events;
 mod routes;
@@ -22,6 +23,8 @@ mod ticket_edits;
 mod acd_tests;
 #[cfg(test)]
 mod desk_tests;
+#[cfg(test)]
+mod directory_tests;
 #[cfg(test)]
 mod tests;
 
@@ -42,6 +45,7 @@ use crate::metrics::{self, Metrics};
 use crate::tickets::TicketStore;
 
 pub use agents::MAX_REASON_CHARS;
+pub use directory::LiveDirectory;
 pub use error::ApiError;
 pub use events::{MAX_EVENT_CLIENTS, SEND_TIMEOUT};
 
@@ -94,6 +98,8 @@ pub struct ApiState {
     pub controls: Option<CallControls>,
     /// The browser agent desk; without it the desk's API routes answer 503.
     pub desk: Option<DeskHub>,
+    /// Agents and queues the API may change; without it those writes answer 503.
+    pub directory: Option<Arc<LiveDirectory>>,
 }
 
 /// Default for [`ApiState::in_flight`].
@@ -112,6 +118,15 @@ impl ApiState {
             event_clients: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_CLIENTS)),
             controls: None,
             desk: None,
+            directory: None,
+        }
+    }
+
+    /// The same state managing agents and queues through `directory`.
+    pub fn with_directory(self, directory: LiveDirectory) -> Self {
+        Self {
+            directory: Some(Arc::new(directory)),
+            ..self
         }
     }
 
@@ -162,12 +177,25 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/api/tickets/{id}/recording", get(routes::recording))
         .route("/api/tickets/{id}/history", get(routes::history))
-        .route("/api/queues", get(agents::queues))
-        .route("/api/queues/{name}", get(agents::queue))
-        .route("/api/agents", get(agents::agents))
+        .route(
+            "/api/queues",
+            get(agents::queues).post(directory::create_queue),
+        )
+        .route(
+            "/api/queues/{name}",
+            get(agents::queue)
+                .patch(directory::update_queue)
+                .delete(directory::delete_queue),
+        )
+        .route(
+            "/api/agents",
+            get(agents::agents).post(directory::create_agent),
+        )
         .route(
             "/api/agents/{user}",
-            get(agents::agent).patch(agents::patch_agent),
+            get(agents::agent)
+                .patch(agents::patch_agent)
+                .delete(directory::delete_agent),
         )
         .route("/api/events", get(events::events))
         .route("/desk", get(desk::page))

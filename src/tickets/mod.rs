@@ -9,10 +9,14 @@
 //! small write, so a crash loses at most the step in progress; tickets still open when the
 //! store is next opened are closed as `failed` with a note.
 //!
+//! The database also keeps the API's changes to agents and queues ([`DirectoryWrite`]),
+//! written through the same writer thread and waited for.
+//!
 //! Times are unix milliseconds in SQLite and RFC 3339 UTC strings in JSON ([`Timestamp`]).
 
 #![warn(missing_docs, unreachable_pub)]
 
+mod directory;
 mod handling;
 mod model;
 mod schema;
@@ -23,6 +27,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+pub use directory::{DirectoryTable, DirectoryWrite, StoredDirectory};
 pub use handling::{Handling, HandlingUpdate, MAX_LIST};
 pub use model::{
     Disposition, NewTicket, Page, Priority, Ticket, TicketId, TicketSummary, Turn, TurnKind,
@@ -52,6 +57,9 @@ pub enum TicketError {
     /// The writer thread could not be started.
     #[error("cannot start ticket writer thread: {0}")]
     Spawn(std::io::Error),
+    /// A write the caller waits for did not commit.
+    #[error("write failed: {0}")]
+    WriteFailed(String),
     /// A blocking read task panicked or was cancelled.
     #[error("ticket read task failed: {0}")]
     Join(#[from] tokio::task::JoinError),

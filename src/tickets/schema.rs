@@ -64,6 +64,20 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE tickets ADD COLUMN csat INTEGER;
     ALTER TABLE tickets ADD COLUMN agent_recording_path TEXT;
     CREATE INDEX tickets_from_uri ON tickets(from_uri, id);",
+    // v5: agents and queues changed through the API, on top of the agents file (a row is
+    // the entry's JSON, or a deletion of the file's entry).
+    "CREATE TABLE directory_agents (
+        user       TEXT PRIMARY KEY,
+        body       TEXT,
+        deleted    INTEGER NOT NULL DEFAULT 0,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE directory_queues (
+        name       TEXT PRIMARY KEY,
+        body       TEXT,
+        deleted    INTEGER NOT NULL DEFAULT 0,
+        updated_at INTEGER NOT NULL
+    );",
 ];
 
 /// The version a fully migrated database reports.

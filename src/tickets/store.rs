@@ -15,6 +15,7 @@ use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{Map, Value};
 
+use super::directory::{self, DirectoryWrite, StoredDirectory};
 use super::handling::{Handling, HandlingUpdate};
 use super::model::{
     Disposition, NewTicket, Page, Priority, Ticket, TicketId, TicketSummary, Turn, TurnKind,
@@ -271,6 +272,29 @@ impl TicketStore {
     pub async fn get(&self, id: TicketId) -> Result<Option<Ticket>, TicketError> {
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.get_blocking(id)).await?
+    }
+
+    /// Writes one directory row and waits until it is committed (the writer's queue may make
+    /// this wait too: the API answers only once the change is safe).
+    pub async fn save_directory(&self, write: DirectoryWrite) -> Result<(), TicketError> {
+        let store = self.clone();
+        let wait = move || {
+            let (ack, done) = mpsc::sync_channel(1);
+            store
+                .inner
+                .ops
+                .send(TicketOp::Directory(write, ack))
+                .map_err(|_| TicketError::WriterGone)?;
+            done.recv()
+                .map_err(|_| TicketError::WriterGone)?
+                .map_err(TicketError::WriteFailed)
+        };
+        tokio::task::spawn_blocking(wait).await?
+    }
+
+    /// Every stored directory row (read at start).
+    pub fn directory_blocking(&self) -> Result<StoredDirectory, TicketError> {
+        Ok(directory::read(&self.reader())?)
     }
 
     fn send(&self, op: TicketOp) {

@@ -457,3 +457,50 @@ fn caller_history_lists_earlier_tickets_from_the_same_caller() {
         .unwrap();
     assert_eq!(one.len(), 1);
 }
+
+#[tokio::test]
+async fn directory_rows_are_upserted_tombstoned_forgotten_and_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let (store, _) = open(&path);
+    let put = |table, key: &str, body: &str| DirectoryWrite::Put {
+        table,
+        key: key.into(),
+        body: body.into(),
+    };
+    let key = |k: &str| k.to_string();
+    let writes = [
+        put(DirectoryTable::Agents, "bob", "{}"),
+        put(DirectoryTable::Agents, "alice", r#"{"v":1}"#),
+        put(DirectoryTable::Agents, "alice", r#"{"v":2}"#),
+        DirectoryWrite::Tombstone {
+            table: DirectoryTable::Agents,
+            key: key("carol"),
+        },
+        put(DirectoryTable::Queues, "vip", "{}"),
+        put(DirectoryTable::Agents, "dave", "{}"),
+        DirectoryWrite::Forget {
+            table: DirectoryTable::Agents,
+            key: key("dave"),
+        },
+        DirectoryWrite::Tombstone {
+            table: DirectoryTable::Agents,
+            key: key("bob"),
+        },
+    ];
+    for write in writes {
+        store.save_directory(write).await.unwrap();
+    }
+    let want = StoredDirectory {
+        agents: vec![
+            (key("alice"), Some(r#"{"v":2}"#.into())),
+            (key("bob"), None),
+            (key("carol"), None),
+        ],
+        queues: vec![(key("vip"), Some("{}".into()))],
+    };
+    assert_eq!(store.directory_blocking().unwrap(), want);
+    drop(store);
+    let (reopened, _) = open(&path);
+    assert_eq!(reopened.directory_blocking().unwrap(), want);
+}

@@ -9,6 +9,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use rusqlite::{params, Connection};
 use serde_json::{Map, Value};
 
+use super::directory::{self, DirectoryWrite};
 use super::handling::{self, HandlingUpdate};
 use super::model::{Disposition, NewTicket, Priority, TicketId, Turn, RESERVED_TURN_KEYS};
 use super::time::Timestamp;
@@ -44,6 +45,8 @@ pub(crate) enum TicketOp {
     Handling(TicketId, HandlingUpdate),
     /// Acknowledged once everything queued before it is committed.
     Flush(SyncSender<()>),
+    /// A directory row; acknowledged with the outcome once committed.
+    Directory(DirectoryWrite, SyncSender<Result<(), String>>),
     /// Test hook: report `paused`, then block until `resume` yields or hangs up.
     #[cfg(test)]
     Pause {
@@ -69,11 +72,20 @@ pub(crate) fn run(mut conn: Connection, rx: Receiver<TicketOp>, metrics: &'stati
 
 fn apply_batch(conn: &mut Connection, batch: Vec<TicketOp>, metrics: &'static Metrics) {
     let mut acks = Vec::new();
+    let mut directory_acks = Vec::new();
     match conn.transaction() {
         Ok(tx) => {
             for op in batch {
                 match op {
                     TicketOp::Flush(ack) => acks.push(ack),
+                    TicketOp::Directory(write, ack) => match directory::apply(&tx, &write) {
+                        Ok(()) => directory_acks.push(ack),
+                        Err(e) => {
+                            metrics.ticket_write_errors.inc();
+                            tracing::error!(error = %e, ?write, "directory write failed");
+                            let _ = ack.send(Err(e.to_string()));
+                        }
+                    },
                     #[cfg(test)]
                     TicketOp::Pause { paused, resume } => {
                         let _ = paused.send(());
@@ -87,18 +99,27 @@ fn apply_batch(conn: &mut Connection, batch: Vec<TicketOp>, metrics: &'static Me
                     }
                 }
             }
-            if let Err(e) = tx.commit() {
+            let committed = tx.commit().map_err(|e| e.to_string());
+            if let Err(e) = &committed {
                 metrics.ticket_write_errors.inc();
                 tracing::error!(error = %e, "ticket batch commit failed");
+            }
+            for ack in directory_acks {
+                let _ = ack.send(committed.clone());
             }
         }
         Err(e) => {
             metrics.ticket_write_errors.inc();
             tracing::error!(error = %e, "ticket batch could not begin; batch lost");
-            acks.extend(batch.into_iter().filter_map(|op| match op {
-                TicketOp::Flush(ack) => Some(ack),
-                _ => None,
-            }));
+            for op in batch {
+                match op {
+                    TicketOp::Flush(ack) => acks.push(ack),
+                    TicketOp::Directory(_, ack) => {
+                        let _ = ack.send(Err(e.to_string()));
+                    }
+                    _ => {}
+                }
+            }
         }
     }
     for ack in acks {
@@ -163,7 +184,7 @@ fn apply(conn: &Connection, op: &TicketOp) -> rusqlite::Result<()> {
             )?;
         }
         TicketOp::Handling(id, update) => handling::apply(conn, *id, update)?,
-        TicketOp::Flush(_) => {}
+        TicketOp::Flush(_) | TicketOp::Directory(..) => {}
         #[cfg(test)]
         TicketOp::Pause { .. } => {}
     }
