@@ -1,7 +1,10 @@
 //! The browser agent desk in a real headless Chromium against the real binary: alice logs in
 //! on `/desk` (the shipped `dialplans/agents.yaml`), her desk websocket makes her available
 //! in the ACD, and the page shows it. A screenshot goes to `target/test-artifacts/`.
-//! Skipped (with a message) when Chromium or chromedriver is not installed.
+//! A second test takes a whole call on the desk: a SIPp caller asks for a person, the desk
+//! rings with the bot's transcript, the agent answers over WebRTC (the fake microphone plays
+//! a spoken WAV), both directions carry audio (checked on the recordings), and the agent hangs
+//! up and files a note and a disposition.
 
 mod common;
 
@@ -12,10 +15,10 @@ use common::{eventually, Voxdesk};
 
 #[test]
 fn alice_logs_in_on_the_desk_and_becomes_available() {
-    if !available() {
-        eprintln!("skipped: chromium and chromedriver are not installed (tests/setup.sh)");
-        return;
-    }
+    assert!(
+        available(),
+        "chromium and chromedriver are missing: run tests/setup.sh"
+    );
     let vox = Voxdesk::start();
     let browser = Browser::start();
     browser.open(&format!("http://{}/desk", vox.http));
@@ -59,4 +62,124 @@ fn alice_logs_in_on_the_desk_and_becomes_available() {
     let shot = artifact_path("desk_logged_in.png");
     browser.screenshot(&shot);
     eprintln!("screenshot: {}", shot.display());
+}
+
+/// Alice (desk only) answers `support`.
+const DESK_AGENTS: &str = "realm: voxdesk
+agents:
+  - user: alice
+    password: wonder
+    name: Alice Smith
+    queues: [support]
+queues:
+  - name: support
+    strategy: longest-idle
+    ring_timeout: 20
+    wrap_up: 2
+";
+
+/// Root mean square of one channel of a stereo WAV between two offsets (seconds).
+fn channel_rms(path: &std::path::Path, channel: usize, from_s: f64, to_s: f64) -> f64 {
+    let mut reader = hound::WavReader::open(path)
+        .unwrap_or_else(|e| panic!("open recording {}: {e}", path.display()));
+    let rate = f64::from(reader.spec().sample_rate);
+    let (from, to) = ((from_s * rate) as usize, (to_s * rate) as usize);
+    let samples: Vec<f64> = reader
+        .samples::<i16>()
+        .filter_map(Result::ok)
+        .skip(channel)
+        .step_by(2)
+        .skip(from)
+        .take(to.saturating_sub(from))
+        .map(f64::from)
+        .collect();
+    if samples.is_empty() {
+        return 0.0;
+    }
+    (samples.iter().map(|s| s * s).sum::<f64>() / samples.len() as f64).sqrt()
+}
+
+#[test]
+fn a_caller_asking_for_a_person_is_answered_on_the_browser_desk() {
+    assert!(
+        available(),
+        "chromium and chromedriver are missing: run tests/setup.sh"
+    );
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let agents = dir.path().join("agents.yaml");
+    std::fs::write(&agents, DESK_AGENTS).expect("write the agents file");
+    let config = format!("[agents]\nfile = {:?}\n", agents.display().to_string());
+    let vox = Voxdesk::start_with(Some(&config), None);
+
+    // The agent's microphone: a spoken sentence, padded with silence, looped by Chromium.
+    let voice = dir.path().join("alice.wav");
+    let status = std::process::Command::new("espeak-ng")
+        .args(["-v", "en-us", "-s", "150", "-w"])
+        .arg(&voice)
+        .arg("Hello, this is Alice from customer support. I can see your order here.")
+        .status()
+        .expect("run espeak-ng");
+    assert!(status.success());
+    let browser = Browser::start_with_audio(Some(&voice));
+    browser.open(&format!("http://{}/desk", vox.http));
+    browser.find("#user").type_text("alice");
+    browser.find("#password").type_text("wonder");
+    browser.find("#login").click();
+    browser.wait_text("#state", Duration::from_secs(10), |t| t == "available");
+
+    let caller = vox
+        .sipp("caller_to_agent.xml")
+        .clip("turn1.ul", "I want to talk to a person.")
+        .clip("turn2.ul", "My parcel never arrived.")
+        .clip("turn3.ul", "Five out of five.")
+        .set("at1", "3000")
+        .set("at2", "7000")
+        .set("at3", "16000")
+        .set("caller", "07700900555")
+        .spawn();
+
+    browser.wait_text("#call-status", Duration::from_secs(30), |t| t == "ringing");
+    let transcript = browser.wait_text("#transcript", Duration::from_secs(10), |t| {
+        t.to_lowercase().contains("person")
+    });
+    assert!(
+        transcript.contains("agent"),
+        "the desk does not show the bot's intent: {transcript}"
+    );
+    browser.find("#answer").click();
+    browser.wait_text("#call-status", Duration::from_secs(15), |t| {
+        t == "connected"
+    });
+    // Talk for a while: the caller's second sentence comes in meanwhile.
+    std::thread::sleep(Duration::from_secs(7));
+    let shot = artifact_path("desk_on_call.png");
+    browser.screenshot(&shot);
+    eprintln!("screenshot: {}", shot.display());
+    browser.find("#hangup").click();
+    browser.wait_text("#call-status", Duration::from_secs(10), |t| t == "ended");
+    browser.find("#note").type_text("Parcel lost; resent.");
+    browser.find("#disposition option[value=resolved]").click();
+    browser.find("#save").click();
+
+    vox.assert_passed(&caller.wait());
+    let tickets = vox.ended_tickets(1, Duration::from_secs(20));
+    let ticket = vox.ticket(&tickets[0]["id"]);
+    assert_eq!(ticket["agent"], "alice", "{ticket}");
+    assert_eq!(ticket["csat"], 5, "{ticket}");
+    common::eventually(Duration::from_secs(5), "the note and disposition", || {
+        let ticket = vox.ticket(&tickets[0]["id"]);
+        (ticket["agent_disposition"] == "resolved"
+            && ticket["notes"][0]["text"] == "Parcel lost; resent.")
+            .then_some(())
+    });
+    // The agent's leg: Alice's fake microphone on the left, the caller on the right.
+    let data = vox.data_dir();
+    let agent_wav = data.join(ticket["agent_recording_path"].as_str().unwrap_or("missing"));
+    let alice = channel_rms(&agent_wav, 0, 0.5, 6.0);
+    assert!(alice > 300.0, "no audio from the browser: {alice:.0}");
+    let caller_heard_by_alice = channel_rms(&agent_wav, 1, 0.5, 6.0);
+    assert!(
+        caller_heard_by_alice > 300.0,
+        "the desk heard nothing of the caller: {caller_heard_by_alice:.0}"
+    );
 }

@@ -109,6 +109,9 @@ pub(crate) struct LiveAgent {
     pub misses: u32,
     /// Asked to pause while on a call: applied when the call ends.
     pub pending_pause: Option<String>,
+    /// Devices logged in: the registered phones (counted once) and open desks. The agent is
+    /// offline only when the last one goes.
+    pub devices: u32,
 }
 
 impl LiveAgent {
@@ -123,6 +126,7 @@ impl LiveAgent {
             calls_taken: 0,
             misses: 0,
             pending_pause: None,
+            devices: 0,
         }
     }
 

@@ -152,6 +152,7 @@ impl Acd {
     /// The agent logged in (their phone registered). No change when already online.
     pub fn agent_online(&mut self, user: &str, now: Instant) -> Result<(), AcdError> {
         let agent = agent_in(&mut self.agents, user)?;
+        agent.devices = agent.devices.saturating_add(1);
         if agent.state == AgentState::Offline {
             agent.set_state(AgentState::Available, now, &mut self.events);
         }
@@ -159,10 +160,15 @@ impl Acd {
         Ok(())
     }
 
-    /// The agent logged out. A ring in progress is stopped; a connected call carries on
+    /// One of the agent's devices logged out; with none left the agent is offline. A ring in progress is stopped; a connected call carries on
     /// without them being told about it.
     pub fn agent_offline(&mut self, user: &str, now: Instant) -> Result<(), AcdError> {
-        agent_in(&mut self.agents, user)?;
+        let agent = agent_in(&mut self.agents, user)?;
+        agent.devices = agent.devices.saturating_sub(1);
+        if agent.devices > 0 {
+            // Still logged in elsewhere (a desk as well as a phone).
+            return Ok(());
+        }
         self.leave_ringing(user);
         if let Some(agent) = self.agents.get_mut(user) {
             agent.pending_pause = None;

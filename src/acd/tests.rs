@@ -561,3 +561,26 @@ fn a_call_for_one_agent_rings_only_that_agent() {
     desk.enqueue(3, 0, 3);
     assert_eq!(desk.rings(), [ring(3, &["a", "c"])]);
 }
+
+#[test]
+fn an_agent_with_a_phone_and_a_desk_stays_online_until_both_are_gone() {
+    let mut desk = Desk::team("longest-idle", &["a"], NO_WRAP_UP);
+    desk.online(&["a"], 0);
+    desk.online(&["a"], 1);
+    desk.acd.agent_offline("a", desk.at(2)).unwrap();
+    let state = |desk: &Desk| {
+        desk.acd
+            .snapshot(desk.at(3))
+            .agents
+            .into_iter()
+            .find(|a| a.user == "a")
+            .map(|a| a.state)
+    };
+    assert_eq!(state(&desk), Some(AgentState::Available));
+    desk.acd.agent_offline("a", desk.at(3)).unwrap();
+    assert_eq!(state(&desk), Some(AgentState::Offline));
+    // A stray offline (e.g. a phone dropped twice) does not go below zero.
+    desk.acd.agent_offline("a", desk.at(4)).unwrap();
+    desk.online(&["a"], 5);
+    assert_eq!(state(&desk), Some(AgentState::Available));
+}

@@ -19,7 +19,7 @@ const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-/// Whether the browser and driver are installed; tests skip (with a message) otherwise.
+/// Whether the browser and driver are installed (`tests/setup.sh` installs them).
 pub fn available() -> bool {
     Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists()
 }
@@ -41,6 +41,12 @@ pub struct Element<'a> {
 impl Browser {
     /// Starts chromedriver and a headless Chromium session.
     pub fn start() -> Browser {
+        Browser::start_with_audio(None)
+    }
+
+    /// The same, with the fake microphone playing `capture` (a WAV file, looped) instead of
+    /// Chromium's beep.
+    pub fn start_with_audio(capture: Option<&Path>) -> Browser {
         let port = free_tcp_port();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let driver = Command::new(CHROMEDRIVER)
@@ -75,6 +81,7 @@ impl Browser {
         .iter()
         .map(|a| a.to_string())
         .chain([format!("--user-data-dir={}", profile.path().display())])
+        .chain(capture.map(|wav| format!("--use-file-for-fake-audio-capture={}", wav.display())))
         .collect::<Vec<_>>();
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",

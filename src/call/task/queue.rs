@@ -23,6 +23,7 @@ mod supervise;
 mod transfer;
 
 use super::Call;
+use crate::acd::desk::DeskRing;
 use crate::acd::service::QueueNotice;
 use crate::acd::{CallId, CallerInfo};
 use crate::dialplan::{Event, Interp, QueueId};
@@ -274,6 +275,9 @@ impl Call {
         self.sip(SipCommand::Lookup(user.to_owned(), reply)).await;
         let bindings = answer.await.unwrap_or_default();
         let mut placed = 0;
+        if self.svc.desk.is_logged_in(user) && self.ring_desk(user, interp).await {
+            placed += 1;
+        }
         for binding in bindings.into_iter().take(MAX_PHONES_PER_AGENT) {
             let Some((key, leg)) = self.place_leg(user, &binding, interp, None).await else {
                 continue;
@@ -292,6 +296,52 @@ impl Call {
                 .ring_failed(Queueing::acd_call(self.key), user)
                 .await;
         }
+    }
+
+    /// Offers the call to `user`'s browser desk: the desk answers with WebRTC on its side
+    /// and plain RTP towards this leg's socket, so the rest is the same as for a phone.
+    async fn ring_desk(&mut self, user: &str, interp: &Interp) -> bool {
+        let Some(key) = self.svc.legs.new_leg(self.key) else {
+            return false;
+        };
+        let Some((socket, port)) = self.bind_media_port().await else {
+            return false;
+        };
+        let local = self.local_media(port);
+        let mut origin = SessionOrigin::new(rand::random::<u32>() >> 1);
+        let (queue, waited) = self.queue.as_ref().map_or((String::new(), 0), |q| {
+            (q.name.clone(), q.entered.elapsed().as_secs())
+        });
+        let ring = DeskRing {
+            key,
+            user: user.to_owned(),
+            offer_sdp: sdp::offer(&local, &mut origin),
+            ticket: self.ticket.0,
+            caller: interp.vars().get("caller").cloned().unwrap_or_default(),
+            intent: interp
+                .vars()
+                .get("intent")
+                .filter(|i| !i.is_empty())
+                .cloned(),
+            queue,
+            queue_wait_secs: waited,
+        };
+        if !self.svc.desk.ring(ring) {
+            self.svc.ports.release(port);
+            return false;
+        }
+        if let Some(q) = self.queue.as_mut() {
+            q.ringing.insert(
+                key,
+                RingingLeg {
+                    user: user.to_owned(),
+                    socket,
+                    port,
+                    local,
+                },
+            );
+        }
+        true
     }
 
     /// Places an INVITE to one phone of `user`, with the call's context in its headers
@@ -359,6 +409,13 @@ impl Call {
             return;
         };
         self.svc.ports.release(leg.port);
+        self.hang_up_leg(key).await;
+    }
+
+    /// Ends an agent or supervisor leg, a SIP phone's or a browser desk's (each side
+    /// ignores keys it does not know).
+    async fn hang_up_leg(&self, key: CallKey) {
+        self.svc.desk.hangup(key);
         self.sip(SipCommand::Hangup(key)).await;
     }
 
@@ -476,12 +533,12 @@ impl Call {
         };
         let Some(leg) = q.ringing.remove(&key) else {
             // A leg we already gave up on: it must not stay up.
-            self.sip(SipCommand::Hangup(key)).await;
+            self.hang_up_leg(key).await;
             return;
         };
         if q.bridged.is_some() {
             self.svc.ports.release(leg.port);
-            self.sip(SipCommand::Hangup(key)).await;
+            self.hang_up_leg(key).await;
             return;
         }
         let negotiated = answer
@@ -493,7 +550,7 @@ impl Call {
             Err(e) => {
                 warn!(user = %leg.user, error = %e, "agent answer unusable");
                 self.svc.ports.release(leg.port);
-                self.sip(SipCommand::Hangup(key)).await;
+                self.hang_up_leg(key).await;
                 self.svc
                     .acd
                     .ring_failed(Queueing::acd_call(self.key), &leg.user)
@@ -600,7 +657,7 @@ impl Call {
             hold_ms: 0,
         });
         if hang_up_agent {
-            self.sip(SipCommand::Hangup(b.key)).await;
+            self.hang_up_leg(b.key).await;
         }
         let mut rx = b.media_rx;
         // The agent recording is closed when the session reports it stopped.
@@ -617,7 +674,7 @@ impl Call {
         };
         for (key, leg) in q.ringing.drain() {
             self.svc.ports.release(leg.port);
-            self.sip(SipCommand::Hangup(key)).await;
+            self.hang_up_leg(key).await;
         }
         info!(queue = %q.name, "left the queue");
         if let Some(b) = q.bridged.take() {
@@ -671,7 +728,7 @@ impl Call {
             .and_then(|q| q.bridged.as_ref())
             .map(|b| b.key);
         if let Some(key) = key {
-            self.sip(SipCommand::Hangup(key)).await;
+            self.hang_up_leg(key).await;
         }
         self.agent_gone(interp).await;
     }

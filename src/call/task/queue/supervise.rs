@@ -117,7 +117,7 @@ impl Call {
             None => {
                 for (key, leg) in ringing {
                     self.svc.ports.release(leg.port);
-                    self.sip(SipCommand::Hangup(key)).await;
+                    self.hang_up_leg(key).await;
                 }
                 Err(ControlError::NotWithAgent)
             }
@@ -160,10 +160,10 @@ impl Call {
     pub(in crate::call::task) async fn drop_supervision(&mut self, supervision: Supervision) {
         for (key, leg) in supervision.ringing {
             self.svc.ports.release(leg.port);
-            self.sip(SipCommand::Hangup(key)).await;
+            self.hang_up_leg(key).await;
         }
         if let Some(leg) = supervision.attached {
-            self.sip(SipCommand::Hangup(leg.key)).await;
+            self.hang_up_leg(leg.key).await;
             self.detach(leg).await;
             self.log.turn(
                 TurnKind::Note,
@@ -252,11 +252,11 @@ impl Call {
 
     async fn supervisor_answered(&mut self, key: CallKey, answer: Option<String>) {
         let Some(supervision) = self.supervision().and_then(Option::as_mut) else {
-            self.sip(SipCommand::Hangup(key)).await;
+            self.hang_up_leg(key).await;
             return;
         };
         let Some(leg) = supervision.ringing.remove(&key) else {
-            self.sip(SipCommand::Hangup(key)).await;
+            self.hang_up_leg(key).await;
             return;
         };
         let others: Vec<(CallKey, RingingLeg)> = supervision.ringing.drain().collect();
@@ -265,7 +265,7 @@ impl Call {
         let already = supervision.attached.is_some();
         for (other, ringing) in others {
             self.svc.ports.release(ringing.port);
-            self.sip(SipCommand::Hangup(other)).await;
+            self.hang_up_leg(other).await;
         }
         let negotiated = answer
             .as_deref()
@@ -275,13 +275,13 @@ impl Call {
             Ok(n) if !already => n,
             Ok(_) => {
                 self.svc.ports.release(leg.port);
-                self.sip(SipCommand::Hangup(key)).await;
+                self.hang_up_leg(key).await;
                 return;
             }
             Err(e) => {
                 warn!(user = %user, error = %e, "supervisor answer unusable");
                 self.svc.ports.release(leg.port);
-                self.sip(SipCommand::Hangup(key)).await;
+                self.hang_up_leg(key).await;
                 let _ = self.supervision().and_then(Option::take);
                 return;
             }
