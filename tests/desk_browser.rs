@@ -150,8 +150,15 @@ fn a_caller_asking_for_a_person_is_answered_on_the_browser_desk() {
     browser.wait_text("#call-status", Duration::from_secs(15), |t| {
         t == "connected"
     });
-    // Talk for a while: the caller's second sentence comes in meanwhile.
-    std::thread::sleep(Duration::from_secs(7));
+    // Talk for a while: the caller's second sentence is transcribed while with the agent
+    // (agent assist) and reaches the page.
+    browser.wait_text("#transcript", Duration::from_secs(15), |t| {
+        t.to_lowercase()
+            .split("answered by alice")
+            .nth(1)
+            .is_some_and(|after| after.contains("arrived"))
+    });
+    std::thread::sleep(Duration::from_secs(2));
     let shot = artifact_path("desk_on_call.png");
     browser.screenshot(&shot);
     eprintln!("screenshot: {}", shot.display());
@@ -166,6 +173,13 @@ fn a_caller_asking_for_a_person_is_answered_on_the_browser_desk() {
     let ticket = vox.ticket(&tickets[0]["id"]);
     assert_eq!(ticket["agent"], "alice", "{ticket}");
     assert_eq!(ticket["csat"], 5, "{ticket}");
+    let with_agent = ticket["turns"].as_array().into_iter().flatten().any(|t| {
+        t["outcome"] == "with-agent" && t["candidates"].as_array().is_some_and(|c| !c.is_empty())
+    });
+    assert!(
+        with_agent,
+        "no transcribed turn while with the agent: {ticket}"
+    );
     common::eventually(Duration::from_secs(5), "the note and disposition", || {
         let ticket = vox.ticket(&tickets[0]["id"]);
         (ticket["agent_disposition"] == "resolved"

@@ -157,7 +157,7 @@ impl CallLog {
         turn.extras = extras;
         match timing {
             // Only a turn that leads to a reply waits for it.
-            Some(t) if heard.outcome != "noise" && heard.outcome != "ignored" => {
+            Some(t) if !matches!(heard.outcome, "noise" | "ignored" | "with-agent") => {
                 self.pending_speech = Some((turn, t));
             }
             _ => self.tickets.add_turn(self.ticket, turn),

@@ -300,7 +300,16 @@ fn an_agent_call_then_the_survey() {
         id,
         agent: "bob\u{7}".into(),
     });
-    assert_eq!(control(&out), [&Action::StopPrompt { id: playing }]);
+    assert_eq!(
+        control(&out),
+        [
+            &Action::StopPrompt { id: playing },
+            // Agent assist: the caller keeps being transcribed.
+            &Action::Listen {
+                hints: String::new()
+            }
+        ]
+    );
     assert!(records(&out).contains(&&TurnRecord::AgentAnswered {
         agent: "bob".into(),
         waited: Duration::from_secs(35),
@@ -312,7 +321,15 @@ fn an_agent_call_then_the_survey() {
         .advance_to(call.now + Duration::from_secs(600))
         .is_empty());
     assert!(call.keys("1").is_empty());
-    assert!(control(&call.heard("five")).is_empty());
+    // What the caller says to the agent is read and recorded, and decides nothing.
+    let said = call.heard("five");
+    assert!(control(&said).is_empty());
+    match records(&said).as_slice() {
+        [TurnRecord::Understood(heard)] => {
+            assert_eq!((heard.text.as_str(), heard.outcome), ("five", "with-agent"));
+        }
+        other => panic!("unexpected records {other:?}"),
+    }
     assert!(call.event(Event::PromptFinished(playing)).is_empty());
 
     let out = call.event(Event::AgentHungUp { id });
@@ -368,9 +385,12 @@ fn without_next_the_agents_hang_up_ends_the_call_transferred() {
     let out = call.event(Event::AgentHungUp { id });
     assert_eq!(
         control(&out),
-        [&Action::Hangup {
-            disposition: Disposition::Transferred
-        }]
+        [
+            &Action::StopListening,
+            &Action::Hangup {
+                disposition: Disposition::Transferred
+            }
+        ]
     );
     assert!(call.interp.is_finished());
 }

@@ -27,6 +27,11 @@ const SECOND_WORDS: &[&str] = &["second", "latter", "last", "other"];
 
 impl Interp {
     pub(super) fn on_heard(&mut self, text: String, confidence: f32, now: Instant) {
+        if let State::Bridged { step, .. } = &self.state {
+            let step = *step;
+            self.heard_with_agent(step, &text, confidence);
+            return;
+        }
         let plan = Arc::clone(&self.plan);
         let mut run = match std::mem::replace(&mut self.state, State::Finished) {
             State::Input(run) => run,
@@ -98,6 +103,30 @@ impl Interp {
             Pending::Confirm { value } => self.confirmed(&run, ask, heard, &analysis, value, now),
         };
         self.run(flow, now);
+    }
+
+    /// The caller speaking to an agent (agent assist): the turn is read like any other, for
+    /// the ticket and the agent's suggestions, but decides nothing.
+    fn heard_with_agent(&mut self, step: usize, text: &str, confidence: f32) {
+        let text = text.trim();
+        if text.is_empty() {
+            return;
+        }
+        let analysis = self.plan.bot().analyze_at(text, None, self.today);
+        let best = analysis.intents.first();
+        let heard = Understanding {
+            step,
+            text: text.to_string(),
+            asr_confidence: confidence,
+            intent: best.map(|c| c.intent.clone()),
+            intent_confidence: best.map_or(0.0, |c| c.confidence),
+            entities: analysis.entities.clone(),
+            sentiment: Some(analysis.sentiment.clone()),
+            candidates: analysis.intents.iter().take(TOP_INTENTS).cloned().collect(),
+            article: analysis.faq.as_ref().map(|f| f.article.clone()),
+            outcome: "with-agent",
+        };
+        self.record(TurnRecord::Understood(Box::new(heard)));
     }
 
     /// Counts an angry turn; at the dialplan's `on_angry` count the call goes there.

@@ -135,6 +135,12 @@ impl Interp {
             agent,
             since: now,
         };
+        // The caller keeps being transcribed while with the agent (agent assist).
+        if self.speech_available {
+            self.push(Action::Listen {
+                hints: String::new(),
+            });
+        }
     }
 
     /// A transfer by the agent reached another one: the call stays bridged, the new agent
@@ -170,6 +176,9 @@ impl Interp {
         else {
             return;
         };
+        if self.speech_available {
+            self.push(Action::StopListening);
+        }
         self.push(Action::Record(TurnRecord::AgentHungUp {
             agent,
             talked: now.saturating_duration_since(since),
