@@ -1,5 +1,5 @@
-//! The `voxdesk` command line: `serve`, `dialplan check`, `eval`, `bench sip`, `models import-ct2`,
-//! `models verify`, `models transcribe`, `models embed-verify`.
+//! The `voxdesk` command line: `serve`, `dialplan check`, `eval`, `bench sip`/`speech`/`bridge`,
+//! `models import-ct2`, `models verify`, `models transcribe`, `models embed-verify`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -101,6 +101,8 @@ enum BenchCommand {
     Sip(voxdesk::bench::SipBenchArgs),
     /// Voice-to-voice latency, ASR time and word error rate of spoken calls, by concurrency.
     Speech(voxdesk::bench::SpeechBenchArgs),
+    /// Added latency, jitter and CPU of calls bridged between SIPp callers and SIPp agents.
+    Bridge(voxdesk::bench::BridgeBenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -179,6 +181,18 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("voxdesk bench speech: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Bench {
+            command: BenchCommand::Bridge(args),
+        } => match voxdesk::bench::run_bridge(&args) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("voxdesk bench bridge: {e}");
                 ExitCode::FAILURE
             }
         },

@@ -8,6 +8,7 @@
 //! reference pcap (`pcap`) and the printout (`report`). It talks to voxdesk only over SIP, RTP,
 //! HTTP `/healthz` and `/proc`, exactly as an outside load generator would.
 
+pub mod bridge;
 mod jitter;
 mod machine;
 mod pcap;
@@ -20,6 +21,7 @@ pub mod speech;
 
 use std::path::PathBuf;
 
+pub use bridge::{run_bridge, BridgeBenchArgs};
 pub use run::run_sip;
 pub use speech::{run_speech, SpeechBenchArgs};
 

@@ -45,13 +45,13 @@ struct Server {
 }
 
 /// A scratch directory, removed on drop unless `--keep`.
-struct WorkDir {
-    path: PathBuf,
+pub(super) struct WorkDir {
+    pub(super) path: PathBuf,
     keep: bool,
 }
 
 impl WorkDir {
-    fn create(keep: bool) -> Result<WorkDir, BenchError> {
+    pub(super) fn create(keep: bool) -> Result<WorkDir, BenchError> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
@@ -61,7 +61,7 @@ impl WorkDir {
         Ok(WorkDir { path, keep })
     }
 
-    fn sub(&self, name: &str) -> Result<PathBuf, BenchError> {
+    pub(super) fn sub(&self, name: &str) -> Result<PathBuf, BenchError> {
         let dir = self.path.join(name);
         std::fs::create_dir_all(&dir)?;
         Ok(dir)
@@ -445,20 +445,20 @@ impl<'a> Caller<'a> {
 }
 
 /// Answerer CPU over an interval.
-struct CpuWatch {
+pub(super) struct CpuWatch {
     cpu: Option<Duration>,
     at: Instant,
 }
 
 impl CpuWatch {
-    fn start(process: &Managed) -> CpuWatch {
+    pub(super) fn start(process: &Managed) -> CpuWatch {
         CpuWatch {
             cpu: process.cpu_time(),
             at: Instant::now(),
         }
     }
 
-    fn percent(&self, process: &Managed) -> Option<f64> {
+    pub(super) fn percent(&self, process: &Managed) -> Option<f64> {
         let used = process.cpu_time()?.checked_sub(self.cpu?)?;
         let wall = self.at.elapsed().as_secs_f64();
         (wall > 0.0).then(|| used.as_secs_f64() * 100.0 / wall)
@@ -470,7 +470,7 @@ fn delta(before: Option<u64>, after: Option<u64>) -> Option<u64> {
 }
 
 /// The `-inf` file: SIPp reads one line per call, in order, wrapping at the end.
-fn ports_csv(ports: &[u16]) -> String {
+pub(super) fn ports_csv(ports: &[u16]) -> String {
     let mut text = String::from("SEQUENTIAL\n");
     for port in ports {
         text.push_str(&format!("{port}\n"));
@@ -478,7 +478,7 @@ fn ports_csv(ports: &[u16]) -> String {
     text
 }
 
-fn read_stats(dir: &Path) -> Result<SippStats, BenchError> {
+pub(super) fn read_stats(dir: &Path) -> Result<SippStats, BenchError> {
     let text = std::fs::read_to_string(dir.join(sipp::STAT_FILE)).map_err(|e| {
         BenchError::Sipp(format!(
             "{}: {e} (see sipp-uac.log there; --keep keeps it)",
