@@ -24,8 +24,13 @@ pub fn available() -> bool {
     Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists()
 }
 
+/// One browser at a time per test binary: two Chromiums starting at once on two cores can
+/// take longer than the driver's answer timeout.
+static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// One headless Chromium session driven through chromedriver.
 pub struct Browser {
+    _turn: std::sync::MutexGuard<'static, ()>,
     driver: Child,
     addr: SocketAddr,
     session: String,
@@ -47,6 +52,8 @@ impl Browser {
     /// The same, with the fake microphone playing `capture` (a WAV file, looped) instead of
     /// Chromium's beep.
     pub fn start_with_audio(capture: Option<&Path>) -> Browser {
+        // A test that failed while holding the browser leaves it poisoned, not broken.
+        let turn = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
         let port = free_tcp_port();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let driver = Command::new(CHROMEDRIVER)
@@ -88,6 +95,7 @@ impl Browser {
             "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
         }}});
         let mut browser = Browser {
+            _turn: turn,
             driver,
             addr,
             session: String::new(),
