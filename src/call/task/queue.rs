@@ -560,13 +560,9 @@ impl Call {
         };
         let id = q.id;
         let user = leg.user.clone();
-        // Other phones of the same agent stop ringing; other agents are the ACD's to stop.
-        let siblings: Vec<CallKey> = q
-            .ringing
-            .iter()
-            .filter(|(_, l)| l.user == user)
-            .map(|(k, _)| *k)
-            .collect();
+        // Every other phone stops ringing now, other agents' too (ring-all): once bridged, this
+        // task reads no more ACD notices, so the ACD's StopRinging for them would never come.
+        let siblings: Vec<CallKey> = q.ringing.keys().copied().collect();
         for sibling in siblings {
             self.drop_ringing_leg(sibling).await;
         }
@@ -688,7 +684,13 @@ impl Call {
             let metrics = crate::metrics::global();
             match why {
                 Leaving::TimedOut => metrics.queue_calls_timed_out.inc(),
-                Leaving::CallerGone => metrics.queue_calls_abandoned.inc(),
+                Leaving::CallerGone => {
+                    metrics.queue_calls_abandoned.inc();
+                    // The interpreter records its own exits' waits; a hang-up is ours to record.
+                    let wait_ms =
+                        i64::try_from(q.entered.elapsed().as_millis()).unwrap_or(i64::MAX);
+                    self.log.handling(HandlingUpdate::QueueLeft { wait_ms });
+                }
                 Leaving::Moved => {}
             }
         }
