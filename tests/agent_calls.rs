@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{free_udp_port, Voxdesk};
+use common::{channel_rms, free_udp_port, Voxdesk};
 use serde_json::Value;
 
 const TICKET_WAIT: Duration = Duration::from_secs(20);
@@ -52,27 +52,6 @@ fn turns(ticket: &Value) -> Vec<Value> {
     ticket["turns"].as_array().cloned().unwrap_or_default()
 }
 
-/// Root mean square of one channel of a stereo WAV between two offsets (seconds).
-fn channel_rms(path: &Path, channel: usize, from_s: f64, to_s: f64) -> f64 {
-    let mut reader = hound::WavReader::open(path)
-        .unwrap_or_else(|e| panic!("open recording {}: {e}", path.display()));
-    let rate = f64::from(reader.spec().sample_rate);
-    let (from, to) = ((from_s * rate) as usize, (to_s * rate) as usize);
-    let samples: Vec<f64> = reader
-        .samples::<i16>()
-        .filter_map(Result::ok)
-        .skip(channel)
-        .step_by(2)
-        .skip(from)
-        .take(to.saturating_sub(from))
-        .map(f64::from)
-        .collect();
-    if samples.is_empty() {
-        return 0.0;
-    }
-    (samples.iter().map(|s| s * s).sum::<f64>() / samples.len() as f64).sqrt()
-}
-
 fn seconds_between(later: &Value, earlier: &Value) -> f64 {
     let ms = |v: &Value| {
         let text = v.as_str().unwrap_or("");
@@ -96,15 +75,7 @@ fn a_caller_who_asks_for_a_person_reaches_a_registered_agent() {
         .set("talk_ms", "8000")
         .spawn();
     std::thread::sleep(Duration::from_millis(300));
-    let register = vox
-        .sipp("agent_register.xml")
-        .service("alice")
-        .arg("-ap")
-        .arg("wonder")
-        .set("cport", &phone_port.to_string())
-        .set("expires", "3600")
-        .run();
-    vox.assert_passed(&register);
+    register(&vox, "alice", "wonder", phone_port);
 
     let caller = vox
         .sipp("caller_to_agent.xml")
@@ -179,14 +150,7 @@ fn a_caller_who_asks_for_a_person_reaches_a_registered_agent() {
 #[test]
 fn a_wrong_password_is_refused_and_no_agent_means_a_callback() {
     let vox = start_center();
-    let register = vox
-        .sipp("agent_register.xml")
-        .service("alice")
-        .arg("-ap")
-        .arg("not-her-password")
-        .set("cport", "5999")
-        .set("expires", "3600")
-        .run();
+    let register = vox.register_agent("alice", "not-her-password", 5999);
     vox.assert_failed(&register);
     assert!(
         register.messages.contains("SIP/2.0 403"),
@@ -225,15 +189,7 @@ queues:
 
 /// Registers `user`'s SIPp phone listening on `port`.
 fn register(vox: &Voxdesk, user: &str, password: &str, port: u16) {
-    let register = vox
-        .sipp("agent_register.xml")
-        .service(user)
-        .arg("-ap")
-        .arg(password)
-        .set("cport", &port.to_string())
-        .set("expires", "3600")
-        .run();
-    vox.assert_passed(&register);
+    vox.assert_passed(&vox.register_agent(user, password, port));
 }
 
 #[test]

@@ -48,15 +48,7 @@ fn start_center(agents_yaml: &str) -> Voxdesk {
 /// Registers `user`'s SIPp phone listening on `port` and waits until the ACD has them
 /// available.
 fn register(vox: &Voxdesk, user: &str, password: &str, port: u16) {
-    let register = vox
-        .sipp("agent_register.xml")
-        .service(user)
-        .arg("-ap")
-        .arg(password)
-        .set("cport", &port.to_string())
-        .set("expires", "3600")
-        .run();
-    vox.assert_passed(&register);
+    vox.assert_passed(&vox.register_agent(user, password, port));
     wait_state(vox, user, "available");
 }
 

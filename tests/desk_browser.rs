@@ -11,7 +11,7 @@ mod common;
 use std::time::Duration;
 
 use common::webdriver::{artifact_path, available, Browser};
-use common::{eventually, Voxdesk};
+use common::{channel_rms, eventually, Voxdesk};
 
 #[test]
 fn alice_logs_in_on_the_desk_and_becomes_available() {
@@ -77,27 +77,6 @@ queues:
     ring_timeout: 20
     wrap_up: 2
 ";
-
-/// Root mean square of one channel of a stereo WAV between two offsets (seconds).
-fn channel_rms(path: &std::path::Path, channel: usize, from_s: f64, to_s: f64) -> f64 {
-    let mut reader = hound::WavReader::open(path)
-        .unwrap_or_else(|e| panic!("open recording {}: {e}", path.display()));
-    let rate = f64::from(reader.spec().sample_rate);
-    let (from, to) = ((from_s * rate) as usize, (to_s * rate) as usize);
-    let samples: Vec<f64> = reader
-        .samples::<i16>()
-        .filter_map(Result::ok)
-        .skip(channel)
-        .step_by(2)
-        .skip(from)
-        .take(to.saturating_sub(from))
-        .map(f64::from)
-        .collect();
-    if samples.is_empty() {
-        return 0.0;
-    }
-    (samples.iter().map(|s| s * s).sum::<f64>() / samples.len() as f64).sqrt()
-}
 
 #[test]
 fn a_caller_asking_for_a_person_is_answered_on_the_browser_desk() {

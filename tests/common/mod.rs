@@ -282,6 +282,18 @@ impl Voxdesk {
         Sipp::new(scenario, self.sip, self.dir.path())
     }
 
+    /// Registers agent `user` (digest `password`) with a Contact on `port`, where its SIPp
+    /// phone listens (`agent_register.xml`); the outcome is the caller's to check.
+    pub fn register_agent(&self, user: &str, password: &str, port: u16) -> SippOutcome {
+        self.sipp("agent_register.xml")
+            .service(user)
+            .arg("-ap")
+            .arg(password)
+            .set("cport", &port.to_string())
+            .set("expires", "3600")
+            .run()
+    }
+
     /// Panics with SIPp's logs unless every call of the run passed.
     pub fn assert_passed(&self, outcome: &SippOutcome) {
         assert!(outcome.passed(), "SIPp run failed:\n{outcome}");
@@ -448,4 +460,25 @@ pub fn read_recording(data_dir: &Path, path: &str) -> Recording {
         frames: reader.duration(),
         peak,
     }
+}
+
+/// Root mean square of one channel of a stereo WAV between two offsets (seconds).
+pub fn channel_rms(path: &Path, channel: usize, from_s: f64, to_s: f64) -> f64 {
+    let mut reader = hound::WavReader::open(path)
+        .unwrap_or_else(|e| panic!("open recording {}: {e}", path.display()));
+    let rate = f64::from(reader.spec().sample_rate);
+    let (from, to) = ((from_s * rate) as usize, (to_s * rate) as usize);
+    let samples: Vec<f64> = reader
+        .samples::<i16>()
+        .filter_map(Result::ok)
+        .skip(channel)
+        .step_by(2)
+        .skip(from)
+        .take(to.saturating_sub(from))
+        .map(f64::from)
+        .collect();
+    if samples.is_empty() {
+        return 0.0;
+    }
+    (samples.iter().map(|s| s * s).sum::<f64>() / samples.len() as f64).sqrt()
 }
