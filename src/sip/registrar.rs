@@ -382,38 +382,48 @@ impl Registrar {
                 }
                 rsp
             }
-            Err(err) => {
-                let (code, reason) = err.status();
-                let mut rsp = response_to(req, code, reason, Some(&tag));
-                match err {
-                    RegisterError::Challenge { stale } => {
-                        let challenge = self.verifier.challenge(now, random, stale);
-                        let offered = match self.config.challenge_algorithms.as_slice() {
-                            [] => &Algorithm::PREFERENCE[..],
-                            algorithms => algorithms,
-                        };
-                        for alg in offered {
-                            rsp.headers
-                                .push("WWW-Authenticate", challenge.header_value(*alg));
-                        }
-                    }
-                    RegisterError::Blocked { retry_after } => {
-                        rsp.headers.push("Retry-After", retry_after.to_string());
-                    }
-                    RegisterError::Full => {
-                        let retry = self.config.min_expires.max(1);
-                        rsp.headers.push("Retry-After", retry.to_string());
-                    }
-                    RegisterError::IntervalTooBrief => {
-                        rsp.headers
-                            .push("Min-Expires", self.config.min_expires.to_string());
-                    }
-                    RegisterError::BadExtension(ext) => rsp.headers.push("Unsupported", ext),
-                    _ => {}
-                }
-                rsp
-            }
+            Err(err) => self.refusal(req, &err, now, random),
         }
+    }
+
+    /// The response to a refused request: a challenge carries a fresh nonce per algorithm.
+    fn refusal(
+        &mut self,
+        req: &Request,
+        err: &RegisterError,
+        now: Instant,
+        random: [u8; 16],
+    ) -> Response {
+        let (code, reason) = err.status();
+        let tag = hex(random.get(..6).unwrap_or_default());
+        let mut rsp = response_to(req, code, reason, Some(&tag));
+        match err {
+            RegisterError::Challenge { stale } => {
+                let challenge = self.verifier.challenge(now, random, *stale);
+                let offered = match self.config.challenge_algorithms.as_slice() {
+                    [] => &Algorithm::PREFERENCE[..],
+                    algorithms => algorithms,
+                };
+                for alg in offered {
+                    rsp.headers
+                        .push("WWW-Authenticate", challenge.header_value(*alg));
+                }
+            }
+            RegisterError::Blocked { retry_after } => {
+                rsp.headers.push("Retry-After", retry_after.to_string());
+            }
+            RegisterError::Full => {
+                let retry = self.config.min_expires.max(1);
+                rsp.headers.push("Retry-After", retry.to_string());
+            }
+            RegisterError::IntervalTooBrief => {
+                rsp.headers
+                    .push("Min-Expires", self.config.min_expires.to_string());
+            }
+            RegisterError::BadExtension(ext) => rsp.headers.push("Unsupported", ext.clone()),
+            _ => {}
+        }
+        rsp
     }
 
     /// Authenticates, then applies the request; returns the agent whose bindings to list.
@@ -424,11 +434,7 @@ impl Registrar {
         transport: Transport,
         now: Instant,
     ) -> Result<String, RegisterError> {
-        if let Some(until) = self.limiter.blocked_until(source.ip(), now) {
-            let left = until.saturating_duration_since(now);
-            let retry_after = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-            return Err(RegisterError::Blocked { retry_after });
-        }
+        self.check_not_blocked(source, now)?;
         if let Some(require) = req.headers.get("Require") {
             return Err(RegisterError::BadExtension(require.to_string()));
         }
@@ -457,6 +463,18 @@ impl Registrar {
         Ok(user)
     }
 
+    /// Refuses a source the failure limiter blocks, before its credentials are looked at.
+    fn check_not_blocked(&self, source: SocketAddr, now: Instant) -> Result<(), RegisterError> {
+        match self.limiter.blocked_until(source.ip(), now) {
+            Some(until) => {
+                let left = until.saturating_duration_since(now);
+                let retry_after = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+                Err(RegisterError::Blocked { retry_after })
+            }
+            None => Ok(()),
+        }
+    }
+
     /// §10.3 step 3: the username whose credentials are right, or why not.
     fn authenticate(
         &mut self,
@@ -478,7 +496,9 @@ impl Registrar {
             return Err(RegisterError::UriMismatch);
         }
         let verdict = match self.ha1_for(&creds) {
-            Some(ha1) => self.verifier.verify("REGISTER", &creds, &ha1, now),
+            Some(ha1) => self
+                .verifier
+                .verify(&req.method.to_string(), &creds, &ha1, now),
             None => Verdict::Wrong,
         };
         match verdict {
@@ -701,6 +721,9 @@ fn hex(bytes: &[u8]) -> String {
         out
     })
 }
+
+mod invite_auth;
+pub use invite_auth::InviteIdentity;
 
 #[cfg(test)]
 #[path = "registrar_tests.rs"]

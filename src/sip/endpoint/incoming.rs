@@ -11,6 +11,7 @@ use crate::sip::dialog::Dialog;
 use crate::sip::message::{
     self, param, reason_phrase, response_to, validate_request, Request, Response,
 };
+use crate::sip::registrar::InviteIdentity;
 use crate::sip::transaction::{ServerInvite, ServerNonInvite};
 
 impl Endpoint {
@@ -122,6 +123,14 @@ impl Endpoint {
             self.send_direct(peer, rsp.to_bytes());
             return;
         }
+        let agent = match self.identify_inviter(&req, peer, now) {
+            InviteIdentity::Caller => None,
+            InviteIdentity::Agent(user) => Some(user),
+            InviteIdentity::Answer(rsp) => {
+                self.start_invite_tx(key, &req, rsp, peer, None, now);
+                return;
+            }
+        };
         let offer = if req.body.is_empty() {
             None
         } else {
@@ -152,6 +161,7 @@ impl Endpoint {
             request_uri: req.uri.clone(),
             offer,
             source: peer.addr(),
+            agent,
         });
         let trying = response_to(&req, 100, "Trying", None);
         self.start_invite_tx(key.clone(), &req, trying, peer, Some(call_key), now);

@@ -100,6 +100,8 @@ pub struct IncomingCall {
     pub offer: Option<String>,
     /// Source of the INVITE.
     pub source: SocketAddr,
+    /// The agent who placed the call, proven by digest; `None` for every other caller.
+    pub agent: Option<String>,
 }
 
 /// What the call layer is told.

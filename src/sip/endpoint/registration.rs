@@ -11,7 +11,7 @@ use rsip::Method as M;
 
 use super::*;
 use crate::sip::message::{Headers, Method};
-use crate::sip::registrar::{Account, Binding, RegistrarEvent, Transport};
+use crate::sip::registrar::{Account, Binding, InviteIdentity, RegistrarEvent, Transport};
 
 /// The call of a client transaction that belongs to no call (keepalives); real keys start at 1.
 pub(super) const NO_CALL: CallKey = CallKey(0);
@@ -50,6 +50,21 @@ impl Endpoint {
         let rsp = registrar.handle_register(req, peer.addr(), transport, now, random);
         self.respond_new_non_invite(key, rsp, peer, now);
         self.drain_registrar_events();
+    }
+
+    /// Whether an INVITE comes from an authenticated agent (no registrar: everyone is a
+    /// caller).
+    pub(super) fn identify_inviter(
+        &mut self,
+        req: &Request,
+        peer: Peer,
+        now: Instant,
+    ) -> InviteIdentity {
+        let Some(registrar) = &mut self.registrar else {
+            return InviteIdentity::Caller;
+        };
+        let random: [u8; 16] = rand::rng().random();
+        registrar.identify_inviter(req, peer.addr(), now, random)
     }
 
     /// Expires bindings and pings those due.

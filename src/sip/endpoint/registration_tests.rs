@@ -247,3 +247,70 @@ fn removing_an_account_takes_the_agent_offline() {
     net.ep.set_accounts(Vec::new());
     assert_eq!(net.events(), vec![SipEvent::AgentOffline("alice".into())]);
 }
+
+fn invite(from: &str, branch: &str, cseq: u32, authorization: Option<&str>) -> String {
+    let auth = authorization.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    format!(
+        "INVITE sip:bob@127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {PHONE};branch={branch};rport\r\n\
+         From: <sip:{from}@127.0.0.1>;tag=c1\r\n\
+         To: <sip:bob@127.0.0.1>\r\n\
+         Call-ID: consult-1\r\nCSeq: {cseq} INVITE\r\n\
+         Contact: <sip:{from}@10.0.0.5:5062>\r\n{auth}\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+fn invite_authorization(nonce: &str, password: &str) -> String {
+    let challenge = Challenge {
+        realm: "voxdesk".into(),
+        nonce: nonce.into(),
+        opaque: None,
+        stale: false,
+    };
+    let alg = Algorithm::Sha256;
+    let ha1 = ha1(alg, "alice", "voxdesk", password);
+    let uri = "sip:bob@127.0.0.1";
+    Credentials::respond(&challenge, alg, "alice", &ha1, "INVITE", uri, "c0ffee", 1).header_value()
+}
+
+#[test]
+fn an_agents_invite_is_challenged_and_then_carries_the_agent() {
+    let mut net = Net::new();
+    let rsps = net.send_udp(&invite("alice", "z9hG4bKi1", 1, None));
+    assert_eq!(rsps.iter().map(|r| r.code).collect::<Vec<_>>(), [401]);
+    assert!(
+        net.events().is_empty(),
+        "no call before the challenge is met"
+    );
+    // The 401 is a final response of an INVITE transaction: its ACK is absorbed.
+    let ack = invite("alice", "z9hG4bKi1", 1, None).replacen("INVITE sip", "ACK sip", 1);
+    let ack = ack.replace("1 INVITE", "1 ACK");
+    assert!(net.send_udp(&ack).is_empty());
+    let auth = invite_authorization(&nonce_of(&rsps[0]), "wonder");
+    let rsps = net.send_udp(&invite("alice", "z9hG4bKi2", 2, Some(&auth)));
+    assert_eq!(rsps.iter().map(|r| r.code).collect::<Vec<_>>(), [100]);
+    let agent = net.events().into_iter().find_map(|e| match e {
+        SipEvent::IncomingCall(call) => Some(call.agent),
+        _ => None,
+    });
+    assert_eq!(agent, Some(Some("alice".to_string())));
+}
+
+#[test]
+fn a_wrong_password_on_invite_is_forbidden_and_a_stranger_is_a_caller() {
+    let mut net = Net::new();
+    let rsps = net.send_udp(&invite("alice", "z9hG4bKi1", 1, None));
+    let auth = invite_authorization(&nonce_of(&rsps[0]), "guess");
+    let rsps = net.send_udp(&invite("alice", "z9hG4bKi2", 2, Some(&auth)));
+    assert_eq!(rsps.iter().map(|r| r.code).collect::<Vec<_>>(), [403]);
+    assert!(net.events().is_empty());
+    // Someone who is no agent is not challenged: the dialplan answers them.
+    let rsps = net.send_udp(&invite("0612345678", "z9hG4bKi3", 1, None));
+    assert_eq!(rsps.iter().map(|r| r.code).collect::<Vec<_>>(), [100]);
+    let agent = net.events().into_iter().find_map(|e| match e {
+        SipEvent::IncomingCall(call) => Some(call.agent),
+        _ => None,
+    });
+    assert_eq!(agent, Some(None));
+}
