@@ -591,11 +591,13 @@ impl Call {
                 name,
                 priority,
                 skill,
+                agent,
                 hold_music,
             } => {
                 let info = CallerInfo {
                     priority,
                     skill,
+                    agent,
                     ..CallerInfo::default()
                 };
                 self.join_queue(id, name, info, hold_music, interp).await;

@@ -142,6 +142,8 @@ pub enum Action {
         priority: u8,
         /// Wanted agent skill, if any.
         skill: Option<String>,
+        /// The only agent to ring, if any.
+        agent: Option<String>,
         /// WAV file to loop while the caller waits.
         hold_music: Option<PathBuf>,
     },

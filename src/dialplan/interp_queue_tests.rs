@@ -190,6 +190,7 @@ fn entering_queues_the_caller_with_rendered_priority_and_skill() {
             name: "support".into(),
             priority: 3,
             skill: Some("billing".into()),
+            agent: None,
             hold_music: None,
         }]
     );
@@ -604,7 +605,7 @@ fn each_loader_rule_reports_its_line_and_message() {
         (&format!("{Q}      priority: \"{{vip\"\n"), 6, "`priority`: unclosed"),
         (&format!("{Q}      skill: \"{{x\"\n"), 6, "`skill`: unclosed"),
         (&format!("{Q}      hold_music: missing.wav\n"), 6, "cannot play `missing.wav`"),
-        (&format!("{Q}      wait: 3\n"), 6, "unknown key `wait` in queue; allowed keys: name, max_wait, announce, announce_every, hold_music, priority, skill, on_timeout, on_full, next"),
+        (&format!("{Q}      wait: 3\n"), 6, "unknown key `wait` in queue; allowed keys: name, max_wait, announce, announce_every, hold_music, priority, skill, agent, on_timeout, on_full, next"),
         ("  - csat: rate us\n", 2, "`csat` must be a mapping"),
         ("  - csat: {retries: 1}\n", 2, "csat step is missing required key `prompt`"),
         ("  - csat: {prompt: Rate us., next: nowhere}\n", 2, "`next` refers to unknown label `nowhere`"),

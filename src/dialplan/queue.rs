@@ -43,6 +43,9 @@ pub struct QueueStep {
     pub priority: Template,
     /// Wanted agent skill; renders empty for none.
     pub skill: Option<Template>,
+    /// Rings only this agent (a login of the agents file) when it renders non-empty: a
+    /// personal account manager, or an agent calling a colleague through voxdesk.
+    pub agent: Option<Template>,
     /// Where the call goes when `max_wait` runs out.
     pub on_timeout: Target,
     /// Where the call goes when the queue is full or has no agent logged in.
@@ -65,10 +68,19 @@ impl QueueStep {
 
     /// The wanted skill for the current variables; `None` when absent or empty.
     pub fn skill(&self, vars: &HashMap<String, String>) -> Option<String> {
-        let skill = self.skill.as_ref()?.render(vars);
-        let skill = skill.trim();
-        (!skill.is_empty()).then(|| skill.to_owned())
+        render_non_empty(self.skill.as_ref()?, vars)
     }
+
+    /// The only agent to ring for the current variables; `None` when absent or empty.
+    pub fn agent(&self, vars: &HashMap<String, String>) -> Option<String> {
+        render_non_empty(self.agent.as_ref()?, vars)
+    }
+}
+
+fn render_non_empty(template: &Template, vars: &HashMap<String, String>) -> Option<String> {
+    let text = template.render(vars);
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
 }
 
 /// Why a caller left a queue without talking to an agent.
@@ -107,10 +119,22 @@ mod tests {
             hold_music: None,
             priority: Template::parse(priority).unwrap(),
             skill: skill.map(|s| Template::parse(s).unwrap()),
+            agent: None,
             on_timeout: target.clone(),
             on_full: target,
             next: None,
         }
+    }
+
+    #[test]
+    fn the_pinned_agent_renders_or_is_none() {
+        let vars = HashMap::from([("manager".to_string(), "bob".to_string())]);
+        let mut pinned = step("0", None);
+        assert_eq!(pinned.agent(&vars), None);
+        pinned.agent = Some(Template::parse("{manager}").unwrap());
+        assert_eq!(pinned.agent(&vars).as_deref(), Some("bob"));
+        pinned.agent = Some(Template::parse("{unset}").unwrap());
+        assert_eq!(pinned.agent(&vars), None);
     }
 
     #[test]

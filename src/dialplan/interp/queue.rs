@@ -61,6 +61,7 @@ impl Interp {
         self.vars.insert(QUEUE_WAIT_VAR.into(), "0".into());
         let priority = queue.priority(&self.vars);
         let skill = queue.skill(&self.vars);
+        let agent = queue.agent(&self.vars);
         // Pushed, not recorded: a full action queue must not hide that the caller queued.
         self.push(Action::Record(TurnRecord::Queued {
             step,
@@ -73,6 +74,7 @@ impl Interp {
             name: queue.name.clone(),
             priority,
             skill,
+            agent,
             hold_music: queue.hold_music.clone(),
         });
         self.state = State::Queued(Waiting {

@@ -20,6 +20,7 @@ const QUEUE_KEYS: &[&str] = &[
     "hold_music",
     "priority",
     "skill",
+    "agent",
     "on_timeout",
     "on_full",
     "next",
@@ -82,6 +83,7 @@ impl Loader<'_> {
             None => Template::parse("0").ok(),
         };
         let skill = get(map, "skill").map(|n| self.template(n, "skill"));
+        let agent = get(map, "agent").map(|n| self.template(n, "agent"));
         let on_timeout = self.required_target(node, map, "on_timeout");
         let on_full = self.required_target(node, map, "on_full");
         let next = get(map, "next").map(|n| self.target(n, "next"));
@@ -99,6 +101,7 @@ impl Loader<'_> {
             hold_music: hold_music.map_or(Some(None), |p| p.map(Some))?,
             priority: priority?,
             skill: skill.map_or(Some(None), |t| t.map(Some))?,
+            agent: agent.map_or(Some(None), |t| t.map(Some))?,
             on_timeout: on_timeout?,
             on_full: on_full?,
             next: next.map_or(Some(None), |t| t.map(Some))?,
