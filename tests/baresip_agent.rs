@@ -2,6 +2,10 @@
 //! answers the queued call on its own (`answermode=auto`), talks from a WAV file (its aufile
 //! source, which also ends the call when the file ends) and dumps what it hears. A SIPp caller
 //! joins the queue and speaks; both directions must carry audio through voxdesk's bridge.
+//!
+//! The registrar offers MD5 only (`challenge = ["MD5"]`): baresip 1.0's libre knows no SHA-256
+//! and, offered the default SHA-256-then-MD5 challenges, gives up ("Register: Function not
+//! implemented") instead of answering the MD5 one.
 
 mod common;
 
