@@ -8,87 +8,22 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{eventually, free_udp_port, Voxdesk};
+use common::{free_udp_port, Voxdesk, QUEUE_ONLY};
 use serde_json::{json, Value};
 
 const TICKET_WAIT: Duration = Duration::from_secs(20);
 
-/// Every call goes straight into `support` and hangs up when the agent has.
-const QUEUE_ONLY: &str = "name: Queue cases
-start: wait
-steps:
-  - label: wait
-    queue:
-      name: support
-      max_wait: 60
-      on_timeout: gave_up
-      on_full: gave_up
-      next: done
-  - label: done
-    hangup: completed
-  - label: gave_up
-    hangup: no-input
-";
-/// The dialplan's `max_wait`, in milliseconds.
+/// The dialplan's `max_wait`, in milliseconds (see [`QUEUE_ONLY`]).
 const MAX_WAIT_MS: i64 = 60_000;
 
-/// voxdesk on [`QUEUE_ONLY`] with this agents file (MD5 challenges: SIPp 3.6 reads no other).
+/// voxdesk on [`QUEUE_ONLY`] with this agents file.
 fn start_center(agents_yaml: &str) -> Voxdesk {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let agents = dir.path().join("agents.yaml");
-    std::fs::write(&agents, agents_yaml).expect("write the agents file");
-    let config = format!(
-        "[agents]\nfile = {:?}\nchallenge = [\"MD5\"]\n",
-        agents.display().to_string()
-    );
-    // voxdesk reads the agents file at start-up; the directory may go afterwards.
-    Voxdesk::start_with(Some(&config), Some(QUEUE_ONLY))
-}
-
-/// Registers `user`'s SIPp phone listening on `port` and waits until the ACD has them
-/// available.
-fn register(vox: &Voxdesk, user: &str, password: &str, port: u16) {
-    vox.assert_passed(&vox.register_agent(user, password, port));
-    wait_state(vox, user, "available");
-}
-
-fn agent(vox: &Voxdesk, user: &str) -> Value {
-    vox.get_json(&format!("/api/agents/{user}"))
-}
-
-fn wait_state(vox: &Voxdesk, user: &str, state: &str) -> Value {
-    eventually(
-        Duration::from_secs(10),
-        &format!("agent {user} {state}"),
-        || Some(agent(vox, user)).filter(|a| a["state"] == state),
-    )
+    Voxdesk::start_with_agents(agents_yaml, Some(QUEUE_ONLY))
 }
 
 /// `GET /api/queues`'s totals (answered, abandoned, timed out, rates).
 fn totals(vox: &Voxdesk) -> Value {
     vox.get_json("/api/queues")["totals"].clone()
-}
-
-/// A queued caller; voxdesk hangs up after the agent has.
-fn queue_caller(vox: &Voxdesk) -> common::Sipp {
-    vox.sipp("queue_caller.xml").arg("-rtp_echo")
-}
-
-/// A phone that answers every call after `ring_ms` and hangs up `talk_ms` later.
-fn answering_phone(
-    vox: &Voxdesk,
-    port: u16,
-    calls: u32,
-    ring_ms: u64,
-    talk_ms: u64,
-) -> common::Sipp {
-    vox.sipp("agent_phone_many.xml")
-        .port(port)
-        .calls(calls)
-        .limit(calls)
-        .set("ring_ms", &ring_ms.to_string())
-        .set("talk_ms", &talk_ms.to_string())
-        .arg("-rtp_echo")
 }
 
 fn wait_ms(ticket: &Value) -> i64 {
@@ -119,12 +54,12 @@ fn an_unanswered_agent_is_skipped_for_the_next_and_paused() {
     let vox = start_center(NO_ANSWER);
     let (alice_port, bob_port) = (free_udp_port(), free_udp_port());
     let alice = vox.sipp("agent_phone_ring.xml").port(alice_port).spawn();
-    let bob = answering_phone(&vox, bob_port, 1, 300, 2000).spawn();
+    let bob = vox.answering_phone(bob_port, 1, 300, 2000).spawn();
     // Alice comes first, so longest-idle offers her the caller first.
-    register(&vox, "alice", "wonder", alice_port);
-    register(&vox, "bob", "builder", bob_port);
+    vox.register_available("alice", "wonder", alice_port);
+    vox.register_available("bob", "builder", bob_port);
 
-    let caller = queue_caller(&vox).run();
+    let caller = vox.queue_caller().run();
     vox.assert_passed(&caller);
     vox.assert_passed(&alice.wait());
     vox.assert_passed(&bob.wait());
@@ -142,12 +77,12 @@ fn an_unanswered_agent_is_skipped_for_the_next_and_paused() {
         "waited {waited} ms: {ticket}"
     );
 
-    let alice = agent(&vox, "alice");
+    let alice = vox.agent("alice");
     assert_eq!(alice["state"], "paused", "{alice}");
     assert_eq!(alice["reason"], "missed calls", "{alice}");
     assert_eq!(alice["misses"], 1, "{alice}");
     assert_eq!(alice["calls_taken"], 0, "{alice}");
-    let bob = agent(&vox, "bob");
+    let bob = vox.agent("bob");
     assert_eq!(bob["calls_taken"], 1, "{bob}");
     assert_eq!(bob["misses"], 0, "{bob}");
     let totals = totals(&vox);
@@ -173,7 +108,7 @@ fn a_caller_who_hangs_up_while_queued_counts_as_abandoned() {
     let vox = start_center(RINGS_FOREVER);
     let alice_port = free_udp_port();
     let alice = vox.sipp("agent_phone_ring.xml").port(alice_port).spawn();
-    register(&vox, "alice", "wonder", alice_port);
+    vox.register_available("alice", "wonder", alice_port);
 
     let caller = vox.sipp("queue_abandon.xml").set("hold_ms", "4000").run();
     vox.assert_passed(&caller);
@@ -204,7 +139,7 @@ fn a_caller_who_hangs_up_while_queued_counts_as_abandoned() {
     let queue = vox.get_json("/api/queues/support");
     assert_eq!(queue["waiting"], 0, "{queue}");
     // A caller who left is no missed ring: Alice is free again, not paused.
-    let alice = wait_state(&vox, "alice", "available");
+    let alice = vox.wait_agent_state("alice", "available");
     assert_eq!(alice["misses"], 0, "{alice}");
 }
 
@@ -232,14 +167,14 @@ fn ring_all_rings_every_agent_and_cancels_the_others_when_one_answers() {
     let vox = start_center(RING_ALL);
     let ports = [free_udp_port(), free_udp_port(), free_udp_port()];
     let alice = vox.sipp("agent_phone_ring.xml").port(ports[0]).spawn();
-    let bob = answering_phone(&vox, ports[1], 1, 1000, 2000).spawn();
+    let bob = vox.answering_phone(ports[1], 1, 1000, 2000).spawn();
     let carol = vox.sipp("agent_phone_ring.xml").port(ports[2]).spawn();
-    register(&vox, "alice", "wonder", ports[0]);
-    register(&vox, "bob", "builder", ports[1]);
-    register(&vox, "carol", "coach", ports[2]);
+    vox.register_available("alice", "wonder", ports[0]);
+    vox.register_available("bob", "builder", ports[1]);
+    vox.register_available("carol", "coach", ports[2]);
 
     let started = Instant::now();
-    let caller = queue_caller(&vox).run();
+    let caller = vox.queue_caller().run();
     vox.assert_passed(&caller);
     vox.assert_passed(&bob.wait());
     // Their runs pass only if the CANCEL came (and voxdesk ACKed the 487).
@@ -269,10 +204,10 @@ fn ring_all_rings_every_agent_and_cancels_the_others_when_one_answers() {
         "waited {waited} ms: {ticket}"
     );
 
-    assert_eq!(agent(&vox, "bob")["calls_taken"], 1);
+    assert_eq!(vox.agent("bob")["calls_taken"], 1);
     // Losing the race is no missed ring.
     for user in ["alice", "carol"] {
-        let view = wait_state(&vox, user, "available");
+        let view = vox.wait_agent_state(user, "available");
         assert_eq!(view["misses"], 0, "{view}");
         assert_eq!(view["calls_taken"], 0, "{view}");
     }
@@ -301,7 +236,7 @@ fn fifty_callers_are_all_served_by_ten_agents() {
     let vox = start_center(&ten_agents());
     let users: Vec<String> = (1..=AGENTS).map(|n| format!("a{n:02}")).collect();
     let phones_port = free_udp_port();
-    let phones = answering_phone(&vox, phones_port, CALLERS, 500, 2000).spawn();
+    let phones = vox.answering_phone(phones_port, CALLERS, 500, 2000).spawn();
     let accounts = vox.dir().join("agents.csv");
     let lines: String = users
         .iter()
@@ -318,12 +253,12 @@ fn fifty_callers_are_all_served_by_ten_agents() {
         .run();
     vox.assert_passed(&register);
     for user in &users {
-        wait_state(&vox, user, "available");
+        vox.wait_agent_state(user, "available");
     }
 
     // At most 30 callers at once: the harness gives voxdesk 50 RTP ports, and the ten agent
     // legs need theirs too.
-    let callers = queue_caller(&vox).calls(CALLERS).rate(10).limit(30).run();
+    let callers = vox.queue_caller().calls(CALLERS).rate(10).limit(30).run();
     vox.assert_passed(&callers);
     vox.assert_passed(&phones.wait());
 

@@ -426,6 +426,87 @@ impl Drop for Voxdesk {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Agents
+
+/// A dialplan that is only a `queue` step: every call goes straight into `support` (no
+/// prompts, no speech) and hangs up once the agent has.
+pub const QUEUE_ONLY: &str = "name: Queue only
+start: wait
+steps:
+  - label: wait
+    queue:
+      name: support
+      max_wait: 60
+      on_timeout: gave_up
+      on_full: gave_up
+      next: done
+  - label: done
+    hangup: completed
+  - label: gave_up
+    hangup: no-input
+";
+
+/// The `[agents]` config section for `agents_yaml`, which is written into `dir` (voxdesk
+/// reads it at start-up, so `dir` must live until then). Challenges are MD5 only: SIPp 3.6
+/// reads no other, and takes only the first challenge.
+pub fn agents_config(dir: &Path, agents_yaml: &str) -> String {
+    let agents = dir.join("agents.yaml");
+    std::fs::write(&agents, agents_yaml).expect("write the agents file");
+    format!(
+        "[agents]\nfile = {:?}\nchallenge = [\"MD5\"]\n",
+        agents.display().to_string()
+    )
+}
+
+impl Voxdesk {
+    /// Starts voxdesk with this agents file and dialplan text (`None`: the default dialplan).
+    pub fn start_with_agents(agents_yaml: &str, dialplan_text: Option<&str>) -> Voxdesk {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let config = agents_config(dir.path(), agents_yaml);
+        Voxdesk::start_with(Some(&config), dialplan_text)
+    }
+
+    /// `GET /api/agents/{user}`.
+    pub fn agent(&self, user: &str) -> Value {
+        self.get_json(&format!("/api/agents/{user}"))
+    }
+
+    /// Waits until the ACD has agent `user` in `state`; returns the agent's view.
+    pub fn wait_agent_state(&self, user: &str, state: &str) -> Value {
+        eventually(
+            Duration::from_secs(10),
+            &format!("agent {user} {state}"),
+            || Some(self.agent(user)).filter(|a| a["state"] == state),
+        )
+    }
+
+    /// A queued caller (`queue_caller.xml`, echoing what it hears so the RTP inactivity timeout
+    /// stays quiet); voxdesk hangs up after the agent has.
+    pub fn queue_caller(&self) -> Sipp {
+        self.sipp("queue_caller.xml").arg("-rtp_echo")
+    }
+
+    /// One SIPp standing in for the phones of every agent registered with `port` as Contact:
+    /// answers `calls` calls, each after `ring_ms`, and hangs up `talk_ms` later.
+    pub fn answering_phone(&self, port: u16, calls: u32, ring_ms: u64, talk_ms: u64) -> Sipp {
+        self.sipp("agent_phone_many.xml")
+            .port(port)
+            .calls(calls)
+            .limit(calls)
+            .set("ring_ms", &ring_ms.to_string())
+            .set("talk_ms", &talk_ms.to_string())
+            .arg("-rtp_echo")
+    }
+
+    /// Registers `user`'s SIPp phone listening on `port` and waits until the ACD has them
+    /// available.
+    pub fn register_available(&self, user: &str, password: &str, port: u16) {
+        self.assert_passed(&self.register_agent(user, password, port));
+        self.wait_agent_state(user, "available");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Recordings
 
 /// What a call recording looks like.
