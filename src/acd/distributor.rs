@@ -405,6 +405,49 @@ impl Acd {
         Ok(())
     }
 
+    /// Attended transfer: the agent of call `from` (a consultation) takes over call `to`. The
+    /// agent who had `to` is done with it (wrap-up); the taker stays on a call, now `to`'s,
+    /// without counting a new call taken; `from` is forgotten.
+    pub fn hand_over(
+        &mut self,
+        from: CallId,
+        to: CallId,
+        now: Instant,
+    ) -> Result<String, AcdError> {
+        let connected =
+            |calls: &std::collections::HashMap<CallId, Call>, call| match calls.get(&call) {
+                Some(Call {
+                    phase: Phase::Connected { user },
+                    queue,
+                    ..
+                }) => Ok((user.clone(), *queue)),
+                _ => Err(AcdError::NotConnected(call)),
+            };
+        let (taker, _) = connected(&self.calls, from)?;
+        let (previous, queue) = connected(&self.calls, to)?;
+        self.calls.remove(&from);
+        if let Some(entry) = self.calls.get_mut(&to) {
+            entry.phase = Phase::Connected {
+                user: taker.clone(),
+            };
+        }
+        let wrap_up = self
+            .queues
+            .get(queue)
+            .map_or(Duration::ZERO, |q| q.config.wrap_up);
+        if let Some(agent) = self.agents.get_mut(&previous) {
+            if agent.state == (AgentState::OnCall { call: to }) {
+                agent.call_ended(wrap_up, now, &mut self.events);
+            }
+        }
+        if let Some(agent) = self.agents.get_mut(&taker) {
+            agent.set_state(AgentState::OnCall { call: to }, now, &mut self.events);
+        }
+        self.prune_retired();
+        self.settle(now);
+        Ok(taker)
+    }
+
     /// Fires due timers: unanswered rings count as misses and move on, wrap-ups end.
     pub fn handle_timeout(&mut self, now: Instant) {
         let mut timed_out: Vec<(CallId, Vec<String>, u32)> = Vec::new();

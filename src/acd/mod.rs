@@ -158,4 +158,7 @@ pub enum AcdError {
     /// Ending wrap-up for an agent not in wrap-up.
     #[error("agent `{0}` is not in wrap-up")]
     NotInWrapUp(String),
+    /// A hand-over between calls that are not both connected to an agent.
+    #[error("{0:?} is not connected to an agent")]
+    NotConnected(CallId),
 }

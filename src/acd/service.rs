@@ -66,6 +66,11 @@ enum Request {
     },
     Leave(CallId),
     Answered(CallId, String),
+    HandOver {
+        from: CallId,
+        to: CallId,
+        reply: oneshot::Sender<Result<String, AcdError>>,
+    },
     RingFailed(CallId, String),
     Online(String),
     Offline(String),
@@ -141,6 +146,14 @@ impl AcdHandle {
             .requests
             .send(Request::Answered(call, user.to_owned()))
             .await;
+    }
+
+    /// Attended transfer: the agent connected to `from` takes over `to` (see
+    /// [`Acd::hand_over`]); the agent's login.
+    pub async fn hand_over(&self, from: CallId, to: CallId) -> Result<String, AcdError> {
+        self.ask(|reply| Request::HandOver { from, to, reply })
+            .await
+            .map_err(|_| AcdError::NotConnected(from))?
     }
 
     /// `user`'s phone declined or could not be reached for `call`.
@@ -315,6 +328,13 @@ fn apply(
             logged("leave", acd.call_ended(call, now));
         }
         Request::Answered(call, user) => logged("answered", acd.answered(call, &user, now)),
+        Request::HandOver { from, to, reply } => {
+            let result = acd.hand_over(from, to, now);
+            if result.is_ok() {
+                callers.remove(&from);
+            }
+            let _ = reply.send(result);
+        }
         Request::RingFailed(call, user) => logged("ring failed", acd.ring_failed(call, &user, now)),
         Request::Online(user) => logged("online", acd.agent_online(&user, now)),
         Request::Offline(user) => logged("offline", acd.agent_offline(&user, now)),

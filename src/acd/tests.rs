@@ -584,3 +584,60 @@ fn an_agent_with_a_phone_and_a_desk_stays_online_until_both_are_gone() {
     desk.online(&["a"], 5);
     assert_eq!(state(&desk), Some(AgentState::Available));
 }
+
+#[test]
+fn hand_over_moves_the_consulted_agent_to_the_caller_and_wraps_up_the_first() {
+    let mut desk = Desk::team("longest-idle", &["a", "b"], "    wrap_up: 10\n");
+    desk.online(&["a", "b"], 0);
+    desk.enqueue(1, 0, 1);
+    desk.acd.answered(CallId(1), "a", desk.at(2)).unwrap();
+    // a consults b: the consultation is a call of its own, pinned to b.
+    let info = CallerInfo {
+        agent: Some("b".into()),
+        ..CallerInfo::default()
+    };
+    desk.acd.enqueue(CallId(2), "q", info, desk.at(3)).unwrap();
+    desk.acd.answered(CallId(2), "b", desk.at(4)).unwrap();
+    let taken_before = desk.acd.snapshot(desk.at(5)).agents;
+    assert_eq!(
+        desk.acd.hand_over(CallId(2), CallId(1), desk.at(5)),
+        Ok("b".to_string())
+    );
+    assert_eq!(desk.state("a"), AgentState::WrapUp { until: desk.at(15) });
+    assert_eq!(desk.state("b"), AgentState::OnCall { call: CallId(1) });
+    let taken_after = desk.acd.snapshot(desk.at(5)).agents;
+    let calls = |list: &[super::AgentSnapshot]| -> Vec<u64> {
+        list.iter().map(|a| a.calls_taken).collect()
+    };
+    assert_eq!(
+        calls(&taken_before),
+        calls(&taken_after),
+        "no new call taken"
+    );
+    // The consultation is gone; the caller's call ends with b.
+    assert_eq!(
+        desk.acd.call_ended(CallId(2), desk.at(6)),
+        Err(AcdError::UnknownCall(CallId(2)))
+    );
+    desk.acd.call_ended(CallId(1), desk.at(7)).unwrap();
+    assert_eq!(desk.state("b"), AgentState::WrapUp { until: desk.at(17) });
+}
+
+#[test]
+fn hand_over_needs_two_connected_calls() {
+    let mut desk = Desk::team("longest-idle", &["a", "b"], NO_WRAP_UP);
+    desk.online(&["a", "b"], 0);
+    desk.enqueue(1, 0, 1);
+    desk.acd.answered(CallId(1), "a", desk.at(2)).unwrap();
+    desk.enqueue(2, 0, 3);
+    // Call 2 is only ringing b: nothing to hand over, nothing changes.
+    assert_eq!(
+        desk.acd.hand_over(CallId(2), CallId(1), desk.at(4)),
+        Err(AcdError::NotConnected(CallId(2)))
+    );
+    assert_eq!(
+        desk.acd.hand_over(CallId(1), CallId(9), desk.at(4)),
+        Err(AcdError::NotConnected(CallId(9)))
+    );
+    assert_eq!(desk.state("a"), AgentState::OnCall { call: CallId(1) });
+}
