@@ -27,7 +27,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -174,6 +174,10 @@ pub enum MediaCommand {
         /// How long the key is held (20 ms steps, at most 8 s).
         duration_ms: u32,
     },
+    /// Finish the current recording and go on in a new file (`None`: stop recording). A
+    /// leg handed from one call to another (attended transfer) is recorded on its new
+    /// call's ticket from then on.
+    RecordTo(Option<PathBuf>),
     /// Finish the recording and end the task.
     Shutdown,
 }
@@ -306,6 +310,11 @@ impl MediaHandle {
     /// Hold/resume. While either direction is off, the RTP timeout is suspended.
     pub fn set_direction(&self, send: bool, recv: bool) -> Result<(), MediaError> {
         self.send(MediaCommand::SetDirection { send, recv })
+    }
+
+    /// Closes the current recording and records on into `path` (or stops recording).
+    pub fn record_to(&self, path: Option<PathBuf>) -> Result<(), MediaError> {
+        self.send(MediaCommand::RecordTo(path))
     }
 
     /// Finishes the recording and ends the task; `Stopped` is the last event.
@@ -469,14 +478,10 @@ impl MediaSession {
 
     fn new(cfg: MediaConfig, events: mpsc::Sender<MediaEvent>, now: Instant) -> MediaSession {
         let mut stats = MediaStats::default();
-        let recorder = cfg.record_path.as_ref().and_then(|path| {
-            CallRecorder::create(path)
-                .inspect_err(|err| {
-                    warn!(path = %path.display(), %err, "cannot record call");
-                    stats.recording_error = Some(err.to_string());
-                })
-                .ok()
-        });
+        let recorder = cfg
+            .record_path
+            .as_ref()
+            .and_then(|path| open_recorder(path, &mut stats));
         MediaSession {
             codec: cfg.codec,
             audio_pt: cfg.audio_pt & 0x7F,
@@ -806,6 +811,12 @@ impl MediaSession {
                     self.stats.dtmf_digits_sent += 1;
                 }
             }
+            MediaCommand::RecordTo(path) => {
+                self.close_recording();
+                self.recorder = path
+                    .as_ref()
+                    .and_then(|path| open_recorder(path, &mut self.stats));
+            }
             MediaCommand::Shutdown => {}
         }
     }
@@ -875,18 +886,33 @@ impl MediaSession {
         }
     }
 
-    async fn finish(mut self) {
-        self.stop_playback();
+    /// Finishes the current recording file, if any.
+    fn close_recording(&mut self) {
         if let Some(recorder) = self.recorder.take() {
             if let Err(err) = recorder.finish() {
                 warn!(%err, "call recording could not be finished");
                 self.stats.recording_error = Some(err.to_string());
             }
         }
+    }
+
+    async fn finish(mut self) {
+        self.stop_playback();
+        self.close_recording();
         let stopped = MediaEvent::Stopped(Box::new(self.stats()));
         // Bounded wait: a consumer that stopped reading must not keep the task alive.
         let _ = tokio::time::timeout(STOPPED_SEND_TIMEOUT, self.events.send(stopped)).await;
     }
+}
+
+/// A recorder for `path`; a failure is logged and kept in the stats, and the call goes on.
+fn open_recorder(path: &Path, stats: &mut MediaStats) -> Option<CallRecorder> {
+    CallRecorder::create(path)
+        .inspect_err(|err| {
+            warn!(path = %path.display(), %err, "cannot record call");
+            stats.recording_error = Some(err.to_string());
+        })
+        .ok()
 }
 
 #[cfg(test)]

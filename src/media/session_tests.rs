@@ -786,3 +786,60 @@ async fn forwards_a_received_digit_as_rfc4733_on_the_other_leg() -> TestResult {
     no_events.shutdown()?;
     Ok(())
 }
+
+#[tokio::test]
+async fn record_to_closes_the_first_file_and_records_on_in_the_second() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (first, second) = (dir.path().join("first.wav"), dir.path().join("second.wav"));
+    let (media, caller) = (socket().await?, socket().await?);
+    let media_addr = media.local_addr()?;
+    let mut cfg = MediaConfig::new(Codec::Pcmu);
+    cfg.remote = Some(caller.local_addr()?);
+    cfg.record_path = Some(first.clone());
+    cfg.jitter_depth = 2;
+    let (handle, mut events) = MediaSession::start(media, cfg);
+    let mut pacer = tokio::time::interval(FRAME);
+    let mut send = |seq: u16, level: i16| {
+        let byte = Codec::Pcmu.encode_sample(level);
+        packet(0, seq == 0, seq, 160 * u32::from(seq), vec![byte; 160])
+    };
+    for seq in 0..10u16 {
+        pacer.tick().await;
+        caller.send_to(&send(seq, 1000), media_addr).await?;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    handle.record_to(Some(second.clone()))?;
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    for seq in 10..20u16 {
+        pacer.tick().await;
+        caller.send_to(&send(seq, -2000), media_addr).await?;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    handle.shutdown()?;
+    wait_for(&mut events, PATIENCE, |e| {
+        matches!(e, MediaEvent::Stopped(_))
+    })
+    .await
+    .ok_or("no Stopped event")?;
+    let left = |path: &std::path::Path| -> Result<Vec<i16>, Box<dyn std::error::Error>> {
+        let samples: Vec<i16> = hound::WavReader::open(path)?
+            .samples::<i16>()
+            .collect::<Result<_, _>>()?;
+        Ok(samples.into_iter().step_by(2).collect())
+    };
+    let (a, b) = (left(&first)?, left(&second)?);
+    let level = |v: i16| Codec::Pcmu.decode_sample(Codec::Pcmu.encode_sample(v));
+    let count = |channel: &[i16], value: i16| channel.iter().filter(|&&s| s == value).count();
+    // Whole frames; a few may be lost to the jitter buffer around the pause.
+    assert!(
+        count(&a, level(1000)) >= 6 * FRAME_SAMPLES,
+        "first part in the first file"
+    );
+    assert_eq!(count(&a, level(-2000)), 0);
+    assert!(
+        count(&b, level(-2000)) >= 6 * FRAME_SAMPLES,
+        "second part in the second"
+    );
+    assert_eq!(count(&b, level(1000)), 0);
+    Ok(())
+}
