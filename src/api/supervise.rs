@@ -42,9 +42,10 @@ fn refused(error: ControlError) -> ApiError {
         ControlError::NoCall => ApiError::not_found(error.to_string()),
         ControlError::Busy => ApiError::unavailable(error.to_string()),
         ControlError::Unreachable(_) => ApiError::unprocessable(error.to_string()),
-        ControlError::NotWithAgent | ControlError::IsTheAgent(_) | ControlError::NoSupervisor => {
-            ApiError::conflict(error.to_string())
-        }
+        ControlError::NotWithAgent
+        | ControlError::IsTheAgent(_)
+        | ControlError::NoSupervisor
+        | ControlError::NotPlacedBy(_) => ApiError::conflict(error.to_string()),
     }
 }
 

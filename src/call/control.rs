@@ -1,5 +1,6 @@
 //! Commands to a live call from outside its task: the API asks a call (by its ticket) to let a
-//! supervisor listen, whisper or barge in. Each call task registers a bounded channel here
+//! supervisor listen, whisper or barge in; a caller's call asks an agent's consultation call
+//! for its bridged colleague (attended transfer). Each call task registers a bounded channel here
 //! for its lifetime; a command carries a oneshot for the task's answer, so the API can say
 //! whether it worked without reaching into the call.
 
@@ -9,6 +10,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::media::bridge::SupervisorMode;
+use crate::media::session::{MediaEvent, MediaHandle};
+use crate::sip::endpoint::CallKey;
 
 /// Commands one call holds at once; beyond them the API answers 503.
 pub const CONTROL_QUEUE: usize = 4;
@@ -34,6 +37,40 @@ pub enum CallControl {
         /// The call's answer.
         reply: oneshot::Sender<Result<(), ControlError>>,
     },
+    /// Attended transfer: give the agent leg bridged to this call (a consultation `by`
+    /// placed) to the call `to`, whose task owns the leg's SIP events from now on; this call
+    /// then ends without hanging up its own leg (the taker does, after its NOTIFY).
+    HandOver {
+        /// The agent who placed this consultation and now transfers.
+        by: String,
+        /// The caller's call that takes the leg.
+        to: CallKey,
+        /// The dialog the transferring agent named; must be this call's.
+        replaces: crate::sip::replaces::Replaces,
+        /// The leg, or why not.
+        reply: oneshot::Sender<Result<HandedLeg, ControlError>>,
+    },
+}
+
+/// An agent leg moving from a consultation to the caller's call: its running media session
+/// (still recording on the consultation's ticket until the taker says otherwise) and what the
+/// taker needs to bridge, hang up and account for it.
+#[derive(Debug)]
+pub struct HandedLeg {
+    /// The agent leg's SIP key.
+    pub key: CallKey,
+    /// The agent on it.
+    pub user: String,
+    /// Its RTP port (the taker releases it when the leg ends).
+    pub port: u16,
+    /// Its media session, unbridged.
+    pub media: MediaHandle,
+    /// The session's events.
+    pub media_rx: mpsc::Receiver<MediaEvent>,
+    /// The consultation's own leg to the transferring agent, for the taker to hang up.
+    pub consultation: CallKey,
+    /// The consultation's ticket.
+    pub ticket: i64,
 }
 
 /// Why a command was not carried out.
@@ -54,6 +91,9 @@ pub enum ControlError {
     /// No supervisor is attached.
     #[error("no supervisor on this call")]
     NoSupervisor,
+    /// A hand-over asked by someone other than the agent who placed the consultation.
+    #[error("this call was not placed by {0}")]
+    NotPlacedBy(String),
     /// The call's command queue is full.
     #[error("the call is busy; try again")]
     Busy,
@@ -84,11 +124,11 @@ impl CallControls {
     }
 
     /// Sends the command `make` builds to the call of `ticket` and waits for its answer.
-    pub async fn send(
+    pub async fn send<T>(
         &self,
         ticket: i64,
-        make: impl FnOnce(oneshot::Sender<Result<(), ControlError>>) -> CallControl,
-    ) -> Result<(), ControlError> {
+        make: impl FnOnce(oneshot::Sender<Result<T, ControlError>>) -> CallControl,
+    ) -> Result<T, ControlError> {
         let tx = self
             .lock()
             .get(&ticket)

@@ -36,7 +36,7 @@ use crate::speech::asr::AsrPool;
 use crate::speech::PromptCache;
 use crate::tickets::TicketStore;
 
-pub use control::{CallControl, CallControls, ControlError};
+pub use control::{CallControl, CallControls, ControlError, HandedLeg};
 pub use registry::Registry;
 
 /// What every call task shares.
@@ -138,6 +138,15 @@ impl LegRoutes {
                 Err(mpsc::error::TrySendError::Closed(_)) => return false,
             }
         }
+        true
+    }
+
+    /// Sends `key`'s events to `owner`'s channel from now on (a leg handed to another call).
+    pub fn reroute(&self, key: CallKey, owner: CallKey) -> bool {
+        let Some(tx) = self.get(owner) else {
+            return false;
+        };
+        self.insert(key, tx);
         true
     }
 

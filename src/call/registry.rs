@@ -35,6 +35,14 @@ impl Registry {
         self.lock().remove(&key);
     }
 
+    /// The ticket of the live call with this SIP Call-ID.
+    pub fn ticket_of_call_id(&self, call_id: &str) -> Option<i64> {
+        self.lock()
+            .values()
+            .find(|c| c.call_id == call_id)
+            .and_then(|c| c.ticket_id)
+    }
+
     /// Calls in progress.
     pub fn len(&self) -> usize {
         self.lock().len()

@@ -87,6 +87,8 @@ pub(super) async fn run(
             http: None,
             queue: None,
             agent_legs: 0,
+            placed_by: setup.agent.clone(),
+            dialog_tags: setup.tags.clone(),
             control_rx: svc.controls.register(ticket.0),
             log: CallLog {
                 tickets: svc.tickets.clone(),
@@ -132,7 +134,11 @@ struct Call {
     queue: Option<queue::Queueing>,
     /// Agent legs bridged so far (transfers make several); names their recordings.
     agent_legs: u32,
-    /// Commands from the API (supervision).
+    /// The agent who placed this call (digest-authenticated), e.g. a consultation.
+    placed_by: Option<String>,
+    /// Our and the caller's dialog tags, for matching a Replaces header.
+    dialog_tags: (String, String),
+    /// Commands from the API (supervision) and from other calls (hand-over).
     control_rx: mpsc::Receiver<crate::call::CallControl>,
     log: CallLog,
 }
@@ -215,7 +221,12 @@ impl Call {
         vars.insert("call_id".to_string(), setup.call_id.clone());
         vars.insert("request_uri".to_string(), setup.request_uri.clone());
         let called = user_part(&setup.request_uri);
-        let plan = self.svc.dialplans.for_user(&called).clone();
+        let consultation = match &setup.agent {
+            Some(agent) => self.consultation(agent, &called).await,
+            None => None,
+        };
+        let internal = consultation.is_some();
+        let plan = consultation.unwrap_or_else(|| self.svc.dialplans.for_user(&called).clone());
         self.log.turn(
             TurnKind::Note,
             format!("dialplan {} ({})", plan.name, plan.file),
@@ -225,7 +236,8 @@ impl Call {
         if let Some(today) = crate::bot::entities::today_utc() {
             interp.set_today(today);
         }
-        if self.svc.asr.is_none() {
+        // A consultation between agents is theirs: no bot listens in.
+        if self.svc.asr.is_none() || internal {
             interp.disable_speech();
         }
         interp.start(Instant::now());
@@ -495,7 +507,11 @@ impl Call {
                         return Outcome::HangUp(Disposition::Failed, Some("media stopped".into()));
                     }
                 },
-                Some(command) = self.control_rx.recv() => self.on_control(command, &interp).await,
+                Some(command) = self.control_rx.recv() => {
+                    if self.on_control(command, &interp).await {
+                        return Outcome::Gone(Disposition::Transferred, Some("consultation handed over".into()));
+                    }
+                }
                 input = queue::next_input(&mut self.queue) => match input {
                     QueueInput::Notice(Some(notice)) => self.on_queue_notice(notice, &mut interp).await,
                     // The ACD is gone (shutting down): the caller waits for the dialplan's timeout.

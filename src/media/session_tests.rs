@@ -799,7 +799,7 @@ async fn record_to_closes_the_first_file_and_records_on_in_the_second() -> TestR
     cfg.jitter_depth = 2;
     let (handle, mut events) = MediaSession::start(media, cfg);
     let mut pacer = tokio::time::interval(FRAME);
-    let mut send = |seq: u16, level: i16| {
+    let send = |seq: u16, level: i16| {
         let byte = Codec::Pcmu.encode_sample(level);
         packet(0, seq == 0, seq, 160 * u32::from(seq), vec![byte; 160])
     };

@@ -11,6 +11,7 @@ pub mod dialog;
 pub mod endpoint;
 pub mod message;
 pub mod registrar;
+pub mod replaces;
 pub mod transaction;
 pub mod transport;
 

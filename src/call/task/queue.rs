@@ -19,6 +19,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
+mod attended;
 mod supervise;
 mod transfer;
 
@@ -77,6 +78,27 @@ pub(super) struct Queueing {
     pub(super) bridged: Option<Bridged>,
     /// The agent transferred the caller; the target has not answered yet.
     transfer: Option<transfer::PendingTransfer>,
+}
+
+impl Bridged {
+    fn new(
+        key: CallKey,
+        user: String,
+        port: u16,
+        (media, media_rx): (MediaHandle, mpsc::Receiver<MediaEvent>),
+        bridge: Option<BridgeHandle>,
+    ) -> Bridged {
+        Bridged {
+            key,
+            user,
+            port,
+            media,
+            media_rx,
+            bridge,
+            since: Instant::now(),
+            supervision: None,
+        }
+    }
 }
 
 impl Queueing {
@@ -604,16 +626,13 @@ impl Call {
         if let Some(q) = self.queue.as_mut() {
             q.hold_prompt = None;
             q.announcing = false;
-            q.bridged = Some(Bridged {
+            q.bridged = Some(Bridged::new(
                 key,
-                user: user.clone(),
-                port: leg.port,
-                media: agent_media,
-                media_rx: agent_rx,
-                bridge: bridged,
-                since: Instant::now(),
-                supervision: None,
-            });
+                user.clone(),
+                leg.port,
+                (agent_media, agent_rx),
+                bridged,
+            ));
         }
         self.svc
             .registry

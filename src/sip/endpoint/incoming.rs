@@ -162,6 +162,7 @@ impl Endpoint {
             offer,
             source: peer.addr(),
             agent,
+            tags: (dialog.local_tag.clone(), dialog.remote_tag.clone()),
         });
         let trying = response_to(&req, 100, "Trying", None);
         self.start_invite_tx(key.clone(), &req, trying, peer, Some(call_key), now);

@@ -102,6 +102,9 @@ pub struct IncomingCall {
     pub source: SocketAddr,
     /// The agent who placed the call, proven by digest; `None` for every other caller.
     pub agent: Option<String>,
+    /// The dialog's tags, ours (To) and the caller's (From): with the Call-ID, what a
+    /// Replaces header names.
+    pub tags: (String, String),
 }
 
 /// What the call layer is told.

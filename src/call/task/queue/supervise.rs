@@ -43,11 +43,13 @@ struct SupervisorLeg {
 
 impl Call {
     /// A command from the API.
+    /// Carries out an API or hand-over command; true when this call must end now (its agent
+    /// leg went to another call).
     pub(in crate::call::task) async fn on_control(
         &mut self,
         command: CallControl,
         interp: &Interp,
-    ) {
+    ) -> bool {
         match command {
             CallControl::Supervise { user, mode, reply } => {
                 let result = self.supervise(user, mode, interp).await;
@@ -57,7 +59,24 @@ impl Call {
                 let result = self.end_supervision().await;
                 let _ = reply.send(result);
             }
+            CallControl::HandOver {
+                by,
+                to,
+                replaces,
+                reply,
+            } => {
+                let result = self.hand_over(&by, to, &replaces).await;
+                let handed = result.is_ok();
+                if let Err(Ok(leg)) = reply.send(result) {
+                    // The taker gave up waiting: the leg stays with nobody, so it ends.
+                    self.hang_up_leg(leg.key).await;
+                    let _ = leg.media.shutdown();
+                    self.svc.ports.release(leg.port);
+                }
+                return handed;
+            }
         }
+        false
     }
 
     fn supervision(&mut self) -> Option<&mut Option<Supervision>> {

@@ -1,4 +1,4 @@
-//! Blind transfers by the agent (REFER from the agent's phone, or the desk's transfer
+//! Blind transfers by the agent (attended ones are in [`super::attended`]) (REFER from the agent's phone, or the desk's transfer
 //! button): voxdesk is the B2BUA, so it does not pass the REFER on to the caller; it takes
 //! the caller back from the agent, plays hold music, and queues the caller again, first in
 //! line, for the named agent or queue. The transferring agent hears `200 OK` in the NOTIFY
@@ -119,9 +119,8 @@ impl Call {
             self.sip(SipCommand::NotifyRefer(key, 481)).await;
             return;
         };
-        if replaces.is_some() {
-            // Attended transfer needs the agent's consultation call to run through voxdesk.
-            self.sip(SipCommand::NotifyRefer(key, 501)).await;
+        if let Some(replaces) = replaces {
+            self.attended_transfer(key, from, replaces, interp).await;
             return;
         }
         let name = super::super::user_part(refer_to);
