@@ -228,7 +228,8 @@ fn conference_mix_exact_values() {
         let heard = Conference {
             supervisor: mode,
             held: false,
-        }.mix(sent);
+        }
+        .mix(sent);
         for party in Party::ALL {
             let frame = heard[party.index()];
             let value = want[party.index()];
