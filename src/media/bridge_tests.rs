@@ -387,7 +387,8 @@ proptest! {
 fn on_hold_the_caller_hears_nobody_and_nobody_hears_the_caller() {
     use Party::{Agent, Caller, Supervisor};
     // (supervisor, the (listener, speaker) pairs that still carry audio on hold)
-    let cases: [(Option<SupervisorMode>, &[(Party, Party)]); 4] = [
+    type Routes = &'static [(Party, Party)];
+    let cases: [(Option<SupervisorMode>, Routes); 4] = [
         (None, &[]),
         (Some(SupervisorMode::Listen), &[(Supervisor, Agent)]),
         (

@@ -289,7 +289,8 @@ mod tests {
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         // (ms, agent holds?) steps, and the hold time reported at the end (ms).
-        let cases: [(&[(u64, bool)], u64, u64); 5] = [
+        type Steps = &'static [(u64, bool)];
+        let cases: [(Steps, u64, u64); 5] = [
             (&[], 5_000, 0),
             (&[(1_000, true), (4_000, false)], 9_000, 3_000),
             (
