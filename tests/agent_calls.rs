@@ -412,3 +412,63 @@ fn a_supervisor_whispers_to_the_agent_and_the_caller_does_not_hear_it() {
     let carol_side = channel_rms(&carol_wav, 0, 0.5, 3.5);
     assert!(carol_side > 300.0, "the supervisor leg carried no voice");
 }
+
+#[test]
+fn the_agent_holds_the_caller_who_hears_music_then_resumes() {
+    let vox = start_center();
+    let phone_port = free_udp_port();
+    let phone = vox
+        .sipp("agent_phone_hold.xml")
+        .service("alice")
+        .port(phone_port)
+        .set("ring_ms", "300")
+        .set("before_ms", "1500")
+        .set("hold_ms", "3000")
+        .set("talk_ms", "4000")
+        .spawn();
+    std::thread::sleep(Duration::from_millis(300));
+    register(&vox, "alice", "wonder", phone_port);
+
+    let caller = vox
+        .sipp("caller_to_agent.xml")
+        .clip("turn1.ul", "I want to talk to a person.")
+        .clip("turn2.ul", "Hello?")
+        .clip("turn3.ul", "Five.")
+        .set("at1", "3000")
+        .set("at2", "9000")
+        .set("at3", "16000")
+        .run();
+    vox.assert_passed(&caller);
+    let phone = phone.wait();
+    vox.assert_passed(&phone);
+
+    let tickets = vox.ended_tickets(1, TICKET_WAIT);
+    let ticket = vox.ticket(&tickets[0]["id"]);
+    assert_eq!(ticket["agent"], "alice", "{ticket}");
+    let hold_ms = ticket["hold_ms"].as_i64().unwrap_or(0);
+    assert!(
+        (1_500..=4_500).contains(&hold_ms),
+        "hold {hold_ms} ms: {ticket}"
+    );
+    let held = turn_offset(&ticket, "alice put the caller on hold");
+    let resumed = turn_offset(&ticket, "alice resumed the call");
+    assert!(
+        (1.5..=4.5).contains(&(resumed - held)),
+        "held at {held:.1} s, resumed at {resumed:.1} s"
+    );
+
+    // The agent is silent until the resume, so what the caller hears while held is
+    // voxdesk's hold music; after the resume, the agent's voice.
+    let data = vox.data_dir();
+    let caller_wav = data.join(ticket["recording_path"].as_str().unwrap_or("missing"));
+    let music = channel_rms(&caller_wav, 1, held + 0.5, resumed - 0.3);
+    assert!(
+        music > 300.0,
+        "the caller heard no hold music: {music:.0} ({held:.1}..{resumed:.1} s)"
+    );
+    let agent = channel_rms(&caller_wav, 1, resumed + 0.5, resumed + 3.0);
+    assert!(
+        agent > 300.0,
+        "the caller did not hear the agent after the resume: {agent:.0}"
+    );
+}

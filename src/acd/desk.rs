@@ -4,7 +4,7 @@
 //! the call's agent-leg socket.
 //!
 //! To the call task a desk leg looks like a SIP agent leg: its events (`Answered`,
-//! `Rejected`, `RemoteBye`, `ReferReceived`, `Ended`) arrive through [`LegRoutes`] under the
+//! `Rejected`, `RemoteBye`, `ReferReceived`, `ReInvite` for hold, `Ended`) arrive through [`LegRoutes`] under the
 //! key the call task gave the ring; the call task ends a desk leg with [`DeskHub::hangup`],
 //! which sends nothing back.
 //!
@@ -26,7 +26,7 @@ use super::service::AcdHandle;
 use super::AgentsFile;
 use crate::call::LegRoutes;
 use crate::media::webrtc::{LegState, WebrtcConfig, WebrtcLeg};
-use crate::sdp::{self, LocalMedia, SessionOrigin};
+use crate::sdp::{self, Direction, LocalMedia, SessionOrigin};
 use crate::sip::endpoint::{CallKey, SipEvent};
 
 /// Messages waiting for one page.
@@ -106,7 +106,14 @@ pub fn call_id(key: CallKey) -> String {
 struct Shared {
     state: DeskState,
     sockets: HashMap<SocketId, mpsc::Sender<Arc<str>>>,
-    legs: HashMap<CallKey, WebrtcLeg>,
+    legs: HashMap<CallKey, DeskLeg>,
+}
+
+/// An answered browser leg, and its plain RTP side towards the call (for hold re-offers).
+struct DeskLeg {
+    webrtc: WebrtcLeg,
+    relay: LocalMedia,
+    origin: SessionOrigin,
 }
 
 struct Inner {
@@ -250,6 +257,7 @@ impl DeskHub {
                 .ended
                 .iter()
                 .filter_map(|(key, _)| shared.legs.remove(key))
+                .map(|leg| leg.webrtc)
                 .collect();
             (closed, legs)
         };
@@ -304,7 +312,7 @@ impl DeskHub {
                 return;
             };
             push(&mut shared, &call.user, &ended(key));
-            shared.legs.remove(&key)
+            shared.legs.remove(&key).map(|leg| leg.webrtc)
         };
         close_legs(leg);
     }
@@ -351,6 +359,8 @@ impl DeskHub {
                 leg: webrtc.leg,
                 browser_answer: webrtc.sdp,
                 plain_answer,
+                relay,
+                origin,
             }),
             Err(e) => {
                 webrtc.leg.close().await;
@@ -369,7 +379,14 @@ impl DeskHub {
                     sdp: Some(up.plain_answer),
                 };
                 if self.inner.routes.deliver(key, event) {
-                    shared.legs.insert(key, up.leg);
+                    shared.legs.insert(
+                        key,
+                        DeskLeg {
+                            webrtc: up.leg,
+                            relay: up.relay,
+                            origin: up.origin,
+                        },
+                    );
                     push(&mut shared, user, &stop_ringing(key));
                     drop(shared);
                     tokio::spawn(watch_leg(Arc::downgrade(&self.inner), key, states));
@@ -403,7 +420,7 @@ impl DeskHub {
             let mut shared = self.lock();
             let phase = shared.state.agent_hangup(key, user)?;
             push(&mut shared, user, &ended(key));
-            (phase, shared.legs.remove(&key))
+            (phase, shared.legs.remove(&key).map(|leg| leg.webrtc))
         };
         self.agent_gone(key, phase);
         close_legs(leg);
@@ -431,6 +448,35 @@ impl DeskHub {
         }
     }
 
+    /// The agent holds (`true`) or resumes an answered call: the browser leg re-offers to the
+    /// call as a phone would (sendonly / sendrecv, RFC 3264 §8.4), so the call task holds
+    /// the same way for both. The call's answer needs nothing from us: the relay's address
+    /// stays, and what the call sends while held is silence.
+    pub fn hold(&self, user: &str, key: CallKey, held: bool) -> Result<(), DeskError> {
+        let mut shared = self.lock();
+        if shared.state.call(key, user)?.phase != CallPhase::Answered {
+            return Err(DeskError::WrongPhase("not answered"));
+        }
+        let leg = shared.legs.get_mut(&key).ok_or(DeskError::CallGone)?;
+        let direction = if held {
+            Direction::SendOnly
+        } else {
+            Direction::SendRecv
+        };
+        let offer = sdp::offer_directed(&leg.relay, direction, &mut leg.origin);
+        drop(shared);
+        let reinvite = SipEvent::ReInvite {
+            key,
+            offer: Some(offer),
+        };
+        if self.inner.routes.deliver(key, reinvite) {
+            info!(user, call = key.0, held, "desk hold");
+            Ok(())
+        } else {
+            Err(DeskError::CallGone)
+        }
+    }
+
     /// Tells the call task the agent side went away.
     fn agent_gone(&self, key: CallKey, phase: CallPhase) {
         let first = match phase {
@@ -450,7 +496,7 @@ impl DeskHub {
                 return;
             };
             push(&mut shared, &call.user, &ended(key));
-            (call, shared.legs.remove(&key))
+            (call, shared.legs.remove(&key).map(|leg| leg.webrtc))
         };
         warn!(user = %call.user, call = key.0, "browser leg closed");
         self.agent_gone(key, call.phase);
@@ -467,6 +513,8 @@ struct Connected {
     leg: WebrtcLeg,
     browser_answer: String,
     plain_answer: String,
+    relay: LocalMedia,
+    origin: SessionOrigin,
 }
 
 /// The call leg's RTP address, from its offer.

@@ -1,7 +1,7 @@
 //! The browser agent desk over HTTP: the page itself (`/desk`, plain HTML/JS/CSS embedded in
 //! the binary, no build step), login/logout, the desk websocket (rings, ended calls, this
 //! agent's state changes) and the call buttons (answer with the browser's SDP, decline, hang
-//! up, transfer). Every desk request but login carries `Authorization: Bearer TOKEN`; the
+//! up, transfer, hold/resume). Every desk request but login carries `Authorization: Bearer TOKEN`; the
 //! websocket takes `?token=` because browsers cannot set headers on it.
 
 use std::sync::Arc;
@@ -291,4 +291,26 @@ pub(super) async fn transfer(
         StatusCode::ACCEPTED,
         Json(json!({"status": "transferring", "to": body.to.trim()})),
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HoldBody {
+    hold: bool,
+}
+
+/// Holds (`{"hold": true}`: the caller hears hold music) or resumes an answered call.
+pub(super) async fn hold(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    call: Result<Path<String>, PathRejection>,
+    body: Result<Json<HoldBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let (desk, user) = agent(&state, &headers)?;
+    let key = call_key(call)?;
+    let Json(body) = body?;
+    desk.hold(&user, key, body.hold)?;
+    Ok(Json(json!({
+        "status": if body.hold { "held" } else { "resumed" },
+    })))
 }

@@ -208,7 +208,7 @@ async fn login_answers_a_token_or_401_and_bad_bodies_are_4xx_json() {
 async fn call_routes_need_a_token_and_the_agents_own_call() {
     let mut desk = start_desk().await;
     let token = desk.login().await;
-    for action in ["answer", "decline", "hangup", "transfer"] {
+    for action in ["answer", "decline", "hangup", "transfer", "hold"] {
         let target = format!("/api/desk/calls/5/{action}");
         assert_error(&post(desk.addr(), &target, "", "{}").await, 401, &target);
         assert_error(
@@ -240,6 +240,27 @@ async fn call_routes_need_a_token_and_the_agents_own_call() {
     )
     .await;
     assert_error(&transfer, 422, "transfer body");
+    let hold = post(desk.addr(), &call("hold"), &token, r#"{"hold":true}"#).await;
+    assert_error(&hold, 409, "hold while ringing");
+    for body in [r#"{"hold":"yes"}"#, r#"{}"#, r#"{"hold":true,"music":"x"}"#] {
+        assert_error(
+            &post(desk.addr(), &call("hold"), &token, body).await,
+            422,
+            body,
+        );
+    }
+    assert_error(
+        &post(
+            desk.addr(),
+            "/api/desk/calls/5/hold",
+            &token,
+            r#"{"hold":false}"#,
+        )
+        .await,
+        404,
+        "hold an unknown call",
+    );
+    assert!(desk.events().is_empty(), "nothing reached the call");
     let declined = post(desk.addr(), &call("decline"), &token, "").await;
     assert_eq!(
         (declined.status, declined.json()),

@@ -211,6 +211,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/desk/calls/{call}/decline", post(desk::decline))
         .route("/api/desk/calls/{call}/hangup", post(desk::hangup))
         .route("/api/desk/calls/{call}/transfer", post(desk::transfer))
+        .route("/api/desk/calls/{call}/hold", post(desk::hold))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)

@@ -67,6 +67,8 @@ pub struct HandedLeg {
     pub media: MediaHandle,
     /// The session's events.
     pub media_rx: mpsc::Receiver<MediaEvent>,
+    /// Our SDP origin on the leg (re-INVITE answers continue its versions).
+    pub origin: crate::sdp::SessionOrigin,
     /// The consultation's own leg to the transferring agent, for the taker to hang up.
     pub consultation: CallKey,
     /// The consultation's ticket.

@@ -688,7 +688,7 @@ impl Call {
                     }
                     let _ = media.set_direction(n.sends(), n.receives());
                 }
-                let held = !n.sends();
+                let held = queue::hold::offer_holds(&n);
                 self.held_since = match (held, self.held_since) {
                     (true, since) => since.or(Some(tokio::time::Instant::now())),
                     (false, _) => None,
@@ -705,6 +705,8 @@ impl Call {
                 self.svc.registry.update(self.key, |c| {
                     c.state = if held { "held" } else { "answered" }.into()
                 });
+                // While bridged, the agent hears hold music meanwhile (and the state says so).
+                self.caller_holds(held);
                 self.sip(SipCommand::AnswerReinvite(self.key, Ok(text)))
                     .await;
             }

@@ -210,12 +210,16 @@ impl SupervisorMode {
     }
 }
 
-/// Who hears whom on a bridged call. Caller and agent always hear each other; a supervisor
-/// adds routes according to its mode. Nobody hears themselves.
+/// Who hears whom on a bridged call. Caller and agent hear each other unless the call is on
+/// hold; a supervisor adds routes according to its mode. Nobody hears themselves.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Conference {
     /// The attached supervisor's mode; `None` = a plain two-party bridge.
     pub supervisor: Option<SupervisorMode>,
+    /// The caller is on hold (either side held): the caller hears nobody and nobody hears
+    /// the caller, so the caller's leg has no live input and its hold music plays. Agent and
+    /// supervisor keep their routes (an agent may consult a whispering supervisor meanwhile).
+    pub held: bool,
 }
 
 impl Conference {
@@ -223,6 +227,9 @@ impl Conference {
     pub fn hears(self, listener: Party, speaker: Party) -> bool {
         use Party::{Agent, Caller, Supervisor};
         if listener == speaker {
+            return false;
+        }
+        if self.held && (listener == Caller || speaker == Caller) {
             return false;
         }
         match (self.supervisor, listener, speaker) {
@@ -314,19 +321,35 @@ impl BridgeHandle {
             .as_ref()
             .is_some_and(|current| current.same_session(supervisor));
         if !same {
-            self.rewire(Conference::default())?;
+            self.rewire(Conference {
+                supervisor: None,
+                ..self.conference
+            })?;
             self.supervisor = Some(supervisor.clone());
         }
         self.rewire(Conference {
             supervisor: Some(mode),
+            ..self.conference
         })
     }
 
-    /// Detaches the supervisor; caller and agent stay bridged.
+    /// Detaches the supervisor; caller and agent stay bridged (or held).
     pub fn end_supervision(&mut self) -> Result<(), MediaError> {
-        self.rewire(Conference::default())?;
+        self.rewire(Conference {
+            supervisor: None,
+            ..self.conference
+        })?;
         self.supervisor = None;
         Ok(())
+    }
+
+    /// Puts the caller on hold (`true`: the caller's routes are disconnected, so prompts such
+    /// as hold music play on the caller's leg) or takes them off it. A supervisor stays.
+    pub fn set_held(&mut self, held: bool) -> Result<(), MediaError> {
+        self.rewire(Conference {
+            held,
+            ..self.conference
+        })
     }
 
     /// Disconnects every route; prompts on the legs resume.

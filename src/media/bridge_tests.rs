@@ -196,7 +196,10 @@ fn conference_routing_matrix() {
         ],
     ];
     for (mode, want) in MODES.into_iter().zip(want) {
-        let conference = Conference { supervisor: mode };
+        let conference = Conference {
+            supervisor: mode,
+            held: false,
+        };
         let got = Party::ALL.map(|l| Party::ALL.map(|s| conference.hears(l, s)));
         assert_eq!(got, want, "{mode:?}");
         let routes: Vec<(Party, Party)> = conference.routes().collect();
@@ -222,7 +225,11 @@ fn conference_mix_exact_values() {
         (MODES[3], [23, 103, 120]),
     ];
     for (mode, want) in cases {
-        let heard = Conference { supervisor: mode }.mix(sent);
+        let heard = Conference {
+            supervisor: mode,
+            held: false,
+        }
+        .mix(sent);
         for party in Party::ALL {
             let frame = heard[party.index()];
             let value = want[party.index()];
@@ -233,6 +240,7 @@ fn conference_mix_exact_values() {
     let silent_supervisor = [Some(&caller[..]), Some(&agent[..]), None];
     let heard = Conference {
         supervisor: Some(SupervisorMode::Barge),
+        held: false,
     }
     .mix(silent_supervisor);
     assert_eq!([heard[0][0], heard[1][0], heard[2][0]], [20, 100, 120]);
@@ -373,4 +381,75 @@ proptest! {
         let stats = queue.stats();
         prop_assert_eq!(stats.popped + stats.overruns + queue.len() as u64, stats.pushed);
     }
+}
+
+#[test]
+fn on_hold_the_caller_hears_nobody_and_nobody_hears_the_caller() {
+    use Party::{Agent, Caller, Supervisor};
+    // (supervisor, the (listener, speaker) pairs that still carry audio on hold)
+    type Routes = &'static [(Party, Party)];
+    let cases: [(Option<SupervisorMode>, Routes); 4] = [
+        (None, &[]),
+        (Some(SupervisorMode::Listen), &[(Supervisor, Agent)]),
+        (
+            Some(SupervisorMode::Whisper),
+            &[(Supervisor, Agent), (Agent, Supervisor)],
+        ),
+        (
+            Some(SupervisorMode::Barge),
+            &[(Supervisor, Agent), (Agent, Supervisor)],
+        ),
+    ];
+    for (supervisor, want) in cases {
+        let held = Conference {
+            supervisor,
+            held: true,
+        };
+        for listener in Party::ALL {
+            for speaker in Party::ALL {
+                let expected = want.contains(&(listener, speaker));
+                assert_eq!(
+                    held.hears(listener, speaker),
+                    expected,
+                    "{supervisor:?}: {listener:?} hears {speaker:?}"
+                );
+            }
+        }
+        assert!(!held.routes().any(|(s, l)| s == Caller || l == Caller));
+        let sent = [Some(&[7i16][..]), Some(&[5i16][..]), Some(&[3i16][..])];
+        assert_eq!(held.mix(sent)[Caller.index()][0], 0, "{supervisor:?}");
+    }
+}
+
+#[test]
+fn hold_unwires_the_caller_and_resume_wires_it_again() -> Result<(), MediaError> {
+    let mut caller = fake_leg();
+    let mut agent = fake_leg();
+    let mut supervisor = fake_leg();
+    let mut handle = bridge(&caller.0, &agent.0)?;
+    handle.supervise(SupervisorMode::Whisper, &supervisor.0)?;
+    drain(&mut caller);
+    drain(&mut agent);
+    drain(&mut supervisor);
+
+    handle.set_held(true)?;
+    assert!(handle.conference().held);
+    // The caller's input (agent audio) and the agent's input from the caller go; the
+    // supervisor's input of the caller goes; the supervisor keeps hearing the agent.
+    assert_eq!(drain(&mut caller), ["disconnect"]);
+    assert_eq!(drain(&mut agent), ["disconnect"]);
+    assert_eq!(drain(&mut supervisor), ["disconnect"]);
+
+    // Changing the supervisor's mode keeps the hold.
+    handle.supervise(SupervisorMode::Barge, &supervisor.0)?;
+    assert!(handle.conference().held);
+    assert_eq!(drain(&mut caller), Vec::<String>::new());
+
+    handle.set_held(false)?;
+    assert!(!handle.conference().held);
+    // Barge now: the caller hears agent and supervisor, both hear the caller.
+    assert_eq!(drain(&mut caller), ["connect", "connect", "tap", "tap"]);
+    assert_eq!(drain(&mut agent), ["connect", "tap"]);
+    assert_eq!(drain(&mut supervisor), ["connect", "tap"]);
+    Ok(())
 }

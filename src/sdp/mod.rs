@@ -30,7 +30,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::media::Codec;
 
-pub use negotiate::{accept_answer, answer, offer};
+pub use negotiate::{accept_answer, answer, offer, offer_directed};
 
 /// What we put on the wire, and how we want to receive it.
 #[derive(Clone, Debug, PartialEq, Eq)]

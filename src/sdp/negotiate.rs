@@ -15,6 +15,17 @@ const DEFAULT_DTMF_PT: u8 = 101;
 /// Lists `local.codecs` in order (both G.711 if empty), telephone-event/8000 with
 /// `local.dtmf_pt` (101 unless that is in the dynamic range 96-127), ptime and sendrecv.
 pub fn offer(local: &LocalMedia, session: &mut SessionOrigin) -> String {
+    offer_directed(local, Direction::SendRecv, session)
+}
+
+/// Like [`offer`] with another direction: a re-offer that puts the other side on hold
+/// (`SendOnly`, or `Inactive` when we hold a side that holds us) or resumes (`SendRecv`),
+/// RFC 3264 §8.4. Use the dialog's `session` so the origin's version moves on.
+pub fn offer_directed(
+    local: &LocalMedia,
+    direction: Direction,
+    session: &mut SessionOrigin,
+) -> String {
     let dtmf_pt = if (96..=127).contains(&local.dtmf_pt) {
         local.dtmf_pt
     } else {
@@ -28,7 +39,7 @@ pub fn offer(local: &LocalMedia, session: &mut SessionOrigin) -> String {
             .collect(),
         dtmf_pt: Some(dtmf_pt),
         ptime_ms: sane_ptime(Some(local.ptime_ms)),
-        direction: Direction::SendRecv,
+        direction,
     };
     render(local.addr, &[Section::Audio(audio)], session)
 }

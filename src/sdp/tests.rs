@@ -664,3 +664,31 @@ fn baresip_offer() {
     assert!(body.contains("m=video 0 RTP/AVP 100\r\n"), "{body}");
     assert!(!body.contains("opus"), "{body}");
 }
+
+#[test]
+fn directed_offers_hold_and_resume_and_move_the_version_on() {
+    use Direction::*;
+    let mut origin = SessionOrigin::new(77);
+    let mut last_version = origin_version(&offer(&local(), &mut origin));
+    // (our offer, what the answerer's side then says, whether we still send)
+    let table = [
+        (SendOnly, RecvOnly, true),
+        (Inactive, Inactive, false),
+        (SendRecv, SendRecv, true),
+    ];
+    for (ours, theirs, we_send) in table {
+        let body = offer_directed(&local(), ours, &mut origin);
+        assert!(
+            body.contains(&format!("a={}\r\n", ours.attribute())),
+            "{body}"
+        );
+        let version = origin_version(&body);
+        assert!(version > last_version, "{ours:?}: {version:?}");
+        last_version = version;
+        let (answered, _) =
+            answer(&body, &local(), &mut SessionOrigin::new(5)).expect("answerable");
+        assert_eq!(answered.local_direction, theirs, "{ours:?}");
+        assert_eq!(answered.remote_direction, ours, "{ours:?}");
+        assert_eq!(answered.receives(), we_send, "{ours:?}");
+    }
+}

@@ -12,7 +12,7 @@ const desk = {
   ws: null,
   retry: 0,
   queuesTimer: null,
-  call: null,        // {id, ticket, status, pc, stream, poll}
+  call: null,        // {id, ticket, status, held, pc, stream, poll}
   lastTicket: null,  // the ticket the wrap-up form writes to
 };
 
@@ -81,8 +81,9 @@ function showDesk() {
   connect();
   refreshAgent();
   refreshQueues();
+  refreshLiveCalls();
   clearInterval(desk.queuesTimer);
-  desk.queuesTimer = setInterval(refreshQueues, 5000);
+  desk.queuesTimer = setInterval(() => { refreshQueues(); refreshLiveCalls(); }, 5000);
   renderCall();
 }
 
@@ -176,6 +177,67 @@ async function refreshQueues() {
   } catch (_) { /* try again on the next tick */ }
 }
 
+// ---- live calls and supervision (the logged-in agent is the supervisor) ----
+
+// Calls bridged to an agent: the ones a supervisor can join.
+const SUPERVISABLE = ["with agent", "on hold"];
+const MODES = ["listen", "whisper", "barge"];
+
+async function refreshLiveCalls() {
+  let data;
+  try { data = await api("GET", "/api/calls"); } catch (_) { return; }
+  const mine = desk.call && desk.call.status === "connected" ? desk.call.ticket : null;
+  const calls = (data.calls || []).filter((c) =>
+    c.ticket_id !== null && c.ticket_id !== mine && SUPERVISABLE.includes(c.state));
+  const rows = calls.map((c) => {
+    const tr = document.createElement("tr");
+    tr.dataset.ticket = c.ticket_id;
+    for (const v of ["#" + c.ticket_id, c.from, c.state]) {
+      const td = document.createElement("td");
+      td.textContent = v;
+      tr.append(td);
+    }
+    const actions = document.createElement("td");
+    for (const mode of [...MODES, "leave"]) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "small" + (mode === "leave" ? " stop" : "");
+      b.dataset.mode = mode;
+      b.textContent = mode[0].toUpperCase() + mode.slice(1);
+      b.addEventListener("click", () => supervise(c.ticket_id, mode));
+      actions.append(b);
+    }
+    tr.append(actions);
+    return tr;
+  });
+  if (!rows.length) {
+    const tr = document.createElement("tr");
+    const td = document.createElement("td");
+    td.colSpan = 4;
+    td.className = "muted";
+    td.textContent = "No calls with agents";
+    tr.append(td);
+    rows.push(tr);
+  }
+  $("live-calls").querySelector("tbody").replaceChildren(...rows);
+}
+
+async function supervise(ticket, mode) {
+  const status = $("supervise-status");
+  status.textContent = "";
+  try {
+    if (mode === "leave") {
+      await api("DELETE", `/api/calls/${ticket}/supervise`);
+      status.textContent = `Left call #${ticket}`;
+    } else {
+      await api("POST", `/api/calls/${ticket}/supervise`, { supervisor: desk.user, mode });
+      status.textContent = `Calling your phone to ${mode} on #${ticket}…`;
+    }
+  } catch (e) {
+    status.textContent = e.message;
+  }
+}
+
 function seconds(ms) {
   const s = Math.round(ms / 1000);
   return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m ${s % 60}s`;
@@ -186,7 +248,7 @@ function seconds(ms) {
 function onRing(msg) {
   if (desk.call && ["ringing", "connecting", "connected"].includes(desk.call.status)) return;
   if (desk.call) stopCall(desk.call);
-  desk.call = { id: msg.call, ticket: msg.ticket, status: "ringing", pc: null, stream: null, poll: null };
+  desk.call = { id: msg.call, ticket: msg.ticket, status: "ringing", held: false, pc: null, stream: null, poll: null };
   desk.lastTicket = msg.ticket;
   $("caller").textContent = msg.caller || "unknown";
   $("intent").textContent = msg.intent || "—";
@@ -221,6 +283,9 @@ function renderCall() {
   $("decline").disabled = status !== "ringing";
   $("hangup").disabled = !up && status !== "ringing";
   $("transfer").disabled = status !== "connected";
+  $("hold").disabled = status !== "connected";
+  $("hold").textContent = desk.call && desk.call.held ? "Resume" : "Hold";
+  $("hold").classList.toggle("held", Boolean(desk.call && desk.call.held));
   $("save").disabled = desk.lastTicket === null;
 }
 
@@ -278,6 +343,22 @@ async function callAction(action) {
   }
   if (desk.call === call) finishCall("ended");
 }
+
+// Hold: the caller hears hold music and the bridge pauses until Resume.
+$("hold").addEventListener("click", async () => {
+  const call = desk.call;
+  if (!call || call.status !== "connected") return;
+  const hold = !call.held;
+  try {
+    await api("POST", `/api/desk/calls/${call.id}/hold`, { hold });
+    if (desk.call !== call) return;
+    call.held = hold;
+    $("call-error").textContent = hold ? "Caller on hold" : "";
+    renderCall();
+  } catch (e) {
+    $("call-error").textContent = e.message;
+  }
+});
 
 $("transfer").addEventListener("click", async () => {
   const call = desk.call;

@@ -4,7 +4,7 @@
 //! bridged to the caller's through voxdesk (transcoding, DTMF passed on both ways), and the
 //! other phones stop ringing. When the agent hangs up the caller goes back to the dialplan.
 //!
-//! The agent may hand the caller on ([`transfer`]).
+//! The agent may hand the caller on ([`transfer`]); either side may hold ([`hold`]).
 //!
 //! Agent legs are SIP calls of this task: their events arrive on the caller's channel under
 //! their own keys (see `LegRoutes::new_leg`).
@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
 mod attended;
+pub(super) mod hold;
 mod supervise;
 mod transfer;
 
@@ -30,7 +31,6 @@ use crate::acd::{CallId, CallerInfo};
 use crate::dialplan::{Event, Interp, QueueId};
 use crate::media::bridge::{bridge, BridgeHandle, SupervisorMode};
 use crate::media::session::{MediaEvent, MediaHandle, MediaSession};
-use crate::media::Codec;
 use crate::sdp::{self, LocalMedia, SessionOrigin};
 use crate::sip::endpoint::{CallKey, OutgoingInvite, Peer, SipEvent};
 use crate::sip::registrar::{Binding, Transport};
@@ -48,6 +48,8 @@ struct RingingLeg {
     socket: UdpSocket,
     port: u16,
     local: LocalMedia,
+    /// The origin of our offer: later SDP on this dialog keeps its session id.
+    origin: SessionOrigin,
 }
 
 /// The agent leg that answered, bridged to the caller.
@@ -61,6 +63,10 @@ pub(super) struct Bridged {
     since: Instant,
     /// A supervisor listening, whispering or barging in.
     supervision: Option<supervise::Supervision>,
+    /// Our SDP origin on this leg (from the INVITE's offer), for re-INVITE answers.
+    origin: SessionOrigin,
+    /// Who holds, and the agent's hold time.
+    hold: hold::HoldState,
 }
 
 /// A caller in a queue, then with an agent.
@@ -87,6 +93,7 @@ impl Bridged {
         port: u16,
         (media, media_rx): (MediaHandle, mpsc::Receiver<MediaEvent>),
         bridge: Option<BridgeHandle>,
+        origin: SessionOrigin,
     ) -> Bridged {
         Bridged {
             key,
@@ -97,6 +104,8 @@ impl Bridged {
             bridge,
             since: Instant::now(),
             supervision: None,
+            origin,
+            hold: hold::HoldState::default(),
         }
     }
 }
@@ -214,7 +223,8 @@ impl Call {
         let (Some(q), Some(media)) = (self.queue.as_mut(), self.media.as_ref()) else {
             return;
         };
-        if q.bridged.is_some() || q.announcing || q.hold_prompt.is_some() {
+        let talking = q.bridged.as_ref().is_some_and(|b| !b.hold.agent_holds());
+        if talking || q.announcing || q.hold_prompt.is_some() {
             return;
         }
         q.hold_count += 1;
@@ -360,6 +370,7 @@ impl Call {
                     socket,
                     port,
                     local,
+                    origin,
                 },
             );
         }
@@ -421,6 +432,7 @@ impl Call {
                 socket,
                 port,
                 local,
+                origin,
             },
         ))
     }
@@ -521,30 +533,7 @@ impl Call {
                 self.agent_transfer(key, &refer_to, replaces.as_deref(), interp)
                     .await
             }
-            SipEvent::ReInvite { key, offer } => {
-                // The agent's phone holds or resumes: answer from our side of that leg.
-                let answer = self
-                    .queue
-                    .as_ref()
-                    .and_then(|q| q.bridged.as_ref())
-                    .map(|b| LocalMedia {
-                        addr: self.svc.media_ip,
-                        port: b.port,
-                        codecs: vec![Codec::Pcmu, Codec::Pcma],
-                        dtmf_pt: 101,
-                        ptime_ms: 20,
-                    });
-                let result = match (offer, answer) {
-                    (Some(offer), Some(local)) => {
-                        let mut origin = SessionOrigin::new(rand::random::<u32>() >> 1);
-                        sdp::answer(&offer, &local, &mut origin)
-                            .map(|(_, text)| text)
-                            .map_err(|e| e.sip_status())
-                    }
-                    _ => Err(488),
-                };
-                self.sip(SipCommand::AnswerReinvite(key, result)).await;
-            }
+            SipEvent::ReInvite { key, offer } => self.agent_reinvite(key, offer).await,
             _ => {}
         }
     }
@@ -632,6 +621,7 @@ impl Call {
                 leg.port,
                 (agent_media, agent_rx),
                 bridged,
+                leg.origin,
             ));
         }
         self.svc
@@ -667,9 +657,19 @@ impl Call {
         let _ = b.media.shutdown();
         let talked = b.since.elapsed();
         crate::metrics::global().agent_talked(talked);
+        let hold_ms = b.hold.hold_ms(Instant::now());
+        if b.hold.agent_holds() {
+            // The caller's hold music must not delay what the dialplan says next.
+            if let Some(media) = &self.media {
+                let _ = media.stop_playback();
+            }
+            if let Some(q) = self.queue.as_mut() {
+                q.hold_prompt = None;
+            }
+        }
         self.log.handling(HandlingUpdate::TalkEnded {
             talk_ms: i64::try_from(talked.as_millis()).unwrap_or(i64::MAX),
-            hold_ms: 0,
+            hold_ms,
         });
         if hang_up_agent {
             self.hang_up_leg(b.key).await;
@@ -726,6 +726,10 @@ impl Call {
                 false
             }
             Some(MediaEvent::RtpTimeout) | Some(MediaEvent::Stopped(_)) | None => true,
+            Some(MediaEvent::PlaybackFinished(id)) => {
+                self.agent_prompt_ended(id);
+                false
+            }
             Some(_) => false,
         }
     }

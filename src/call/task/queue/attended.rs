@@ -236,6 +236,7 @@ impl Call {
             leg.port,
             (leg.media, leg.media_rx),
             linked,
+            leg.origin,
         ));
         self.svc
             .registry
@@ -272,7 +273,7 @@ impl Call {
         let talked = b.since.elapsed();
         self.log.handling(HandlingUpdate::TalkEnded {
             talk_ms: i64::try_from(talked.as_millis()).unwrap_or(i64::MAX),
-            hold_ms: 0,
+            hold_ms: b.hold.hold_ms(Instant::now()),
         });
         self.log.turn(
             TurnKind::Note,
@@ -288,6 +289,7 @@ impl Call {
             port: b.port,
             media: b.media,
             media_rx: b.media_rx,
+            origin: b.origin,
             consultation: self.key,
             ticket: self.ticket.0,
         })
