@@ -184,13 +184,14 @@ steps:
         };
         let none = Entities::default();
         let known = vars(&[("caller", "Ann")]);
-        let cases: [(
-            &str,
+        type Case<'a> = (
+            &'a str,
             usize,
-            &HashMap<String, String>,
-            &Entities,
-            Option<&str>,
-        ); 11] = [
+            &'a HashMap<String, String>,
+            &'a Entities,
+            Option<&'a str>,
+        );
+        let cases: [Case; 11] = [
             // A question, with the variables known filled and the others left as slots.
             (
                 "order_status",
