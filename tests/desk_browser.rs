@@ -3,8 +3,9 @@
 //! in the ACD, and the page shows it. A screenshot goes to `target/test-artifacts/`.
 //! A second test takes a whole call on the desk: a SIPp caller asks for a person, the desk
 //! rings with the bot's transcript, the agent answers over WebRTC (the fake microphone plays
-//! a spoken WAV), both directions carry audio (checked on the recordings), and the agent hangs
-//! up and files a note and a disposition.
+//! a spoken WAV), both directions carry audio (checked on the recordings), both sides are
+//! transcribed onto the ticket and the page with the bot's suggested replies (agent assist),
+//! and the agent hangs up and files a note and a disposition.
 
 mod common;
 
@@ -99,6 +100,8 @@ fn a_caller_asking_for_a_person_is_answered_on_the_browser_desk() {
         .status()
         .expect("run espeak-ng");
     assert!(status.success());
+    // A pause after the sentence, so the agent's side hears it end (agent assist) each loop.
+    pad_with_silence(&voice, Duration::from_millis(1500));
     let browser = Browser::start_with_audio(Some(&voice));
     browser.open(&format!("http://{}/desk", vox.http));
     browser.find("#user").type_text("alice");
@@ -118,6 +121,7 @@ fn a_caller_asking_for_a_person_is_answered_on_the_browser_desk() {
         .spawn();
 
     browser.wait_text("#call-status", Duration::from_secs(30), |t| t == "ringing");
+    let started = std::time::Instant::now();
     let transcript = browser.wait_text("#transcript", Duration::from_secs(10), |t| {
         t.to_lowercase().contains("person")
     });
@@ -125,19 +129,44 @@ fn a_caller_asking_for_a_person_is_answered_on_the_browser_desk() {
         transcript.contains("agent"),
         "the desk does not show the bot's intent: {transcript}"
     );
+    let suggested_at_ring = browser.find("#suggestions").text();
     browser.find("#answer").click();
     browser.wait_text("#call-status", Duration::from_secs(15), |t| {
         t == "connected"
     });
-    // Talk for a while: the caller's second sentence is transcribed while with the agent
-    // (agent assist) and reaches the page.
-    browser.wait_text("#transcript", Duration::from_secs(15), |t| {
-        t.to_lowercase()
-            .split("answered by alice")
-            .nth(1)
-            .is_some_and(|after| after.contains("arrived"))
+    eprintln!("connected after {:?}", started.elapsed());
+    // Talk for a while: the caller's second sentence and the agent's words are transcribed
+    // while bridged (agent assist) and reach the page.
+    let transcript = browser.wait_text("#transcript", Duration::from_secs(20), |t| {
+        let after = t.to_lowercase();
+        let after = after.split("answered by alice").nth(1).unwrap_or_default();
+        let lines: Vec<&str> = after.lines().collect();
+        let agent_said = lines
+            .windows(2)
+            .any(|w| w[0] == "agent" && said_by_alice(w[1]));
+        after.contains("arrived") && agent_said
     });
-    std::thread::sleep(Duration::from_secs(2));
+    eprintln!(
+        "both sides on the page after {:?}: {transcript}",
+        started.elapsed()
+    );
+    // Styled as the agent's, apart from the caller's turns.
+    let agent_turn = browser.find("#transcript li.agent").text();
+    assert!(agent_turn.starts_with("Agent\n"), "{agent_turn:?}");
+    // The suggestions follow the caller's latest turn, as the bot's reply texts.
+    let reply = browser
+        .find("#suggestions li.suggestion .reply:not(.none)")
+        .text();
+    assert!(
+        reply.len() > 10,
+        "a suggestion without a reply text: {reply:?}"
+    );
+    let suggested = browser.find("#suggestions").text();
+    assert_ne!(
+        suggested, suggested_at_ring,
+        "the suggestions did not follow the caller's new turn"
+    );
+    std::thread::sleep(Duration::from_secs(1));
     let shot = artifact_path("desk_on_call.png");
     browser.screenshot(&shot);
     eprintln!("screenshot: {}", shot.display());
@@ -159,6 +188,25 @@ fn a_caller_asking_for_a_person_is_answered_on_the_browser_desk() {
         with_agent,
         "no transcribed turn while with the agent: {ticket}"
     );
+    let replies = ticket["turns"].as_array().into_iter().flatten().any(|t| {
+        t["outcome"] == "with-agent"
+            && t["candidates"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["reply"].is_string()))
+    });
+    assert!(replies, "no suggested reply text on the ticket: {ticket}");
+    let agent_said = ticket["turns"].as_array().into_iter().flatten().any(|t| {
+        t["kind"] == "agent-speech"
+            && t["speaker"] == "agent"
+            && t["agent"] == "alice"
+            && t["text"]
+                .as_str()
+                .is_some_and(|text| said_by_alice(&text.to_lowercase()))
+    });
+    assert!(
+        agent_said,
+        "no agent-speech turn with Alice's words: {ticket}"
+    );
     common::eventually(Duration::from_secs(5), "the note and disposition", || {
         let ticket = vox.ticket(&tickets[0]["id"]);
         (ticket["agent_disposition"] == "resolved"
@@ -175,4 +223,28 @@ fn a_caller_asking_for_a_person_is_answered_on_the_browser_desk() {
         caller_heard_by_alice > 300.0,
         "the desk heard nothing of the caller: {caller_heard_by_alice:.0}"
     );
+}
+
+/// Words of the agent's fake microphone sentence, as the recogniser may write them.
+fn said_by_alice(lowercase: &str) -> bool {
+    ["customer", "this is alice", "see your order"]
+        .iter()
+        .any(|w| lowercase.contains(w))
+}
+
+/// Appends `silence` to a mono 16-bit WAV.
+fn pad_with_silence(path: &std::path::Path, silence: Duration) {
+    let mut reader = hound::WavReader::open(path).expect("read the spoken WAV");
+    let spec = reader.spec();
+    let mut samples: Vec<i16> = reader
+        .samples::<i16>()
+        .collect::<Result<_, _>>()
+        .expect("16-bit samples");
+    let pad = (u128::from(spec.sample_rate) * silence.as_millis() / 1000) as usize;
+    samples.resize(samples.len() + pad * usize::from(spec.channels), 0);
+    let mut writer = hound::WavWriter::create(path, spec).expect("rewrite the WAV");
+    for s in samples {
+        writer.write_sample(s).expect("write a sample");
+    }
+    writer.finalize().expect("finish the WAV");
 }

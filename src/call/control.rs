@@ -67,6 +67,8 @@ pub struct HandedLeg {
     pub media: MediaHandle,
     /// The session's events.
     pub media_rx: mpsc::Receiver<MediaEvent>,
+    /// The leg's audio for agent assist, when it was being transcribed.
+    pub agent_audio: Option<mpsc::Receiver<Vec<i16>>>,
     /// Our SDP origin on the leg (re-INVITE answers continue its versions).
     pub origin: crate::sdp::SessionOrigin,
     /// The consultation's own leg to the transferring agent, for the taker to hang up.

@@ -14,6 +14,7 @@ use super::Registry;
 use crate::bot::Sentiment;
 use crate::dialplan::{self, TurnRecord};
 use crate::sip::endpoint::CallKey;
+use crate::speech::asr::Transcript;
 use crate::tickets::{
     Disposition, HandlingUpdate, TicketId, TicketStore, Timestamp, Turn, TurnKind,
 };
@@ -133,12 +134,23 @@ impl CallLog {
         let candidates: Vec<_> = heard
             .candidates
             .iter()
-            .map(|c| json!({"intent": c.intent, "confidence": round3(c.confidence)}))
+            .enumerate()
+            .map(|(i, c)| {
+                let reply = heard.replies.get(i).cloned().flatten();
+                json!({"intent": c.intent, "confidence": round3(c.confidence), "reply": reply})
+            })
             .collect();
         extras.insert("candidates".into(), json!(candidates));
         if let Some(article) = &heard.article {
             extras.insert("faq_article".into(), json!(article));
         }
+        if let Some(faq) = &heard.faq_answer {
+            extras.insert(
+                "faq_answer".into(),
+                json!({"article": faq.article, "answer": faq.answer, "confidence": round3(faq.confidence)}),
+            );
+        }
+        extras.insert("speaker".into(), json!("caller"));
         extras.insert("outcome".into(), json!(heard.outcome));
         if let Some(t) = timing {
             extras.insert(
@@ -161,6 +173,25 @@ impl CallLog {
                 self.pending_speech = Some((turn, t));
             }
             _ => self.tickets.add_turn(self.ticket, turn),
+        }
+    }
+
+    /// The bridged agent said something (agent assist): an `agent-speech` turn, stamped with
+    /// the end of the agent's speech. Noise is not written.
+    pub(super) fn agent_heard(
+        &self,
+        agent: &str,
+        transcript: &Transcript,
+        timing: &HeardTiming,
+        now: Instant,
+    ) {
+        let ago = now.saturating_duration_since(timing.speech_end);
+        let at = Timestamp::from_unix_millis(
+            Timestamp::now().unix_millis() - i64::try_from(ms(ago)).unwrap_or(0),
+        );
+        if let Some(turn) = agent_turn(agent, transcript, timing, at) {
+            crate::metrics::global().asr_utterances.inc();
+            self.tickets.add_turn(self.ticket, turn);
         }
     }
 
@@ -352,6 +383,44 @@ impl CallLog {
     }
 }
 
+/// Kind of the turns that hold what the bridged agent said.
+pub(super) const AGENT_SPEECH: &str = "agent-speech";
+
+/// The ticket turn for one utterance of the agent, at `at`; `None` for noise.
+pub(super) fn agent_turn(
+    agent: &str,
+    transcript: &Transcript,
+    timing: &HeardTiming,
+    at: Timestamp,
+) -> Option<Turn> {
+    if transcript.is_noise() {
+        return None;
+    }
+    let mut turn = Turn::new(
+        at,
+        TurnKind::Other(AGENT_SPEECH.into()),
+        transcript.text.trim(),
+    );
+    turn.data = json!({"agent": agent});
+    let extras = [
+        ("speaker", json!("agent")),
+        ("agent", json!(agent)),
+        ("asr_confidence", json!(round3(transcript.confidence))),
+        (
+            "timings",
+            json!({
+                "speech_ms": ms(timing.audio),
+                "asr_ms": ms(timing.asr),
+                "speculative": timing.speculative,
+                "speech_end_to_transcript_ms":
+                    ms(timing.transcript_at.saturating_duration_since(timing.speech_end)),
+            }),
+        ),
+    ];
+    turn.extras = extras.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    Some(turn)
+}
+
 /// The ticket's word for how a dialplan ended a call.
 pub(super) fn map_disposition(d: dialplan::Disposition) -> Disposition {
     match d {
@@ -365,4 +434,57 @@ pub(super) fn map_disposition(d: dialplan::Disposition) -> Disposition {
 /// Three decimals are plenty for a confidence and keep the JSON readable.
 fn round3(x: f32) -> f64 {
     (f64::from(x) * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timing(base: Instant) -> HeardTiming {
+        HeardTiming {
+            speech_end: base,
+            transcript_at: base + Duration::from_millis(420),
+            asr: Duration::from_millis(380),
+            audio: Duration::from_millis(2100),
+            speculative: true,
+        }
+    }
+
+    fn transcript(text: &str, confidence: f32, no_speech_prob: f32) -> Transcript {
+        Transcript {
+            text: text.into(),
+            confidence,
+            no_speech_prob,
+            elapsed: Duration::from_millis(380),
+        }
+    }
+
+    #[test]
+    fn an_agent_utterance_is_an_agent_speech_turn() {
+        let at = Timestamp::from_unix_millis(1_700_000_000_000);
+        let heard = transcript(" I can see your order here. ", 0.91234, 0.01);
+        let turn = agent_turn("alice", &heard, &timing(Instant::now()), at).expect("a turn");
+        let json = serde_json::to_value(&turn).expect("serializes");
+        assert_eq!(json["kind"], "agent-speech");
+        assert_eq!(json["text"], "I can see your order here.");
+        assert_eq!(json["speaker"], "agent");
+        assert_eq!(json["agent"], "alice");
+        assert_eq!(json["data"]["agent"], "alice");
+        assert_eq!(json["asr_confidence"], 0.912);
+        assert_eq!(
+            json["timings"],
+            json!({"speech_ms": 2100, "asr_ms": 380, "speculative": true,
+                   "speech_end_to_transcript_ms": 420})
+        );
+        assert_eq!(turn.at, at);
+    }
+
+    #[test]
+    fn agent_noise_writes_nothing() {
+        let cases = [transcript("", 0.9, 0.0), transcript("uh", 0.1, 0.95)];
+        for heard in cases {
+            let turn = agent_turn("alice", &heard, &timing(Instant::now()), Timestamp::now());
+            assert!(turn.is_none(), "{heard:?}");
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! media events, caller audio, transcriptions, the interpreter's deadline and shutdown
 //! (STYLE.md pattern 4).
 
+mod assist;
 mod queue;
 mod speech;
 
@@ -522,6 +523,7 @@ impl Call {
                         }
                     }
                     QueueInput::TransferUnanswered => self.transfer_unanswered(&mut interp).await,
+                    QueueInput::AgentEar(input) => self.on_agent_ear(input),
                 },
                 frame = next_frame(&mut self.caller_rx) => match frame {
                     Some(frame) => listener.push_frame(&frame, Instant::now()),

@@ -12,6 +12,7 @@ use std::time::Duration;
 use super::http::{HttpOutcome, HttpRecord, HttpRequest, RequestId};
 use super::model::Disposition;
 use super::queue::{QueueExit, QueueId};
+use crate::bot::understand::FaqMatch;
 use crate::bot::{Entities, IntentScore, Sentiment};
 
 /// Names one prompt so its end can be matched to the step that started it.
@@ -334,4 +335,9 @@ pub struct Understanding {
     /// What the step did: `intent`, `capture`, `faq` (the article was spoken and the
     /// question asked again), `no-match`, `angry`, `noise` or `ignored`.
     pub outcome: &'static str,
+    /// What the bot would say for each of `candidates` (same order; `None`: nothing), read
+    /// from the dialplan: the agent's suggested replies.
+    pub replies: Vec<Option<String>>,
+    /// The closest knowledge article, when close enough to be suggested to an agent.
+    pub faq_answer: Option<FaqMatch>,
 }

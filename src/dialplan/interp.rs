@@ -31,6 +31,7 @@ mod ask;
 mod csat;
 mod http;
 mod queue;
+mod suggest;
 
 /// Steps run for one input before we call it a runaway `goto` loop.
 pub const MAX_STEPS_PER_INPUT: usize = 1000;

@@ -328,6 +328,8 @@ fn an_agent_call_then_the_survey() {
     match records(&said).as_slice() {
         [TurnRecord::Understood(heard)] => {
             assert_eq!((heard.text.as_str(), heard.outcome), ("five", "with-agent"));
+            // This plan has no intents: nothing to suggest, and no reply without a candidate.
+            assert_eq!(heard.replies.len(), heard.candidates.len());
         }
         other => panic!("unexpected records {other:?}"),
     }

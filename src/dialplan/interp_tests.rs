@@ -784,6 +784,24 @@ fn a_spoken_number_of_the_wrong_length_is_invalid() {
 }
 
 #[test]
+fn each_candidate_carries_the_reply_the_bot_would_give() {
+    let mut call = at_main_menu();
+    call.finish_prompt();
+    let out = call.event(heard("I want to return an item"));
+    let u = understood(&out);
+    assert_eq!(u.len(), 1);
+    assert_eq!(u[0].replies.len(), u[0].candidates.len());
+    assert_eq!(u[0].candidates[0].intent, "returns");
+    let reply = u[0].replies[0].as_deref().unwrap_or_default();
+    assert!(
+        reply.starts_with("You can return any item within 30 days"),
+        "{reply:?}"
+    );
+    // The plan has no knowledge file: no article to suggest.
+    assert_eq!(u[0].faq_answer, None);
+}
+
+#[test]
 fn two_angry_turns_go_to_a_person() {
     let mut call = at_main_menu();
     call.finish_prompt();

@@ -117,6 +117,12 @@ impl Template {
         self.render_escaped(vars, str::to_owned)
     }
 
+    /// Renders like [`Template::render`], but a variable without a value stays `{name}`: a
+    /// draft for a person to complete (the agent's suggested replies), not speech.
+    pub fn render_known(&self, vars: &HashMap<String, String>) -> String {
+        self.render_with(vars, str::to_owned, true)
+    }
+
     /// Renders like [`Template::render`], passing each variable's (filtered) value through
     /// `escape`, e.g. percent-encoding for a URL.
     pub fn render_escaped(
@@ -124,10 +130,24 @@ impl Template {
         vars: &HashMap<String, String>,
         escape: impl Fn(&str) -> String,
     ) -> String {
+        self.render_with(vars, escape, false)
+    }
+
+    fn render_with(
+        &self,
+        vars: &HashMap<String, String>,
+        escape: impl Fn(&str) -> String,
+        keep_missing: bool,
+    ) -> String {
         let mut out = String::new();
         for part in &self.parts {
             match part {
                 Part::Text(text) => out.push_str(text),
+                Part::Var { name, .. } if keep_missing && !vars.contains_key(name) => {
+                    out.push('{');
+                    out.push_str(name);
+                    out.push('}');
+                }
                 Part::Var { name, filter } => {
                     let value = vars.get(name).map(String::as_str).unwrap_or("");
                     match filter {
@@ -215,6 +235,23 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(Template::parse(text).unwrap().render(&v), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn drafts_keep_unknown_variables_as_slots() {
+        let v = vars(&[("n", "1234")]);
+        let cases = [
+            ("Order {n|digits} for {who}.", "Order 1 2 3 4 for {who}."),
+            ("{who|digits}", "{who}"),
+            ("{{n}} {n}", "{n} 1234"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(
+                Template::parse(text).unwrap().render_known(&v),
+                want,
+                "{text}"
+            );
         }
     }
 

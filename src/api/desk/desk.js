@@ -400,7 +400,9 @@ function startPolling(call) {
 
 // ---- the ticket: conversation, suggestions, history ----
 
-const SPEAKERS = { speech: "Caller", prompt: "Bot", dtmf: "Caller (keys)", note: "Note", transfer: "Transfer" };
+const SPEAKERS = {
+  speech: "Caller", "agent-speech": "Agent", prompt: "Bot", dtmf: "Caller (keys)", note: "Note", transfer: "Transfer",
+};
 
 async function loadTicket(id) {
   let ticket;
@@ -411,7 +413,10 @@ async function loadTicket(id) {
 }
 
 function speakerOf(turn) {
-  if (turn.speaker) return String(turn.speaker);
+  if (turn.speaker) {
+    const s = String(turn.speaker);
+    return s.charAt(0).toUpperCase() + s.slice(1);
+  }
   if (/agent/.test(turn.kind)) return "Agent";
   return SPEAKERS[turn.kind] || null;
 }
@@ -424,7 +429,8 @@ function renderTranscript(turns) {
     const who = speakerOf(turn);
     if (!who || !turn.text) continue;
     const li = document.createElement("li");
-    li.className = who.toLowerCase().startsWith("caller") ? "caller" : who.toLowerCase() === "agent" ? "agent" : "";
+    const lower = who.toLowerCase();
+    li.className = lower.startsWith("caller") ? "caller" : lower === "agent" ? "agent" : lower === "bot" ? "bot" : "";
     const label = document.createElement("span");
     label.className = "who";
     label.textContent = who;
@@ -462,13 +468,32 @@ function turnMeta(turn) {
   return parts.join(" · ");
 }
 
+// Agent assist: the latest caller turn's candidate intents, each with the reply the bot would
+// give (from the dialplan), and a close knowledge article's answer; replies first, best first.
 function renderSuggestions(turns) {
   const latest = [...turns].reverse().find((t) => Array.isArray(t.candidates) && t.candidates.length);
-  const items = (latest ? latest.candidates.slice(0, 3) : []).map((c) => {
+  const options = latest ? latest.candidates.map((c) => ({
+    reply: typeof c.reply === "string" ? c.reply : "",
+    label: String(c.intent || "").replace(/_/g, " "),
+    confidence: c.confidence,
+  })) : [];
+  const faq = latest && latest.faq_answer;
+  if (faq && typeof faq.answer === "string") {
+    options.push({ reply: faq.answer, label: `FAQ ${faq.article || ""}`.trim(), confidence: faq.confidence });
+  }
+  const score = (o) => (typeof o.confidence === "number" ? o.confidence : 0);
+  options.sort((a, b) => (b.reply ? 1 : 0) - (a.reply ? 1 : 0) || score(b) - score(a));
+  const items = options.slice(0, 3).map((o) => {
     const li = document.createElement("li");
-    const text = c.reply || c.text || (c.intent || "").replace(/_/g, " ");
-    const conf = typeof c.confidence === "number" ? ` (${Math.round(c.confidence * 100)}%)` : "";
-    li.textContent = text + conf;
+    li.className = "suggestion";
+    const reply = document.createElement("span");
+    reply.className = o.reply ? "reply" : "reply none";
+    reply.textContent = o.reply || "(no reply in the dialplan)";
+    const intent = document.createElement("small");
+    intent.className = "intent";
+    const conf = typeof o.confidence === "number" ? ` · ${Math.round(o.confidence * 100)}%` : "";
+    intent.textContent = o.label + conf;
+    li.append(reply, intent);
     return li;
   });
   if (!items.length) {

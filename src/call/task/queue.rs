@@ -24,6 +24,7 @@ pub(super) mod hold;
 mod supervise;
 mod transfer;
 
+use super::assist::{next_ear_input, AgentEar, EarInput};
 use super::Call;
 use crate::acd::desk::DeskRing;
 use crate::acd::service::QueueNotice;
@@ -67,6 +68,8 @@ pub(super) struct Bridged {
     origin: SessionOrigin,
     /// Who holds, and the agent's hold time.
     hold: hold::HoldState,
+    /// Transcribes the agent (agent assist), when speech recognition is on.
+    pub(super) ear: Option<AgentEar>,
 }
 
 /// A caller in a queue, then with an agent.
@@ -94,6 +97,7 @@ impl Bridged {
         (media, media_rx): (MediaHandle, mpsc::Receiver<MediaEvent>),
         bridge: Option<BridgeHandle>,
         origin: SessionOrigin,
+        ear: Option<AgentEar>,
     ) -> Bridged {
         Bridged {
             key,
@@ -106,6 +110,7 @@ impl Bridged {
             supervision: None,
             origin,
             hold: hold::HoldState::default(),
+            ear,
         }
     }
 }
@@ -137,6 +142,8 @@ pub(super) enum QueueInput {
     AgentMedia(Option<MediaEvent>),
     /// A transfer's target did not answer in time.
     TransferUnanswered,
+    /// For the bridged agent's ear (agent assist).
+    AgentEar(EarInput),
 }
 
 /// The next [`QueueInput`]; never resolves when not queued.
@@ -144,7 +151,10 @@ pub(super) async fn next_input(queue: &mut Option<Queueing>) -> QueueInput {
     match queue {
         Some(Queueing {
             bridged: Some(b), ..
-        }) => QueueInput::AgentMedia(b.media_rx.recv().await),
+        }) => tokio::select! {
+            event = b.media_rx.recv() => QueueInput::AgentMedia(event),
+            input = next_ear_input(b.ear.as_mut()) => QueueInput::AgentEar(input),
+        },
         Some(q) => match q.transfer.as_ref().map(|t| t.deadline) {
             Some(deadline) => tokio::select! {
                 notice = q.notices.recv() => QueueInput::Notice(notice),
@@ -579,7 +589,13 @@ impl Call {
         }
         self.agent_legs += 1;
         let record_path = self.agent_recording(self.agent_legs);
-        let media_cfg = self.media_config(&negotiated, record_path.clone());
+        let mut media_cfg = self.media_config(&negotiated, record_path.clone());
+        let ear = self.svc.asr.is_some().then(|| {
+            let (ear, frames) =
+                AgentEar::start(&user, &self.svc.config.speech.endpoint, Instant::now());
+            media_cfg.caller_audio = Some(frames);
+            ear
+        });
         let (agent_media, agent_rx) = MediaSession::start(leg.socket, media_cfg);
         if let Some(path) = record_path {
             self.log.handling(HandlingUpdate::AgentRecording(
@@ -622,6 +638,7 @@ impl Call {
                 (agent_media, agent_rx),
                 bridged,
                 leg.origin,
+                ear,
             ));
         }
         self.svc

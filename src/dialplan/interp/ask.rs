@@ -15,6 +15,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::suggest::{faq_suggestion, suggest_replies};
 use super::{AfterPrompt, Failure, Flow, InputRun, Interp, Pending, Phase, State};
 use crate::bot::understand::{AMBIGUITY_MARGIN, TOP_INTENTS};
 use crate::bot::{Analysis, Emotion, Entities, IntentScore, Polarity, Slot};
@@ -66,12 +67,22 @@ impl Interp {
             candidates: Vec::new(),
             article: None,
             outcome: "noise",
+            replies: Vec::new(),
+            faq_answer: None,
         };
         if let Some(analysis) = &analysis {
             heard.entities = analysis.entities.clone();
             heard.sentiment = Some(analysis.sentiment.clone());
             heard.candidates = analysis.intents.iter().take(TOP_INTENTS).cloned().collect();
             heard.article = analysis.faq.as_ref().map(|f| f.article.clone());
+            heard.replies = suggest_replies(
+                &plan,
+                &heard.candidates,
+                run.step,
+                &self.vars,
+                &analysis.entities,
+            );
+            heard.faq_answer = faq_suggestion(analysis.faq.as_ref()).cloned();
         }
         if let Phase::Prompting { id, .. } = run.phase {
             if !ask.input.barge_in {
@@ -114,6 +125,14 @@ impl Interp {
         }
         let analysis = self.plan.bot().analyze_at(text, None, self.today);
         let best = analysis.intents.first();
+        let candidates: Vec<_> = analysis.intents.iter().take(TOP_INTENTS).cloned().collect();
+        let replies = suggest_replies(
+            &self.plan,
+            &candidates,
+            step,
+            &self.vars,
+            &analysis.entities,
+        );
         let heard = Understanding {
             step,
             text: text.to_string(),
@@ -122,9 +141,11 @@ impl Interp {
             intent_confidence: best.map_or(0.0, |c| c.confidence),
             entities: analysis.entities.clone(),
             sentiment: Some(analysis.sentiment.clone()),
-            candidates: analysis.intents.iter().take(TOP_INTENTS).cloned().collect(),
+            candidates,
             article: analysis.faq.as_ref().map(|f| f.article.clone()),
             outcome: "with-agent",
+            replies,
+            faq_answer: faq_suggestion(analysis.faq.as_ref()).cloned(),
         };
         self.record(TurnRecord::Understood(Box::new(heard)));
     }
@@ -529,7 +550,7 @@ fn spoken_value(entity: Entity, entities: &Entities) -> Option<String> {
 }
 
 /// A value of `entity` said in passing (named by its cue words, not a bare number).
-fn carried_value(entity: Entity, entities: &Entities) -> Option<String> {
+pub(super) fn carried_value(entity: Entity, entities: &Entities) -> Option<String> {
     match entity {
         Entity::Digits | Entity::YesNo => None,
         Entity::OrderNumber => entities.order_number.clone(),
@@ -541,7 +562,7 @@ fn carried_value(entity: Entity, entities: &Entities) -> Option<String> {
 }
 
 /// Digit kinds must fit the capture's `min_digits..=max_digits`.
-fn is_valid(capture: &Capture, value: &str) -> bool {
+pub(super) fn is_valid(capture: &Capture, value: &str) -> bool {
     match capture.entity {
         Entity::Digits | Entity::OrderNumber | Entity::AccountNumber | Entity::PhoneNumber => {
             value.bytes().all(|b| b.is_ascii_digit())

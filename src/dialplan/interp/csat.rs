@@ -62,6 +62,8 @@ impl Interp {
             candidates: Vec::new(),
             article: None,
             outcome: "noise",
+            replies: Vec::new(),
+            faq_answer: None,
         };
         if let Phase::Prompting { id, .. } = run.phase {
             if !csat.input.barge_in {

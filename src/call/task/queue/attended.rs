@@ -23,6 +23,7 @@ use std::time::Instant;
 use serde_json::json;
 use tracing::{info, warn};
 
+use super::super::assist::AgentEar;
 use super::transfer::TransferTarget;
 use super::{Bridged, Call, Queueing};
 use crate::acd::AcdSnapshot;
@@ -226,6 +227,14 @@ impl Call {
             ),
             json!(null),
         );
+        let ear = leg.agent_audio.map(|frames| {
+            AgentEar::on_frames(
+                &user,
+                &self.svc.config.speech.endpoint,
+                Instant::now(),
+                frames,
+            )
+        });
         let Some(q) = self.queue.as_mut() else {
             return;
         };
@@ -237,6 +246,7 @@ impl Call {
             (leg.media, leg.media_rx),
             linked,
             leg.origin,
+            ear,
         ));
         self.svc
             .registry
@@ -289,6 +299,7 @@ impl Call {
             port: b.port,
             media: b.media,
             media_rx: b.media_rx,
+            agent_audio: b.ear.and_then(AgentEar::into_frames),
             origin: b.origin,
             consultation: self.key,
             ticket: self.ticket.0,
