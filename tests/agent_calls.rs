@@ -262,6 +262,96 @@ fn an_agent_transfers_the_caller_blind_to_another_agent() {
     );
 }
 
+#[test]
+fn an_agent_consults_a_colleague_then_transfers_the_caller_to_them() {
+    let vox = start_center_with(TWO_AGENTS);
+    let (alice_port, bob_port) = (free_udp_port(), free_udp_port());
+    let alice = vox
+        .sipp("agent_phone_attended.xml")
+        .service("alice")
+        .arg("-ap")
+        .arg("wonder")
+        .port(alice_port)
+        .set("ring_ms", "500")
+        .set("talk_ms", "2000")
+        .set("consult_ms", "2000")
+        .set("target", "bob")
+        .spawn();
+    // Bob is rung by alice's consultation, then talks on with the caller and hangs up.
+    let bob = vox
+        .sipp("agent_phone.xml")
+        .service("bob")
+        .port(bob_port)
+        .set("ring_ms", "500")
+        .set("talk_ms", "6000")
+        .spawn();
+    std::thread::sleep(Duration::from_millis(300));
+    register(&vox, "alice", "wonder", alice_port);
+    register(&vox, "bob", "builder", bob_port);
+
+    let caller = vox
+        .sipp("caller_to_agent.xml")
+        .clip("turn1.ul", "I want to talk to a person.")
+        .clip("turn2.ul", "I was charged twice for one order.")
+        .clip("turn3.ul", "Four out of five.")
+        .set("at1", "3000")
+        .set("at2", "4000")
+        .set("at3", "14000")
+        .run();
+    vox.assert_passed(&caller);
+    vox.assert_passed(&alice.wait());
+    vox.assert_passed(&bob.wait());
+
+    // The caller's call and alice's consultation each have their ticket.
+    let tickets = vox.ended_tickets(2, TICKET_WAIT);
+    let (from_alice, from_caller): (Vec<&Value>, Vec<&Value>) = tickets
+        .iter()
+        .partition(|t| t["from_uri"].as_str().unwrap_or("").contains("alice@"));
+    assert_eq!((from_alice.len(), from_caller.len()), (1, 1), "{tickets:?}");
+    let ticket = vox.ticket(&from_caller[0]["id"]);
+    let consultation = vox.ticket(&from_alice[0]["id"]);
+    assert_eq!(ticket["agent"], "bob", "{ticket}");
+    assert_eq!(
+        ticket["agents_tried"],
+        serde_json::json!(["alice", "bob"]),
+        "{ticket}"
+    );
+    let transfer = &ticket["transfers"][0];
+    assert_eq!(transfer["kind"], "attended", "{ticket}");
+    assert_eq!(transfer["by"], "alice", "{ticket}");
+    assert_eq!(transfer["target"], "bob", "{ticket}");
+    assert_eq!(transfer["outcome"], "answered", "{ticket}");
+    assert_eq!(
+        transfer["consultation_ticket"], consultation["id"],
+        "{ticket}"
+    );
+    assert_eq!(ticket["csat"], 4, "{ticket}");
+    // Alice's part (talk and consultation) and bob's with the caller add up.
+    let talk_ms = ticket["talk_ms"].as_i64().unwrap_or(0);
+    assert!((6_000..25_000).contains(&talk_ms), "talk {talk_ms} ms");
+    // Bob's leg is recorded on the caller's ticket from the hand-over on, with his voice.
+    let data = vox.data_dir();
+    let bob_wav = data.join(ticket["agent_recording_path"].as_str().unwrap_or("missing"));
+    assert!(
+        bob_wav.to_string_lossy().ends_with("-agent-2.wav"),
+        "{}",
+        bob_wav.display()
+    );
+    assert!(channel_rms(&bob_wav, 0, 0.3, 1.5) > 300.0, "bob silent");
+    // The consultation: alice called bob; it ended handed over, not hung up.
+    assert_eq!(consultation["agent"], "bob", "{consultation}");
+    assert_eq!(consultation["disposition"], "transferred", "{consultation}");
+    assert!(
+        turns(&consultation)
+            .iter()
+            .any(|t| t["text"] == "consultation: alice calls agent bob"),
+        "{consultation}"
+    );
+    // Both agents are free again (wrap-up over) and bob took one call, not two.
+    let bob_state = vox.get_json("/api/agents/bob");
+    assert_eq!(bob_state["calls_taken"], 1, "{bob_state}");
+}
+
 /// Alice answers `support`; Carol supervises (her queue never rings for these callers).
 const WITH_SUPERVISOR: &str = "realm: voxdesk
 agents:

@@ -17,7 +17,8 @@
 //!   registrar being full (`max_bindings` in total) is capacity: 503 with Retry-After.
 //! - A right response with an nc already used gets a fresh challenge (401), not 403: a
 //!   replayed REGISTER gains nothing, and a phone that reuses nc by mistake recovers.
-//! - The digest `uri` differing from the Request-URI is a 400 (RFC 7616 §3.4.6).
+//! - The digest `uri` differing from the Request-URI is a 400 (RFC 7616 §3.4.6), except the
+//!   Request-URI's host without its user (SIPp's INVITEs; see `digest_uri_matches`).
 //! - Same Call-ID with a CSeq not above the binding's is refused with 500 (§10.3 step 7
 //!   says the request fails, without a code); nothing of the request is applied then.
 //! - Bindings are matched by Contact URI string equality, not the full §19.1.4 comparison:
@@ -492,7 +493,7 @@ impl Registrar {
         let Some(creds) = creds else {
             return Err(RegisterError::Challenge { stale: false });
         };
-        if creds.uri != req.uri {
+        if !digest_uri_matches(&creds.uri, &req.uri) {
             return Err(RegisterError::UriMismatch);
         }
         let verdict = match self.ha1_for(&creds) {
@@ -694,6 +695,27 @@ impl Registrar {
     fn stored_mut(&mut self, user: &str, pred: impl Fn(&Stored) -> bool) -> Option<&mut Stored> {
         self.users.get_mut(user)?.iter_mut().find(|s| pred(s))
     }
+}
+
+/// Whether a digest `uri` names the request's target: the Request-URI itself, or (as SIPp 3.6
+/// and some phones send on an INVITE) the Request-URI's host and port without its user part.
+/// The response still covers method, nonce and nc, so this loosening replays nothing.
+fn digest_uri_matches(digest_uri: &str, request_uri: &str) -> bool {
+    if digest_uri == request_uri {
+        return true;
+    }
+    let host_part = |uri: &str| -> Option<String> {
+        let (scheme, rest) = uri.split_once(':')?;
+        let rest = rest.split([';', '?']).next()?;
+        let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        Some(format!(
+            "{}:{}",
+            scheme.to_ascii_lowercase(),
+            host.to_ascii_lowercase()
+        ))
+    };
+    !digest_uri.contains('@')
+        && host_part(digest_uri).is_some_and(|d| Some(d) == host_part(request_uri))
 }
 
 /// The user part of the URI in header `name`.

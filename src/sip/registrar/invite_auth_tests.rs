@@ -150,3 +150,24 @@ fn repeated_failures_block_the_source() {
         Some(401)
     );
 }
+
+#[test]
+fn the_digest_uri_is_the_request_uri_or_its_host() {
+    use crate::sip::registrar::digest_uri_matches;
+    let cases = [
+        ("sip:bob@192.0.2.1", "sip:bob@192.0.2.1", true),
+        ("sip:192.0.2.1", "sip:bob@192.0.2.1", true),
+        ("SIP:192.0.2.1:5060", "sip:bob@192.0.2.1:5060", true),
+        ("sip:192.0.2.1:5061", "sip:bob@192.0.2.1:5060", false),
+        ("sip:carol@192.0.2.1", "sip:bob@192.0.2.1", false),
+        ("sip:192.0.2.9", "sip:bob@192.0.2.1", false),
+        ("", "sip:bob@192.0.2.1", false),
+    ];
+    for (digest, request, want) in cases {
+        assert_eq!(
+            digest_uri_matches(digest, request),
+            want,
+            "{digest} vs {request}"
+        );
+    }
+}
