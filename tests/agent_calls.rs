@@ -8,7 +8,8 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{channel_rms, free_udp_port, Voxdesk};
+use common::sipp::SippRun;
+use common::{channel_rms, free_udp_port, Sipp, Voxdesk};
 use serde_json::Value;
 
 const TICKET_WAIT: Duration = Duration::from_secs(20);
@@ -192,29 +193,32 @@ fn register(vox: &Voxdesk, user: &str, password: &str, port: u16) {
     vox.assert_passed(&vox.register_agent(user, password, port));
 }
 
-#[test]
-fn an_agent_transfers_the_caller_blind_to_another_agent() {
-    let vox = start_center_with(TWO_AGENTS);
+/// One call handed from alice to bob: alice's phone runs `alice_scenario` (the closure adds
+/// its settings and spawns it), bob's answers and talks `bob_talk_ms`; a spoken caller asks
+/// for a person, talks, and rates the call 4 after bob hangs up. Every SIPp run must pass.
+fn transfer_call(
+    vox: &Voxdesk,
+    alice_scenario: &str,
+    alice: impl FnOnce(Sipp) -> SippRun,
+    bob_talk_ms: &str,
+) {
     let (alice_port, bob_port) = (free_udp_port(), free_udp_port());
-    let alice = vox
-        .sipp("agent_phone_transfer.xml")
-        .service("alice")
-        .port(alice_port)
-        .set("ring_ms", "500")
-        .set("talk_ms", "3000")
-        .set("target", "bob")
-        .spawn();
+    let alice = alice(
+        vox.sipp(alice_scenario)
+            .service("alice")
+            .port(alice_port)
+            .set("ring_ms", "500"),
+    );
     let bob = vox
         .sipp("agent_phone.xml")
         .service("bob")
         .port(bob_port)
         .set("ring_ms", "500")
-        .set("talk_ms", "5000")
+        .set("talk_ms", bob_talk_ms)
         .spawn();
     std::thread::sleep(Duration::from_millis(300));
-    register(&vox, "alice", "wonder", alice_port);
-    register(&vox, "bob", "builder", bob_port);
-
+    register(vox, "alice", "wonder", alice_port);
+    register(vox, "bob", "builder", bob_port);
     let caller = vox
         .sipp("caller_to_agent.xml")
         .clip("turn1.ul", "I want to talk to a person.")
@@ -227,6 +231,13 @@ fn an_agent_transfers_the_caller_blind_to_another_agent() {
     vox.assert_passed(&caller);
     vox.assert_passed(&alice.wait());
     vox.assert_passed(&bob.wait());
+}
+
+#[test]
+fn an_agent_transfers_the_caller_blind_to_another_agent() {
+    let vox = start_center_with(TWO_AGENTS);
+    let alice = |sipp: Sipp| sipp.set("talk_ms", "3000").set("target", "bob").spawn();
+    transfer_call(&vox, "agent_phone_transfer.xml", alice, "5000");
 
     let tickets = vox.ended_tickets(1, TICKET_WAIT);
     let ticket = vox.ticket(&tickets[0]["id"]);
@@ -265,42 +276,16 @@ fn an_agent_transfers_the_caller_blind_to_another_agent() {
 #[test]
 fn an_agent_consults_a_colleague_then_transfers_the_caller_to_them() {
     let vox = start_center_with(TWO_AGENTS);
-    let (alice_port, bob_port) = (free_udp_port(), free_udp_port());
-    let alice = vox
-        .sipp("agent_phone_attended.xml")
-        .service("alice")
-        .arg("-ap")
-        .arg("wonder")
-        .port(alice_port)
-        .set("ring_ms", "500")
-        .set("talk_ms", "2000")
-        .set("consult_ms", "2000")
-        .set("target", "bob")
-        .spawn();
+    let alice = |sipp: Sipp| {
+        sipp.arg("-ap")
+            .arg("wonder")
+            .set("talk_ms", "2000")
+            .set("consult_ms", "2000")
+            .set("target", "bob")
+            .spawn()
+    };
     // Bob is rung by alice's consultation, then talks on with the caller and hangs up.
-    let bob = vox
-        .sipp("agent_phone.xml")
-        .service("bob")
-        .port(bob_port)
-        .set("ring_ms", "500")
-        .set("talk_ms", "6000")
-        .spawn();
-    std::thread::sleep(Duration::from_millis(300));
-    register(&vox, "alice", "wonder", alice_port);
-    register(&vox, "bob", "builder", bob_port);
-
-    let caller = vox
-        .sipp("caller_to_agent.xml")
-        .clip("turn1.ul", "I want to talk to a person.")
-        .clip("turn2.ul", "I was charged twice for one order.")
-        .clip("turn3.ul", "Four out of five.")
-        .set("at1", "3000")
-        .set("at2", "4000")
-        .set("at3", "14000")
-        .run();
-    vox.assert_passed(&caller);
-    vox.assert_passed(&alice.wait());
-    vox.assert_passed(&bob.wait());
+    transfer_call(&vox, "agent_phone_attended.xml", alice, "6000");
 
     // The caller's call and alice's consultation each have their ticket.
     let tickets = vox.ended_tickets(2, TICKET_WAIT);
@@ -352,7 +337,8 @@ fn an_agent_consults_a_colleague_then_transfers_the_caller_to_them() {
     assert_eq!(bob_state["calls_taken"], 1, "{bob_state}");
 }
 
-/// Alice answers `support`; Carol supervises (her queue never rings for these callers).
+/// Alice answers `support`; Dave and Carol supervise (their queue never rings for these
+/// callers).
 const WITH_SUPERVISOR: &str = "realm: voxdesk
 agents:
   - user: alice
@@ -360,6 +346,9 @@ agents:
     queues: [support]
   - user: carol
     password: coach
+    queues: [supervisors]
+  - user: dave
+    password: lead
     queues: [supervisors]
 queues:
   - name: support
@@ -381,9 +370,9 @@ fn turn_offset(ticket: &Value, prefix: &str) -> f64 {
 }
 
 #[test]
-fn a_supervisor_whispers_to_the_agent_and_the_caller_does_not_hear_it() {
+fn supervisors_listen_then_whisper_to_the_agent_then_barge_in() {
     let vox = start_center_with(WITH_SUPERVISOR);
-    let (alice_port, carol_port) = (free_udp_port(), free_udp_port());
+    let (alice_port, carol_port, dave_port) = (free_udp_port(), free_udp_port(), free_udp_port());
     // Alice's voice (SIPp's sample, about 7 s) ends before Carol comes in.
     let alice = vox
         .sipp("agent_phone.xml")
@@ -399,9 +388,18 @@ fn a_supervisor_whispers_to_the_agent_and_the_caller_does_not_hear_it() {
         .set("ring_ms", "200")
         .set("talk_ms", "6000")
         .spawn();
+    // Dave listens in while Alice talks, then hangs up after three seconds.
+    let dave = vox
+        .sipp("agent_phone.xml")
+        .service("dave")
+        .port(dave_port)
+        .set("ring_ms", "200")
+        .set("talk_ms", "3000")
+        .spawn();
     std::thread::sleep(Duration::from_millis(300));
     register(&vox, "alice", "wonder", alice_port);
     register(&vox, "carol", "coach", carol_port);
+    register(&vox, "dave", "lead", dave_port);
 
     // The caller speaks only before the agent answers and at the survey, so whatever the
     // agent hears while Carol talks is Carol.
@@ -423,6 +421,12 @@ fn a_supervisor_whispers_to_the_agent_and_the_caller_does_not_hear_it() {
             .map(|c| c["ticket_id"].clone())
     });
     let path = format!("/api/calls/{ticket_id}/supervise");
+    let rsp = vox.send_json(
+        "POST",
+        &path,
+        Some(r#"{"supervisor": "dave", "mode": "listen"}"#),
+    );
+    assert_eq!(rsp.status, 202, "{}", rsp.body);
     let refused = vox.send_json(
         "POST",
         &path,
@@ -459,10 +463,42 @@ fn a_supervisor_whispers_to_the_agent_and_the_caller_does_not_hear_it() {
     vox.assert_passed(&caller.wait());
     vox.assert_passed(&alice.wait());
     vox.assert_passed(&carol.wait());
+    vox.assert_passed(&dave.wait());
     let tickets = vox.ended_tickets(1, TICKET_WAIT);
     let ticket = vox.ticket(&tickets[0]["id"]);
-    let attached = turn_offset(&ticket, "supervisor carol is on the call (whisper)");
+    let data = vox.data_dir();
     let agent_answered = turn_offset(&ticket, "answered by");
+    let agent_wav = data.join(ticket["agent_recording_path"].as_str().unwrap_or("missing"));
+
+    // Listening, Dave hears Alice (her sample) and nobody hears Dave (his own sample).
+    let listening = turn_offset(&ticket, "supervisor dave is on the call (listen)");
+    let dave_wav = agent_wav.with_file_name(format!("{}-supervisor.wav", ticket["id"]));
+    let dave_heard = channel_rms(&dave_wav, 1, 0.5, 2.0);
+    assert!(
+        dave_heard > 300.0,
+        "the listener heard nothing: {dave_heard:.0}"
+    );
+    assert!(
+        channel_rms(&dave_wav, 0, 0.5, 2.0) > 300.0,
+        "dave's phone sent no voice"
+    );
+    let (from, to) = (
+        listening + 0.5 - agent_answered,
+        listening + 2.0 - agent_answered,
+    );
+    let agent_heard_listener = channel_rms(&agent_wav, 1, from, to);
+    assert!(
+        agent_heard_listener < 100.0,
+        "the agent heard the listening supervisor: {agent_heard_listener:.0}"
+    );
+    assert!(
+        turns(&ticket)
+            .iter()
+            .any(|t| t["text"] == "supervisor dave left"),
+        "{ticket}"
+    );
+
+    let attached = turn_offset(&ticket, "supervisor carol is on the call (whisper)");
     assert!(
         turns(&ticket)
             .iter()
@@ -470,9 +506,7 @@ fn a_supervisor_whispers_to_the_agent_and_the_caller_does_not_hear_it() {
         "{ticket}"
     );
 
-    let data = vox.data_dir();
     let (from, to) = (attached + 0.5, attached + 2.5);
-    let agent_wav = data.join(ticket["agent_recording_path"].as_str().unwrap_or("missing"));
     let agent_heard = channel_rms(&agent_wav, 1, from - agent_answered, to - agent_answered);
     assert!(
         agent_heard > 300.0,
@@ -498,7 +532,7 @@ fn a_supervisor_whispers_to_the_agent_and_the_caller_does_not_hear_it() {
         caller_heard_barge > 300.0,
         "the caller did not hear the supervisor barge in: {caller_heard_barge:.0}"
     );
-    let carol_wav = agent_wav.with_file_name(format!("{}-supervisor.wav", ticket["id"]));
+    let carol_wav = agent_wav.with_file_name(format!("{}-supervisor-2.wav", ticket["id"]));
     let carol_side = channel_rms(&carol_wav, 0, 0.5, 3.5);
     assert!(carol_side > 300.0, "the supervisor leg carried no voice");
 }

@@ -222,6 +222,16 @@ async fn serve_page(
     let _ = ws.send(Message::Close(None)).await;
 }
 
+/// The logged-in agent and the call a `/api/desk/calls/{call}/…` route names.
+fn agent_call(
+    state: &ApiState,
+    headers: &HeaderMap,
+    call: Result<Path<String>, PathRejection>,
+) -> Result<(DeskHub, String, CallKey), ApiError> {
+    let (desk, user) = agent(state, headers)?;
+    Ok((desk, user, call_key(call)?))
+}
+
 fn call_key(call: Result<Path<String>, PathRejection>) -> Result<CallKey, ApiError> {
     let Path(raw) = call?;
     raw.parse::<u64>()
@@ -242,8 +252,7 @@ pub(super) async fn answer(
     call: Result<Path<String>, PathRejection>,
     body: Result<Json<AnswerBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let (desk, user) = agent(&state, &headers)?;
-    let key = call_key(call)?;
+    let (desk, user, key) = agent_call(&state, &headers, call)?;
     let Json(body) = body?;
     let sdp = desk.answer(&user, key, &body.sdp).await?;
     Ok(Json(json!({ "sdp": sdp })))
@@ -254,8 +263,7 @@ pub(super) async fn decline(
     headers: HeaderMap,
     call: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let (desk, user) = agent(&state, &headers)?;
-    let key = call_key(call)?;
+    let (desk, user, key) = agent_call(&state, &headers, call)?;
     desk.decline(&user, key)?;
     Ok(Json(json!({"status": "declined"})))
 }
@@ -265,8 +273,7 @@ pub(super) async fn hangup(
     headers: HeaderMap,
     call: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let (desk, user) = agent(&state, &headers)?;
-    let key = call_key(call)?;
+    let (desk, user, key) = agent_call(&state, &headers, call)?;
     desk.agent_hangup(&user, key)?;
     Ok(Json(json!({"status": "ended"})))
 }
@@ -283,8 +290,7 @@ pub(super) async fn transfer(
     call: Result<Path<String>, PathRejection>,
     body: Result<Json<TransferBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let (desk, user) = agent(&state, &headers)?;
-    let key = call_key(call)?;
+    let (desk, user, key) = agent_call(&state, &headers, call)?;
     let Json(body) = body?;
     desk.transfer(&user, key, body.to.trim())?;
     Ok((
@@ -306,8 +312,7 @@ pub(super) async fn hold(
     call: Result<Path<String>, PathRejection>,
     body: Result<Json<HoldBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let (desk, user) = agent(&state, &headers)?;
-    let key = call_key(call)?;
+    let (desk, user, key) = agent_call(&state, &headers, call)?;
     let Json(body) = body?;
     desk.hold(&user, key, body.hold)?;
     Ok(Json(json!({

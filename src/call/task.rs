@@ -88,6 +88,7 @@ pub(super) async fn run(
             http: None,
             queue: None,
             agent_legs: 0,
+            supervisor_legs: 0,
             placed_by: setup.agent.clone(),
             dialog_tags: setup.tags.clone(),
             control_rx: svc.controls.register(ticket.0),
@@ -135,6 +136,8 @@ struct Call {
     queue: Option<queue::Queueing>,
     /// Agent legs bridged so far (transfers make several); names their recordings.
     agent_legs: u32,
+    /// Supervisor legs attached so far; names their recordings.
+    supervisor_legs: u32,
     /// The agent who placed this call (digest-authenticated), e.g. a consultation.
     placed_by: Option<String>,
     /// Our and the caller's dialog tags, for matching a Replaces header.

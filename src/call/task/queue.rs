@@ -466,9 +466,15 @@ impl Call {
     /// Where the `n`th bridged agent leg (1-based) is recorded, when recording is on. The
     /// first keeps the plain name; later ones (after transfers) are numbered.
     fn agent_recording(&self, n: u32) -> Option<PathBuf> {
+        self.leg_recording("agent", n)
+    }
+
+    /// `ID-ROLE.wav` for a call's first leg of that role, `ID-ROLE-N.wav` for the later ones;
+    /// `None` when recording is off.
+    fn leg_recording(&self, role: &str, n: u32) -> Option<PathBuf> {
         let name = match n {
-            1 => format!("{}-agent.wav", self.ticket.0),
-            n => format!("{}-agent-{n}.wav", self.ticket.0),
+            1 => format!("{}-{role}.wav", self.ticket.0),
+            n => format!("{}-{role}-{n}.wav", self.ticket.0),
         };
         self.svc
             .config

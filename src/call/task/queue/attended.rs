@@ -309,39 +309,8 @@ impl Call {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
-
+    use super::super::transfer::tests::snapshot;
     use super::*;
-    use crate::acd::agent::AgentState;
-    use crate::acd::file::Strategy;
-    use crate::acd::{AgentSnapshot, QueueSnapshot, StateCounts};
-
-    fn snapshot() -> AcdSnapshot {
-        let agent = |user: &str, queues: &[&str]| AgentSnapshot {
-            user: user.into(),
-            name: user.into(),
-            state: AgentState::Available,
-            since: Instant::now(),
-            calls_taken: 0,
-            misses: 0,
-            queues: queues.iter().map(|q| q.to_string()).collect(),
-        };
-        let queue = |name: &str| QueueSnapshot {
-            name: name.into(),
-            strategy: Strategy::RingAll,
-            waiting: 0,
-            longest_wait: Duration::ZERO,
-            agents: StateCounts::default(),
-        };
-        AcdSnapshot {
-            queues: vec![queue("support"), queue("billing")],
-            agents: vec![
-                agent("alice", &["support"]),
-                agent("bob", &["billing", "support"]),
-                agent("idle", &[]),
-            ],
-        }
-    }
 
     #[test]
     fn an_agent_consults_a_colleague_or_an_unrouted_queue() {

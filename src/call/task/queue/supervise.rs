@@ -305,8 +305,9 @@ impl Call {
                 return;
             }
         };
-        let record_path = self.supervisor_recording();
-        let media_cfg = self.media_config(&negotiated, record_path);
+        self.supervisor_legs += 1;
+        let record_path = self.supervisor_recording(self.supervisor_legs);
+        let media_cfg = self.media_config(&negotiated, record_path.clone());
         let (media, media_rx) = MediaSession::start(leg.socket, media_cfg);
         let wired = self
             .queue
@@ -329,15 +330,17 @@ impl Call {
         self.log.turn(
             TurnKind::Note,
             format!("supervisor {user} is on the call ({})", mode.name()),
-            json!(null),
+            json!({
+                "supervisor": user,
+                "mode": mode.name(),
+                "recording": record_path.map(|p| p.to_string_lossy().into_owned()),
+            }),
         );
     }
 
-    fn supervisor_recording(&self) -> Option<PathBuf> {
-        self.svc.config.media.record.then(|| {
-            self.svc
-                .recordings_dir
-                .join(format!("{}-supervisor.wav", self.ticket.0))
-        })
+    /// Where the `n`th supervisor leg (1-based) of this call is recorded: the first keeps the
+    /// plain name, later ones are numbered, as agent legs are.
+    fn supervisor_recording(&self, n: u32) -> Option<PathBuf> {
+        self.leg_recording("supervisor", n)
     }
 }

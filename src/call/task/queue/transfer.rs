@@ -236,13 +236,14 @@ impl Call {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::acd::agent::AgentState;
     use crate::acd::file::Strategy;
     use crate::acd::{AgentSnapshot, QueueSnapshot, StateCounts};
 
-    fn snapshot() -> AcdSnapshot {
+    /// Queues support and billing; alice (support), bob (billing first) and an agent in none.
+    pub(in crate::call::task::queue) fn snapshot() -> AcdSnapshot {
         let agent = |user: &str, queues: &[&str]| AgentSnapshot {
             user: user.into(),
             name: user.into(),
