@@ -26,8 +26,10 @@ use serde_json::Value;
 pub use http::HttpResponse;
 pub use sipp::{Sipp, SippOutcome};
 
-/// How long voxdesk may take to answer `/healthz`.
-const READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long voxdesk may take to answer `/healthz`. Generous: the first start of a fresh clone
+/// embeds every routed dialplan's examples before its caches exist (15–20 s on a busy 2-core
+/// machine); later starts read the caches in milliseconds.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a dropped voxdesk gets to exit on SIGTERM before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 /// RTP ports per voxdesk: RTP + RTCP for 30 concurrent calls, with room to spare.
