@@ -4,9 +4,10 @@
 //!
 //! Opus (`opus/48000/2`, what browsers offer first) is preferred: the relay then transcodes
 //! each direction through an [`OpusBridge`] (Opus 48 kHz ↔ PCMU 8 kHz, 20 ms frames, its own
-//! RTP sequence numbers, timestamps and SSRC on each side). Without Opus in the offer, G.711
-//! is answered as before — PCMU preferred, PCMA accepted — and the relay copies payloads
-//! without transcoding. An offer with none of the three is refused.
+//! RTP sequence numbers, timestamps and SSRC on each side; lost or undecodable browser packets
+//! are skipped, not concealed). Without Opus in the offer, G.711 is answered as before —
+//! PCMU preferred, PCMA accepted — and the relay copies payloads without transcoding. An offer
+//! with none of the three is refused.
 //!
 //! The WebRTC stack is webrtc-rs (`webrtc` over the sans-IO `rtc` core). This file is its shell:
 //! the offer check, the packet conversions and the state rule are plain functions; the
