@@ -2,8 +2,8 @@
 //! on `/desk` (the shipped `dialplans/agents.yaml`), her desk websocket makes her available
 //! in the ACD, and the page shows it. A screenshot goes to `target/test-artifacts/`.
 //! A second test takes a whole call on the desk: a SIPp caller asks for a person, the desk
-//! rings with the bot's transcript, the agent answers over WebRTC (the fake microphone plays
-//! a spoken WAV), both directions carry audio (checked on the recordings), both sides are
+//! rings with the bot's transcript, the agent answers over WebRTC (Opus, which the desk leg
+//! transcodes to PCMU; the fake microphone plays a spoken WAV), both directions carry audio (checked on the recordings), both sides are
 //! transcribed onto the ticket and the page with the bot's suggested replies (agent assist),
 //! and the agent hangs up and files a note and a disposition.
 
@@ -135,6 +135,17 @@ fn a_caller_asking_for_a_person_is_answered_on_the_browser_desk() {
         t == "connected"
     });
     eprintln!("connected after {:?}", started.elapsed());
+    // Chromium offers Opus first, and the desk leg takes it (transcoding to PCMU).
+    let answered = vox
+        .log()
+        .lines()
+        .filter(|line| line.contains("browser leg answered"))
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    assert!(
+        answered.len() == 1 && answered[0].contains("opus"),
+        "the desk leg did not negotiate Opus: {answered:?}"
+    );
     // Talk for a while: the caller's second sentence and the agent's words are transcribed
     // while bridged (agent assist) and reach the page.
     let transcript = browser.wait_text("#transcript", Duration::from_secs(20), |t| {

@@ -51,6 +51,7 @@ pub mod g711;
 pub mod histogram;
 pub mod hold;
 pub mod jitter;
+pub mod opus_bridge;
 pub mod ports;
 pub mod recorder;
 pub mod rtp;

@@ -2,9 +2,12 @@
 //! relayed as plain 8 kHz G.711 RTP to and from a local UDP socket, so the call layer treats a
 //! browser agent like any RTP leg (its own `MediaSession`, the same bridge and recorder).
 //!
-//! Only G.711 is offered back to the browser: the build has no Opus codec, and G.711 end to end
-//! (telephone ↔ voxdesk ↔ browser) means the relay copies payloads and never transcodes. PCMU is
-//! preferred, PCMA accepted; an offer with neither is refused.
+//! Opus (`opus/48000/2`, what browsers offer first) is preferred: the relay then transcodes
+//! each direction through an [`OpusBridge`] (Opus 48 kHz ↔ PCMU 8 kHz, 20 ms frames, its own
+//! RTP sequence numbers, timestamps and SSRC on each side; lost or undecodable browser packets
+//! are skipped, not concealed). Without Opus in the offer, G.711 is answered as before —
+//! PCMU preferred, PCMA accepted — and the relay copies payloads without transcoding. An offer
+//! with none of the three is refused.
 //!
 //! The WebRTC stack is webrtc-rs (`webrtc` over the sans-IO `rtc` core). This file is its shell:
 //! the offer check, the packet conversions and the state rule are plain functions; the
@@ -32,17 +35,20 @@ use ::webrtc::peer_connection::{
 use bytes::Bytes;
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::ice::network_type::NetworkType;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_PCMA, MIME_TYPE_PCMU};
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_OPUS, MIME_TYPE_PCMA, MIME_TYPE_PCMU,
+};
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
     RtpCodecKind,
 };
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
-use tracing::{debug, trace};
+use tracing::{debug, info, trace};
 
-use super::rtp::{RtpPacket, SeqNo};
-use super::{Codec, SAMPLE_RATE};
+use super::opus_bridge::{OpusBridge, OPUS_FRAME_SAMPLES, OPUS_RATE};
+use super::rtp::{RtpPacket, RtpSender, SeqNo};
+use super::{Codec, FRAME_SAMPLES, SAMPLE_RATE};
 
 #[cfg(test)]
 #[path = "webrtc_tests.rs"]
@@ -90,6 +96,51 @@ pub enum WebrtcError {
     Io(#[from] std::io::Error),
 }
 
+/// The codec spoken with the browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrowserCodec {
+    /// Opus under the browser's dynamic payload type; the relay transcodes to PCMU.
+    Opus {
+        /// The payload type of `opus/48000/2` in the browser's offer (and our answer).
+        payload_type: u8,
+    },
+    /// G.711 end to end: the relay copies payloads.
+    G711(Codec),
+}
+
+impl BrowserCodec {
+    /// The payload type on the browser side.
+    pub fn payload_type(self) -> u8 {
+        match self {
+            BrowserCodec::Opus { payload_type } => payload_type,
+            BrowserCodec::G711(codec) => codec.payload_type(),
+        }
+    }
+
+    /// The rtpmap encoding name.
+    pub fn name(self) -> &'static str {
+        match self {
+            BrowserCodec::Opus { .. } => "opus",
+            BrowserCodec::G711(codec) => codec.name(),
+        }
+    }
+
+    /// The G.711 codec of the relay's plain RTP side.
+    pub fn relay_codec(self) -> Codec {
+        match self {
+            BrowserCodec::Opus { .. } => Codec::Pcmu,
+            BrowserCodec::G711(codec) => codec,
+        }
+    }
+}
+
+/// The codec to answer an offer with: Opus if offered, else G.711 as [`offered_g711`] picks.
+pub fn offered_codec(sdp: &str) -> Option<BrowserCodec> {
+    offered_opus(sdp)
+        .map(|payload_type| BrowserCodec::Opus { payload_type })
+        .or_else(|| offered_g711(sdp).map(BrowserCodec::G711))
+}
+
 /// An answered browser leg.
 pub struct WebrtcAnswer {
     /// The leg; dropping it or calling [`WebrtcLeg::close`] ends the peer connection.
@@ -99,8 +150,10 @@ pub struct WebrtcAnswer {
     /// The relay's local RTP address: what the call leg sends its audio to. Only datagrams
     /// from `rtp_peer` are accepted here, and the browser's audio is sent from it.
     pub relay: SocketAddr,
-    /// The G.711 codec negotiated with the browser (and used on the relay).
+    /// The G.711 codec of the relay's plain RTP (what the call leg must speak).
     pub codec: Codec,
+    /// The codec negotiated with the browser.
+    pub browser_codec: BrowserCodec,
 }
 
 /// One browser leg.
@@ -125,8 +178,18 @@ impl WebrtcLeg {
                 offer_sdp.len()
             )));
         }
-        let codec = offered_g711(offer_sdp)
-            .ok_or_else(|| WebrtcError::Offer("no audio m-line offering PCMU or PCMA".into()))?;
+        let browser_codec = offered_codec(offer_sdp).ok_or_else(|| {
+            WebrtcError::Offer("no audio m-line offering Opus, PCMU or PCMA".into())
+        })?;
+        let codec = browser_codec.relay_codec();
+        let mut transcoders = match browser_codec {
+            BrowserCodec::Opus { .. } => {
+                let bridge =
+                    || OpusBridge::new(codec).map_err(|e| WebrtcError::Stack(e.to_string()));
+                (Some(bridge()?), Some(bridge()?))
+            }
+            BrowserCodec::G711(_) => (None, None),
+        };
         let offer = RTCSessionDescription::offer(offer_sdp.to_owned())
             .map_err(|err| WebrtcError::Offer(err.to_string()))?;
 
@@ -141,9 +204,10 @@ impl WebrtcLeg {
             inbound_claimed: AtomicBool::new(false),
             socket: Arc::clone(&socket),
             rtp_peer,
-            codec,
+            codec: browser_codec,
+            from_browser: std::sync::Mutex::new(transcoders.0.take()),
         };
-        let peer = build_peer(codec, cfg.bind_ip, events).await?;
+        let peer = build_peer(browser_codec, cfg.bind_ip, events).await?;
         // From here on an early return drops `leg`, which closes the peer connection.
         let leg = WebrtcLeg {
             state,
@@ -162,7 +226,7 @@ impl WebrtcLeg {
                     ssrc: Some(ssrc),
                     ..Default::default()
                 },
-                codec: rtp_codec(codec),
+                codec: rtp_codec(browser_codec),
                 ..Default::default()
             }],
         )));
@@ -184,19 +248,26 @@ impl WebrtcLeg {
             .await
             .ok_or_else(|| WebrtcError::Stack("no local description".into()))?
             .sdp;
-        if offered_g711(&sdp) != Some(codec) {
+        if offered_codec(&sdp) != Some(browser_codec) {
             return Err(WebrtcError::Offer(format!(
                 "answer does not carry {}",
-                codec.name()
+                browser_codec.name()
             )));
         }
+        info!(codec = browser_codec.name(), %relay, "browser leg answered");
 
+        let to_browser = ToBrowser {
+            codec: browser_codec,
+            ssrc,
+            transcoder: transcoders.1.take(),
+            seq: rand::random(),
+            timestamp: rand::random(),
+        };
         tokio::spawn(relay_to_browser(
             socket,
             track,
-            ssrc,
+            to_browser,
             rtp_peer,
-            codec,
             state_tx.subscribe(),
         ));
         Ok(WebrtcAnswer {
@@ -204,6 +275,7 @@ impl WebrtcLeg {
             sdp,
             relay,
             codec,
+            browser_codec,
         })
     }
 
@@ -247,7 +319,7 @@ fn stack(err: ::webrtc::error::Error) -> WebrtcError {
 
 /// A peer connection that can negotiate only `codec`, with host candidates only on `bind_ip`.
 async fn build_peer(
-    codec: Codec,
+    codec: BrowserCodec,
     bind_ip: IpAddr,
     events: LegEvents,
 ) -> Result<Arc<dyn PeerConnection>, WebrtcError> {
@@ -283,16 +355,17 @@ async fn build_peer(
     Ok(Arc::new(peer))
 }
 
-fn rtp_codec(codec: Codec) -> RTCRtpCodec {
-    let mime_type = match codec {
-        Codec::Pcmu => MIME_TYPE_PCMU,
-        Codec::Pcma => MIME_TYPE_PCMA,
+fn rtp_codec(codec: BrowserCodec) -> RTCRtpCodec {
+    let (mime_type, clock_rate, channels, fmtp) = match codec {
+        BrowserCodec::Opus { .. } => (MIME_TYPE_OPUS, OPUS_RATE, 2, "minptime=10;useinbandfec=1"),
+        BrowserCodec::G711(Codec::Pcmu) => (MIME_TYPE_PCMU, SAMPLE_RATE, 1, ""),
+        BrowserCodec::G711(Codec::Pcma) => (MIME_TYPE_PCMA, SAMPLE_RATE, 1, ""),
     };
     RTCRtpCodec {
         mime_type: mime_type.to_owned(),
-        clock_rate: SAMPLE_RATE,
-        channels: 1,
-        sdp_fmtp_line: String::new(),
+        clock_rate,
+        channels,
+        sdp_fmtp_line: fmtp.to_owned(),
         rtcp_feedback: vec![],
     }
 }
@@ -305,7 +378,9 @@ struct LegEvents {
     inbound_claimed: AtomicBool,
     socket: Arc<UdpSocket>,
     rtp_peer: SocketAddr,
-    codec: Codec,
+    codec: BrowserCodec,
+    /// The inbound transcoder (Opus only), taken by the first remote audio track.
+    from_browser: std::sync::Mutex<Option<OpusBridge>>,
 }
 
 #[async_trait::async_trait]
@@ -329,11 +404,22 @@ impl PeerConnectionEventHandler for LegEvents {
         {
             return;
         }
+        let transcoder = self
+            .from_browser
+            .lock()
+            .ok()
+            .and_then(|mut slot| slot.take());
+        let from_browser = FromBrowser {
+            codec: self.codec,
+            transcoder,
+            plain: RtpSender::for_codec(self.codec.relay_codec()),
+            first: true,
+        };
         tokio::spawn(relay_from_browser(
             track,
             Arc::clone(&self.socket),
             self.rtp_peer,
-            self.codec,
+            from_browser,
             self.state.subscribe(),
         ));
     }
@@ -372,12 +458,12 @@ async fn closed(mut state: watch::Receiver<LegState>) {
     let _ = state.wait_for(|state| *state == LegState::Closed).await;
 }
 
-/// Browser → call leg: each G.711 packet of the remote track, as plain RTP to `rtp_peer`.
+/// Browser → call leg: each packet of the remote track, as plain G.711 RTP to `rtp_peer`.
 async fn relay_from_browser(
     track: Arc<dyn TrackRemote>,
     socket: Arc<UdpSocket>,
     rtp_peer: SocketAddr,
-    codec: Codec,
+    mut from_browser: FromBrowser,
     state: watch::Receiver<LegState>,
 ) {
     let closed = closed(state);
@@ -390,12 +476,17 @@ async fn relay_from_browser(
         match event {
             None | Some(TrackRemoteEvent::OnEnded) => break,
             Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
-                let Some(bytes) = browser_to_plain(&packet, codec) else {
-                    trace!(pt = packet.header.payload_type, "dropped browser packet");
-                    continue;
-                };
-                if let Err(err) = socket.send_to(&bytes, rtp_peer).await {
-                    debug!(%err, "relay send to call leg failed");
+                let datagrams = from_browser.push(&packet);
+                if datagrams.is_empty() {
+                    trace!(
+                        pt = packet.header.payload_type,
+                        "no plain packet from browser packet"
+                    );
+                }
+                for bytes in datagrams {
+                    if let Err(err) = socket.send_to(&bytes, rtp_peer).await {
+                        debug!(%err, "relay send to call leg failed");
+                    }
                 }
             }
             Some(_) => {}
@@ -407,9 +498,8 @@ async fn relay_from_browser(
 async fn relay_to_browser(
     socket: Arc<UdpSocket>,
     track: Arc<TrackLocalStaticRTP>,
-    ssrc: u32,
+    mut to_browser: ToBrowser,
     rtp_peer: SocketAddr,
-    codec: Codec,
     state: watch::Receiver<LegState>,
 ) {
     let closed = closed(state);
@@ -431,8 +521,8 @@ async fn relay_to_browser(
             trace!(%from, "dropped datagram from a stranger");
             continue;
         }
-        let Some(packet) = plain_to_browser(buf.get(..len).unwrap_or_default(), codec, ssrc) else {
-            trace!(len, "dropped non-G.711 datagram");
+        let Some(packet) = to_browser.push(buf.get(..len).unwrap_or_default()) else {
+            trace!(len, "no browser packet from datagram");
             continue;
         };
         // Fails until DTLS is up (track not bound yet) and after close: drop and go on.
@@ -446,6 +536,81 @@ async fn relay_to_browser(
 /// address is matched on its port alone.
 fn from_call_leg(from: SocketAddr, rtp_peer: SocketAddr) -> bool {
     from.port() == rtp_peer.port() && (rtp_peer.ip().is_unspecified() || from.ip() == rtp_peer.ip())
+}
+
+/// Browser → call conversion state of one leg.
+struct FromBrowser {
+    codec: BrowserCodec,
+    /// Set with Opus.
+    transcoder: Option<OpusBridge>,
+    /// Stamps the transcoded packets (Opus only; G.711 keeps the browser's numbering).
+    plain: RtpSender,
+    first: bool,
+}
+
+impl FromBrowser {
+    /// The plain RTP datagrams for one browser packet (none if it is not the negotiated codec
+    /// or does not decode; several for an Opus packet longer than 20 ms).
+    fn push(&mut self, packet: &rtc::rtp::Packet) -> Vec<Vec<u8>> {
+        if packet.header.payload_type != self.codec.payload_type() {
+            return Vec::new();
+        }
+        let Some(transcoder) = self.transcoder.as_mut() else {
+            return browser_to_plain(packet, self.codec.relay_codec())
+                .into_iter()
+                .collect();
+        };
+        transcoder
+            .push_opus(&packet.payload)
+            .iter()
+            .map(|frame| {
+                let marker = std::mem::take(&mut self.first);
+                self.plain.next(frame, FRAME_SAMPLES as u32, marker)
+            })
+            .collect()
+    }
+}
+
+/// Call → browser conversion state of one leg.
+struct ToBrowser {
+    codec: BrowserCodec,
+    /// The browser track's SSRC (the track sends only under it).
+    ssrc: u32,
+    /// Set with Opus.
+    transcoder: Option<OpusBridge>,
+    /// Next sequence number and 48 kHz timestamp of transcoded packets.
+    seq: u16,
+    timestamp: u32,
+}
+
+impl ToBrowser {
+    /// The browser packet for one datagram from the call leg, if it completes one.
+    fn push(&mut self, datagram: &[u8]) -> Option<rtc::rtp::Packet> {
+        let relay = self.codec.relay_codec();
+        let Some(transcoder) = self.transcoder.as_mut() else {
+            return plain_to_browser(datagram, relay, self.ssrc);
+        };
+        let packet = RtpPacket::parse(datagram).ok()?;
+        if packet.payload_type != relay.payload_type() {
+            return None;
+        }
+        let opus = transcoder.push_g711(&packet.payload)?;
+        let out = rtc::rtp::Packet {
+            header: rtc::rtp::header::Header {
+                version: 2,
+                marker: packet.marker,
+                payload_type: self.codec.payload_type(),
+                sequence_number: self.seq,
+                timestamp: self.timestamp,
+                ssrc: self.ssrc,
+                ..Default::default()
+            },
+            payload: Bytes::from(opus),
+        };
+        self.seq = self.seq.wrapping_add(1);
+        self.timestamp = self.timestamp.wrapping_add(OPUS_FRAME_SAMPLES as u32);
+        Some(out)
+    }
 }
 
 /// A packet of the browser's track as plain RTP (12-byte header, no extensions), or `None`
@@ -513,10 +678,32 @@ pub fn offered_g711(sdp: &str) -> Option<Codec> {
         .find(|codec| offered.contains(codec))
 }
 
+/// The payload type of `opus/48000/2` on an accepted audio m-line of `sdp`, if any.
+pub fn offered_opus(sdp: &str) -> Option<u8> {
+    let mut section: Option<AudioSection> = None;
+    for line in sdp.lines().map(str::trim_end) {
+        if let Some(media) = line.strip_prefix("m=") {
+            if let Some(pt) = section.take().and_then(|done| done.opus) {
+                return Some(pt);
+            }
+            section = AudioSection::parse(media);
+        } else if let (Some(current), Some(rtpmap)) =
+            (section.as_mut(), line.strip_prefix("a=rtpmap:"))
+        {
+            current.rtpmap(rtpmap);
+        }
+    }
+    section.and_then(|done| done.opus)
+}
+
 /// An accepted `m=audio` section while its attributes are read.
 struct AudioSection {
     /// Offered static G.711 payload types not (yet) contradicted by an rtpmap.
     codecs: Vec<Codec>,
+    /// Every payload type on the m-line.
+    formats: Vec<u8>,
+    /// The first m-line payload type mapped to `opus/48000/2`.
+    opus: Option<u8>,
 }
 
 impl AudioSection {
@@ -533,11 +720,19 @@ impl AudioSection {
         if !fields.next()?.contains("RTP") {
             return None;
         }
-        let codecs = fields
+        let formats: Vec<u8> = fields
             .filter_map(|format| format.parse::<u8>().ok())
+            .collect();
+        let codecs = formats
+            .iter()
+            .copied()
             .filter_map(Codec::from_payload_type)
             .collect();
-        Some(AudioSection { codecs })
+        Some(AudioSection {
+            codecs,
+            formats,
+            opus: None,
+        })
     }
 
     /// `a=rtpmap:<pt> <name>/<rate>[/<channels>]`, after the prefix.
@@ -545,6 +740,12 @@ impl AudioSection {
         let Some((pt, encoding)) = rtpmap.split_once(' ') else {
             return;
         };
+        if let Ok(dynamic) = pt.parse::<u8>() {
+            let is_opus = encoding.trim().eq_ignore_ascii_case("opus/48000/2");
+            if is_opus && self.opus.is_none() && dynamic >= 96 && self.formats.contains(&dynamic) {
+                self.opus = Some(dynamic);
+            }
+        }
         let Some(codec) = pt.parse::<u8>().ok().and_then(Codec::from_payload_type) else {
             return;
         };

@@ -88,7 +88,49 @@ fn offered_g711_picks_pcmu_then_pcma() {
     }
 }
 
+#[test]
+fn offered_codec_prefers_opus_then_g711() {
+    let opus = |payload_type| Some(BrowserCodec::Opus { payload_type });
+    let cases: &[(&str, &str, Option<BrowserCodec>)] = &[
+        ("chromium audio", CHROMIUM_AUDIO, opus(111)),
+        (
+            "opus only",
+            "m=audio 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 OPUS/48000/2\r\n",
+            opus(96),
+        ),
+        (
+            "opus rtpmap not on the m-line",
+            "m=audio 9 UDP/TLS/RTP/SAVPF 8\r\na=rtpmap:111 opus/48000/2\r\n",
+            Some(BrowserCodec::G711(Codec::Pcma)),
+        ),
+        (
+            "opus mono is not the RFC 7587 form",
+            "m=audio 9 RTP/AVP 111 0\na=rtpmap:111 opus/48000\n",
+            Some(BrowserCodec::G711(Codec::Pcmu)),
+        ),
+        (
+            "static type remapped to opus",
+            "m=audio 9 RTP/AVP 0\na=rtpmap:0 opus/48000/2\n",
+            None,
+        ),
+        (
+            "opus on a rejected m-line",
+            "m=audio 0 RTP/AVP 111\na=rtpmap:111 opus/48000/2\nm=audio 9 RTP/AVP 0\n",
+            Some(BrowserCodec::G711(Codec::Pcmu)),
+        ),
+        ("empty", "", None),
+    ];
+    for (name, sdp, expected) in cases {
+        assert_eq!(offered_codec(sdp), *expected, "{name}");
+    }
+}
+
 proptest! {
+    #[test]
+    fn offered_codec_never_panics(sdp in "(m=audio [0-9]{1,6} [A-Z/]{0,12}( [0-9]{1,4}){0,4}\n|a=rtpmap:[0-9]{1,3} [A-Za-z]{0,5}/[0-9]{0,5}(/2)?\n|.{0,20}\n){0,8}") {
+        let _ = offered_codec(&sdp);
+    }
+
     #[test]
     fn offered_g711_never_panics(sdp in "(m=audio [0-9]{1,6} [A-Z/]{0,12}( [0-9]{1,4}){0,4}\n|a=rtpmap:[0-9]{1,3} [A-Za-z]{0,5}/[0-9]{0,5}\n|.{0,20}\n){0,8}") {
         let _ = offered_g711(&sdp);
@@ -496,7 +538,7 @@ fn audio_formats(sdp: &str) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_style_codec_list_is_answered_with_pcmu_alone() {
+async fn chromium_style_codec_list_is_answered_with_opus_alone() {
     let (browser, offer) = browser(&g711_browser_codecs()).await;
     // webrtc-rs offers only its track's codec; rewrite the m-line the way Chromium lists its
     // audio codecs, Opus first.
@@ -518,8 +560,22 @@ async fn chromium_style_codec_list_is_answered_with_pcmu_alone() {
     let answer = WebrtcLeg::answer(&offer, "127.0.0.1:9".parse().expect("addr"), &loopback())
         .await
         .unwrap_or_else(|err| panic!("{err} answering\n{offer}"));
-    assert_eq!(answer.codec, Codec::Pcmu);
-    assert_eq!(audio_formats(&answer.sdp), ["0"], "answer:\n{}", answer.sdp);
+    assert_eq!(answer.codec, Codec::Pcmu, "the relay side stays PCMU");
+    assert_eq!(
+        answer.browser_codec,
+        BrowserCodec::Opus { payload_type: 111 }
+    );
+    assert_eq!(
+        audio_formats(&answer.sdp),
+        ["111"],
+        "answer:\n{}",
+        answer.sdp
+    );
+    assert!(
+        answer.sdp.contains("a=rtpmap:111 opus/48000/2"),
+        "{}",
+        answer.sdp
+    );
     answer.leg.close().await;
     let _ = browser.peer.close().await;
 }
@@ -538,10 +594,14 @@ async fn pcma_only_offer_is_answered_with_pcma() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unusable_offers_are_refused() {
-    let (browser, opus_only) = browser(&[(111, audio_codec(MIME_TYPE_OPUS, 48000, 2))]).await;
+    let (browser, _) = browser(&[(8, audio_codec(MIME_TYPE_PCMA, 8000, 1))]).await;
     let rtp_peer: SocketAddr = "127.0.0.1:9".parse().expect("addr");
     let offers = [
-        ("opus only", opus_only.as_str()),
+        (
+            "g722 only",
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 9\r\n\
+             a=rtpmap:9 G722/8000\r\n",
+        ),
         ("garbage", "this is not SDP\r\n"),
         ("empty", ""),
         ("g711 in a broken sdp", "m=audio 9 RTP/AVP 0\r\n"),
@@ -558,5 +618,148 @@ async fn unusable_offers_are_refused() {
         WebrtcLeg::answer(&huge, rtp_peer, &loopback()).await,
         Err(WebrtcError::Offer(_))
     ));
+    let _ = browser.peer.close().await;
+}
+
+/// A 1 kHz tone as `frames` 20 ms PCMU frames.
+fn tone_frames(frames: usize) -> Vec<Vec<u8>> {
+    (0..frames * crate::media::FRAME_SAMPLES)
+        .map(|n| (8000.0 * (2.0 * std::f32::consts::PI * n as f32 / 8.0).sin()) as i16)
+        .collect::<Vec<_>>()
+        .chunks(crate::media::FRAME_SAMPLES)
+        .map(|pcm| Codec::Pcmu.encode(pcm))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_leg_transcodes_opus_both_ways() {
+    let call_leg = UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("call leg socket");
+    let rtp_peer = call_leg.local_addr().expect("call leg addr");
+    let (mut browser, offer) = browser(&[(111, audio_codec(MIME_TYPE_OPUS, 48000, 2))]).await;
+    let answer = WebrtcLeg::answer(&offer, rtp_peer, &loopback())
+        .await
+        .unwrap_or_else(|err| panic!("{err} answering\n{offer}"));
+    assert_eq!(
+        answer.browser_codec,
+        BrowserCodec::Opus { payload_type: 111 }
+    );
+    assert_eq!(answer.codec, Codec::Pcmu);
+    let mut state = answer.leg.state();
+    browser
+        .peer
+        .set_remote_description(RTCSessionDescription::answer(answer.sdp.clone()).expect("sdp"))
+        .await
+        .expect("browser takes the answer");
+    wait_for_state(&mut state, LegState::Connected).await;
+    tokio::time::timeout(WAIT, browser.connected.wait_for(|up| *up))
+        .await
+        .expect("browser connected in time")
+        .expect("browser alive");
+
+    // (1) Call leg → browser: PCMU in, Opus out that decodes to the tone's level.
+    let tone = tone_frames(2000);
+    let heard = async {
+        let mut decoder = ::opus::Decoder::new(48_000, ::opus::Channels::Mono).expect("decoder");
+        let mut pcm = vec![0i16; 5760];
+        let mut loud = 0;
+        for (seq, frame) in (0u16..).zip(tone.iter()) {
+            let bytes = RtpPacket {
+                payload_type: 0,
+                marker: seq == 0,
+                seq: SeqNo(seq),
+                timestamp: u32::from(seq) * 160,
+                ssrc: 1234,
+                payload: frame.clone(),
+            }
+            .to_bytes()
+            .expect("frame");
+            call_leg.send_to(&bytes, answer.relay).await.expect("send");
+            if let Ok(Some(payload)) =
+                tokio::time::timeout(Duration::from_millis(20), browser.heard.recv()).await
+            {
+                let count = decoder
+                    .decode(&payload, &mut pcm, false)
+                    .expect("valid Opus");
+                assert_eq!(count, 960, "20 ms at 48 kHz");
+                let peak = pcm[..count]
+                    .iter()
+                    .map(|s| s.unsigned_abs())
+                    .max()
+                    .unwrap_or(0);
+                if peak > 4000 {
+                    loud += 1;
+                    if loud == 5 {
+                        return;
+                    }
+                }
+            }
+        }
+        panic!("the browser never heard the tone");
+    };
+    tokio::time::timeout(WAIT, heard)
+        .await
+        .expect("browser hears the call leg");
+
+    // (2) Browser → call leg: Opus in, 20 ms PCMU frames with fresh numbering out.
+    let mut encoder =
+        ::opus::Encoder::new(48_000, ::opus::Channels::Mono, ::opus::Application::Voip)
+            .expect("encoder");
+    let received = async {
+        let mut buf = vec![0u8; 1500];
+        let mut packets = Vec::new();
+        for seq in 0u16.. {
+            let pcm: Vec<i16> = (0..960)
+                .map(|n| {
+                    let t = (u32::from(seq) * 960 + n) as f32 / 48_000.0;
+                    (8000.0 * (2.0 * std::f32::consts::PI * 1000.0 * t).sin()) as i16
+                })
+                .collect();
+            let packet = rtc::rtp::Packet {
+                header: rtc::rtp::header::Header {
+                    version: 2,
+                    payload_type: 111,
+                    sequence_number: seq,
+                    timestamp: u32::from(seq) * 960,
+                    ssrc: CLIENT_SSRC,
+                    ..Default::default()
+                },
+                payload: Bytes::from(encoder.encode_vec(&pcm, 1500).expect("encode")),
+            };
+            browser
+                .track
+                .write_rtp(packet)
+                .await
+                .expect("browser writes");
+            if let Ok(Ok((len, from))) =
+                tokio::time::timeout(Duration::from_millis(20), call_leg.recv_from(&mut buf)).await
+            {
+                assert_eq!(from, answer.relay);
+                packets.push(RtpPacket::parse(&buf[..len]).expect("plain RTP"));
+                if packets.len() == 50 {
+                    return packets;
+                }
+            }
+        }
+        unreachable!("u16 range is longer than the timeout")
+    };
+    let packets = tokio::time::timeout(WAIT, received)
+        .await
+        .expect("call leg hears the browser");
+    for pair in packets.windows(2) {
+        assert_eq!(pair[1].seq.0, pair[0].seq.0.wrapping_add(1));
+        assert_eq!(pair[1].timestamp, pair[0].timestamp.wrapping_add(160));
+        assert_eq!(pair[1].ssrc, pair[0].ssrc);
+    }
+    assert!(packets
+        .iter()
+        .all(|p| p.payload_type == 0 && p.payload.len() == 160));
+    let last = Codec::Pcmu.decode(&packets[49].payload);
+    let peak = last.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
+    assert!(peak > 4000, "the tone arrives as PCMU: peak {peak}");
+
+    answer.leg.close().await;
+    assert_eq!(*state.borrow_and_update(), LegState::Closed);
     let _ = browser.peer.close().await;
 }
