@@ -233,6 +233,23 @@ fn transfer_call(
     vox.assert_passed(&bob.wait());
 }
 
+/// Checks that `ticket` went from alice to bob by a `kind` transfer that bob answered; its
+/// `transfers` entry.
+fn handed_from_alice_to_bob<'a>(ticket: &'a Value, kind: &str) -> &'a Value {
+    assert_eq!(ticket["agent"], "bob", "{ticket}");
+    assert_eq!(
+        ticket["agents_tried"],
+        serde_json::json!(["alice", "bob"]),
+        "{ticket}"
+    );
+    let transfer = &ticket["transfers"][0];
+    assert_eq!(transfer["kind"], kind, "{ticket}");
+    assert_eq!(transfer["by"], "alice", "{ticket}");
+    assert_eq!(transfer["target"], "bob", "{ticket}");
+    assert_eq!(transfer["outcome"], "answered", "{ticket}");
+    transfer
+}
+
 #[test]
 fn an_agent_transfers_the_caller_blind_to_another_agent() {
     let vox = start_center_with(TWO_AGENTS);
@@ -241,18 +258,8 @@ fn an_agent_transfers_the_caller_blind_to_another_agent() {
 
     let tickets = vox.ended_tickets(1, TICKET_WAIT);
     let ticket = vox.ticket(&tickets[0]["id"]);
-    assert_eq!(ticket["agent"], "bob", "{ticket}");
-    assert_eq!(
-        ticket["agents_tried"],
-        serde_json::json!(["alice", "bob"]),
-        "{ticket}"
-    );
-    let transfer = &ticket["transfers"][0];
-    assert_eq!(transfer["kind"], "blind", "{ticket}");
-    assert_eq!(transfer["by"], "alice", "{ticket}");
+    let transfer = handed_from_alice_to_bob(&ticket, "blind");
     assert_eq!(transfer["target_kind"], "agent", "{ticket}");
-    assert_eq!(transfer["target"], "bob", "{ticket}");
-    assert_eq!(transfer["outcome"], "answered", "{ticket}");
     // Alice's three seconds and Bob's five add up.
     let talk_ms = ticket["talk_ms"].as_i64().unwrap_or(0);
     assert!((7_000..20_000).contains(&talk_ms), "talk {talk_ms} ms");
@@ -295,17 +302,7 @@ fn an_agent_consults_a_colleague_then_transfers_the_caller_to_them() {
     assert_eq!((from_alice.len(), from_caller.len()), (1, 1), "{tickets:?}");
     let ticket = vox.ticket(&from_caller[0]["id"]);
     let consultation = vox.ticket(&from_alice[0]["id"]);
-    assert_eq!(ticket["agent"], "bob", "{ticket}");
-    assert_eq!(
-        ticket["agents_tried"],
-        serde_json::json!(["alice", "bob"]),
-        "{ticket}"
-    );
-    let transfer = &ticket["transfers"][0];
-    assert_eq!(transfer["kind"], "attended", "{ticket}");
-    assert_eq!(transfer["by"], "alice", "{ticket}");
-    assert_eq!(transfer["target"], "bob", "{ticket}");
-    assert_eq!(transfer["outcome"], "answered", "{ticket}");
+    let transfer = handed_from_alice_to_bob(&ticket, "attended");
     assert_eq!(
         transfer["consultation_ticket"], consultation["id"],
         "{ticket}"
