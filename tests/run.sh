@@ -6,4 +6,4 @@ tests/setup.sh --no-serve
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/voxdesk/target}"
 cargo fmt --check
 cargo clippy --release --all-targets -- -D warnings
-cargo test --release
+cargo test --release --no-fail-fast

@@ -38,9 +38,21 @@ pub fn request(
     path: &str,
     json: Option<&str>,
 ) -> io::Result<HttpResponse> {
-    let mut stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    request_within(addr, method, path, json, IO_TIMEOUT)
+}
+
+/// [`request`] for a server that may legitimately take longer than the usual 10 s to answer
+/// (chromedriver starting a browser on a loaded machine).
+pub fn request_within(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    json: Option<&str>,
+    timeout: Duration,
+) -> io::Result<HttpResponse> {
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
     let body = match json {
         Some(json) => format!(
             "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}",

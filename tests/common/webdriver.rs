@@ -24,6 +24,10 @@ pub fn available() -> bool {
     Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists()
 }
 
+/// How long a WebDriver command may take. Starting Chromium on a cold, busy two-core CI
+/// machine took over 10 s; chromedriver gives up on its own after 60 s.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
+
 /// One browser at a time per test binary: two Chromiums starting at once on two cores can
 /// take longer than the driver's answer timeout.
 static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -56,17 +60,19 @@ impl Browser {
         let turn = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
         let port = free_tcp_port();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let profile = tempfile::Builder::new()
+            .prefix("voxdesk-chromium-")
+            .tempdir()
+            .expect("profile directory");
+        let driver_log = profile.path().join("chromedriver.log");
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", driver_log.display()))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
-        let profile = tempfile::Builder::new()
-            .prefix("voxdesk-chromium-")
-            .tempdir()
-            .expect("profile directory");
         let deadline = Instant::now() + Duration::from_secs(20);
         while !http::get(addr, "/status").is_ok_and(|r| r.json()["value"]["ready"] == true) {
             assert!(Instant::now() < deadline, "chromedriver not ready");
@@ -76,6 +82,8 @@ impl Browser {
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
+            // A container's small /dev/shm makes Chromium hang or crash at start.
+            "--disable-dev-shm-usage",
             "--disable-quic",
             "--no-first-run",
             "--disable-background-networking",
@@ -87,7 +95,10 @@ impl Browser {
         ]
         .iter()
         .map(|a| a.to_string())
-        .chain([format!("--user-data-dir={}", profile.path().display())])
+        .chain([format!(
+            "--user-data-dir={}",
+            profile.path().join("data").display()
+        )])
         .chain(capture.map(|wav| format!("--use-file-for-fake-audio-capture={}", wav.display())))
         .collect::<Vec<_>>();
         let caps = json!({"capabilities": {"alwaysMatch": {
@@ -101,18 +112,25 @@ impl Browser {
             session: String::new(),
             _profile: profile,
         };
-        let created = browser.command("POST", "/session", Some(caps));
-        browser.session = created["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no session: {created}"))
-            .to_owned();
+        let body = caps.to_string();
+        let created = http::request_within(addr, "POST", "/session", Some(&body), COMMAND_TIMEOUT)
+            .ok()
+            .filter(|rsp| rsp.status == 200)
+            .and_then(|rsp| rsp.json()["value"]["sessionId"].as_str().map(str::to_owned));
+        match created {
+            Some(session) => browser.session = session,
+            None => panic!(
+                "chromedriver started no browser session; its log ends:\n{}",
+                log_tail(&driver_log)
+            ),
+        }
         browser
     }
 
     /// Sends one command; returns its `value`, panicking on a WebDriver error.
     fn command(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let body = body.map(|b| b.to_string());
-        let rsp = http::request(self.addr, method, path, body.as_deref())
+        let rsp = http::request_within(self.addr, method, path, body.as_deref(), COMMAND_TIMEOUT)
             .unwrap_or_else(|e| panic!("webdriver {method} {path}: {e}"));
         let value = rsp.json()["value"].clone();
         assert_eq!(rsp.status, 200, "webdriver {method} {path}: {value}");
@@ -202,6 +220,13 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// The last lines of chromedriver's log, for a failure message.
+fn log_tail(path: &Path) -> String {
+    let log = std::fs::read_to_string(path).unwrap_or_else(|e| format!("(no log: {e})"));
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
 /// Where a test's artifacts go: `$CARGO_TARGET_DIR` (or `target/`)`/test-artifacts/`.
