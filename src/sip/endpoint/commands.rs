@@ -44,6 +44,7 @@ impl Endpoint {
         let call = self.calls.get(&call_key)?;
         let local_tag = call.dialog.local_tag.clone();
         let contact = self.contact(call.peer);
+        let allow = self.allow();
         let entry = self.server_txs.get_mut(tx_key)?;
         let invite = entry.invite.as_ref()?;
         let mut rsp = response_to(invite, code, reason_phrase(code), Some(&local_tag));
@@ -52,7 +53,7 @@ impl Endpoint {
                 rsp.headers.push("Record-Route", rr);
             }
             rsp.headers.push("Contact", format!("<{contact}>"));
-            rsp.headers.push("Allow", ALLOW);
+            rsp.headers.push("Allow", allow);
             rsp.headers.push("Supported", "replaces");
         }
         rsp.headers.push("User-Agent", "voxdesk");

@@ -68,7 +68,7 @@ impl Endpoint {
 
     pub(super) fn options_response(&self, req: &Request) -> Response {
         let mut rsp = response_to(req, 200, "OK", Some(&random_token("o")));
-        rsp.headers.push("Allow", ALLOW);
+        rsp.headers.push("Allow", self.allow());
         rsp.headers
             .push("Accept", "application/sdp, application/dtmf-relay");
         rsp.headers.push("Supported", "replaces");
@@ -81,7 +81,7 @@ impl Endpoint {
     pub(super) fn respond_stateless(&mut self, req: &Request, peer: Peer, code: u16) {
         let mut rsp = response_to(req, code, reason_phrase(code), None);
         if code == 405 {
-            rsp.headers.push("Allow", ALLOW);
+            rsp.headers.push("Allow", self.allow());
         }
         self.send_direct(peer, rsp.to_bytes());
     }
@@ -385,7 +385,7 @@ impl Endpoint {
             m if m.is(M::Refer) => self.handle_refer(req, key, call_key, peer, now),
             _ => {
                 let mut rsp = response_to(&req, 405, reason_phrase(405), None);
-                rsp.headers.push("Allow", ALLOW);
+                rsp.headers.push("Allow", self.allow());
                 self.respond_new_non_invite(key, rsp, peer, now);
             }
         }

@@ -39,6 +39,9 @@ pub use outgoing::{OutgoingInvite, OUTGOING_KEY_BIT};
 
 /// Methods we implement, for Allow headers.
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REFER, NOTIFY";
+/// The same on an endpoint that is also a registrar.
+pub const ALLOW_WITH_REGISTER: &str =
+    "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REFER, NOTIFY, REGISTER";
 
 /// Identifies a TCP connection owned by the transport shell.
 pub type ConnId = u64;

@@ -207,7 +207,7 @@ impl Endpoint {
         );
         headers.push("CSeq", "1 INVITE");
         headers.push("Contact", format!("<{}>", self.contact(peer)));
-        headers.push("Allow", ALLOW);
+        headers.push("Allow", self.allow());
         headers.push("Supported", "replaces");
         headers.push("User-Agent", "voxdesk");
         for (name, value) in &out.extra_headers {

@@ -22,6 +22,15 @@ impl Endpoint {
         self.registrar = Some(registrar);
     }
 
+    /// The Allow header's methods: REGISTER only when this endpoint answers it.
+    pub(super) fn allow(&self) -> &'static str {
+        if self.registrar.is_some() {
+            super::ALLOW_WITH_REGISTER
+        } else {
+            super::ALLOW
+        }
+    }
+
     /// Replaces the registrar's accounts; agents no longer listed go offline.
     pub fn set_accounts(&mut self, accounts: Vec<Account>) {
         if let Some(registrar) = &mut self.registrar {

@@ -314,3 +314,26 @@ fn a_wrong_password_on_invite_is_forbidden_and_a_stranger_is_a_caller() {
     });
     assert_eq!(agent, Some(None));
 }
+
+#[test]
+fn allow_lists_register_only_on_a_registrar() {
+    let options = format!(
+        "OPTIONS {URI} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {PHONE};branch=z9hG4bKopt\r\n\
+         From: <sip:alice@127.0.0.1>;tag=p1\r\nTo: <{URI}>\r\n\
+         Call-ID: opt-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    let mut net = Net::new();
+    let rsp = net.send_udp(&options);
+    let allow = rsp[0].headers.get("Allow").expect("an Allow header");
+    assert!(allow.contains("REGISTER"), "{allow}");
+
+    let mut plain = Endpoint::new(EndpointConfig::default());
+    plain.handle_input(options.as_bytes(), Peer::Udp(phone_addr()), net.now);
+    let sent = plain.poll_transmit().expect("an answer");
+    let Ok(Message::Response(rsp)) = parse(&sent.bytes, 65_535) else {
+        panic!("no response");
+    };
+    let allow = rsp.headers.get("Allow").expect("an Allow header");
+    assert!(!allow.contains("REGISTER"), "{allow}");
+}
