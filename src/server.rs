@@ -344,6 +344,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         },
         directory_rx.clone(),
     );
+    tokio::spawn(forward_turns(tickets.subscribe_turns(), desk.clone()));
     let (event_tx, event_rx) = mpsc::channel(config.limits.sip_queue);
     let (cmd_tx, cmd_rx) = mpsc::channel(config.limits.sip_queue);
     let (drain_tx, drain_rx) = watch::channel(false);
@@ -448,6 +449,22 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Tells the desk about each committed turn, so a page showing a live ticket reloads it when
+/// it changes rather than polling. After a lag every live desk ticket is reloaded once.
+async fn forward_turns(
+    mut turns: tokio::sync::broadcast::Receiver<crate::tickets::TicketId>,
+    desk: DeskHub,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match turns.recv().await {
+            Ok(ticket) => desk.turn_added(ticket.0),
+            Err(RecvError::Lagged(_)) => desk.reload_all(),
+            Err(RecvError::Closed) => break,
+        }
     }
 }
 

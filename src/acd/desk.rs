@@ -89,6 +89,10 @@ enum PageMessage<'a> {
     Ended {
         call: String,
     },
+    /// A turn was added to a ticket the page shows: reload it.
+    Turn {
+        ticket: i64,
+    },
 }
 
 impl PageMessage<'_> {
@@ -291,6 +295,7 @@ impl DeskHub {
         {
             return false;
         }
+        shared.state.set_ticket(ring.key, ring.ticket);
         let message = PageMessage::Ring {
             call: call_id(ring.key),
             ticket: ring.ticket,
@@ -301,6 +306,23 @@ impl DeskHub {
         };
         push(&mut shared, &ring.user, &message.text());
         true
+    }
+
+    /// A turn was committed to `ticket`: the desks with a call on it are told to reload it.
+    pub fn turn_added(&self, ticket: i64) {
+        let mut shared = self.lock();
+        let text = PageMessage::Turn { ticket }.text();
+        for user in shared.state.users_on_ticket(ticket) {
+            push(&mut shared, &user, &text);
+        }
+    }
+
+    /// Every desk with a call is told to reload its ticket (turn notices were missed).
+    pub fn reload_all(&self) {
+        let mut shared = self.lock();
+        for (user, ticket) in shared.state.tickets_shown() {
+            push(&mut shared, &user, &PageMessage::Turn { ticket }.text());
+        }
     }
 
     /// The call side ends a desk leg (ringing or answered): the page is told, the browser

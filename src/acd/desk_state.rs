@@ -133,6 +133,8 @@ pub struct DeskCall {
     pub phase: CallPhase,
     /// The call leg's plain RTP offer.
     pub offer_sdp: String,
+    /// The caller's ticket, once the hub has said which.
+    pub ticket: Option<i64>,
 }
 
 #[derive(Default)]
@@ -360,9 +362,38 @@ impl DeskState {
             user: user.to_owned(),
             phase: CallPhase::Ringing,
             offer_sdp,
+            ticket: None,
         };
         self.calls.insert(key, call);
         true
+    }
+
+    /// Records which ticket a desk call belongs to.
+    pub fn set_ticket(&mut self, key: CallKey, ticket: i64) {
+        if let Some(call) = self.calls.get_mut(&key) {
+            call.ticket = Some(ticket);
+        }
+    }
+
+    /// The agents with a desk call (ringing or taken) on `ticket`: who shows it live.
+    pub fn users_on_ticket(&self, ticket: i64) -> Vec<String> {
+        let mut users: Vec<String> = self
+            .calls
+            .values()
+            .filter(|c| c.ticket == Some(ticket))
+            .map(|c| c.user.clone())
+            .collect();
+        users.sort();
+        users.dedup();
+        users
+    }
+
+    /// Each desk call's agent and ticket.
+    pub fn tickets_shown(&self) -> Vec<(String, i64)> {
+        self.calls
+            .values()
+            .filter_map(|c| Some((c.user.clone(), c.ticket?)))
+            .collect()
     }
 
     /// The call as `user`'s desk sees it.

@@ -555,3 +555,31 @@ async fn an_answered_call_transfers_by_refer_and_hangs_up_with_bye() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_turn_on_a_ringing_ticket_reaches_only_that_agents_desk() {
+    let mut d = desk();
+    let alice = d.hub.login("alice", "wonder").unwrap();
+    let bob = d.hub.login("bob", "builder").unwrap();
+    let mut alice_socket = d.hub.open_socket(&alice.token).unwrap();
+    let mut bob_socket = d.hub.open_socket(&bob.token).unwrap();
+    d.ring("alice").unwrap();
+    assert_eq!(next_message(&mut alice_socket).await["type"], "ring");
+    d.hub.turn_added(7);
+    d.hub.turn_added(42);
+    assert_eq!(
+        next_message(&mut alice_socket).await,
+        serde_json::json!({"type": "turn", "ticket": 42})
+    );
+    assert!(
+        alice_socket.messages.try_recv().is_err(),
+        "ticket 7 is not hers"
+    );
+    assert!(
+        bob_socket.messages.try_recv().is_err(),
+        "no call on bob's desk"
+    );
+    d.hub.reload_all();
+    assert_eq!(next_message(&mut alice_socket).await["ticket"], 42);
+    let _ = d.events();
+}

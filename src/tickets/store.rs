@@ -30,6 +30,8 @@ use crate::metrics::{self, Metrics};
 pub const DEFAULT_QUEUE_CAPACITY: usize = 4096;
 /// Largest page a listing returns.
 pub const MAX_PER_PAGE: u32 = 200;
+/// Turn notices a slow subscriber may fall behind by before it is told it lagged.
+const TURN_NOTICES: usize = 256;
 
 /// Tuning for [`TicketStore::open_with`].
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +60,8 @@ pub struct TicketStore {
 
 struct Inner {
     ops: SyncSender<TicketOp>,
+    /// Tickets that just had a turn committed (so a reader sees it).
+    turns: tokio::sync::broadcast::Sender<TicketId>,
     reader: Mutex<Connection>,
     next_id: AtomicI64,
     metrics: &'static Metrics,
@@ -87,13 +91,16 @@ impl TicketStore {
         let reader = schema::open_reader(path)?;
         let (ops, rx) = mpsc::sync_channel(options.queue_capacity.max(1));
         let metrics = options.metrics;
+        let (turns, _) = tokio::sync::broadcast::channel(TURN_NOTICES);
+        let notices = turns.clone();
         std::thread::Builder::new()
             .name("voxdesk-tickets".into())
-            .spawn(move || writer::run(conn, rx, metrics))
+            .spawn(move || writer::run(conn, rx, &notices, metrics))
             .map_err(TicketError::Spawn)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 ops,
+                turns,
                 reader: Mutex::new(reader),
                 next_id: AtomicI64::new(max_id.saturating_add(1)),
                 metrics,
@@ -117,6 +124,13 @@ impl TicketStore {
     /// Appends a turn to the timeline.
     pub fn add_turn(&self, id: TicketId, turn: Turn) {
         self.send(TicketOp::AddTurn(id, turn));
+    }
+
+    /// The ids of tickets as turns are committed to them: a page showing a live ticket reloads
+    /// it on each, instead of polling. A receiver that falls [`TURN_NOTICES`] behind gets
+    /// `Lagged` and should reload what it shows.
+    pub fn subscribe_turns(&self) -> tokio::sync::broadcast::Receiver<TicketId> {
+        self.inner.turns.subscribe()
     }
 
     /// Appends key presses; symbols other than `0-9 * # A-D` are ignored.

@@ -504,3 +504,25 @@ async fn directory_rows_are_upserted_tombstoned_forgotten_and_survive_a_reopen()
     let (reopened, _) = open(&path);
     assert_eq!(reopened.directory_blocking().unwrap(), want);
 }
+
+#[tokio::test]
+async fn a_turn_notice_comes_after_the_turn_is_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open(&dir.path().join("t.db"));
+    let mut turns = store.subscribe_turns();
+    let quiet = store.create(new_ticket(1));
+    let id = store.create(new_ticket(2));
+    store.flush().unwrap();
+    assert!(turns.try_recv().is_err(), "no turn, no notice");
+    // Both turns land in one batch while the writer is held.
+    let resume = pause_writer(&store);
+    store.add_turn(id, Turn::new(at(1_100), TurnKind::Prompt, "hello"));
+    store.add_turn(id, Turn::new(at(1_200), TurnKind::Prompt, "again"));
+    resume.send(()).unwrap();
+    store.flush().unwrap();
+    assert_eq!(turns.try_recv().ok(), Some(id));
+    assert!(turns.try_recv().is_err(), "one notice per ticket and batch");
+    let ticket = store.get(id).await.unwrap().unwrap();
+    assert_eq!(ticket.turns.len(), 2, "readable when noticed");
+    assert!(store.get(quiet).await.unwrap().unwrap().turns.is_empty());
+}

@@ -8,6 +8,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 
 use rusqlite::{params, Connection};
 use serde_json::{Map, Value};
+use tokio::sync::broadcast;
 
 use super::directory::{self, DirectoryWrite};
 use super::handling::{self, HandlingUpdate};
@@ -56,7 +57,12 @@ pub(crate) enum TicketOp {
 }
 
 /// Runs until every sender is dropped.
-pub(crate) fn run(mut conn: Connection, rx: Receiver<TicketOp>, metrics: &'static Metrics) {
+pub(crate) fn run(
+    mut conn: Connection,
+    rx: Receiver<TicketOp>,
+    turns: &broadcast::Sender<TicketId>,
+    metrics: &'static Metrics,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -65,13 +71,28 @@ pub(crate) fn run(mut conn: Connection, rx: Receiver<TicketOp>, metrics: &'stati
                 Err(_) => break,
             }
         }
-        apply_batch(&mut conn, batch, metrics);
+        apply_batch(&mut conn, batch, turns, metrics);
     }
     tracing::debug!("ticket writer stopped: all senders dropped");
 }
 
-fn apply_batch(conn: &mut Connection, batch: Vec<TicketOp>, metrics: &'static Metrics) {
+/// Applies one batch in a transaction; once it is committed, each ticket that got a turn is
+/// announced on `turns` (before flushes are acknowledged, so a flusher sees the notices).
+fn apply_batch(
+    conn: &mut Connection,
+    batch: Vec<TicketOp>,
+    turns: &broadcast::Sender<TicketId>,
+    metrics: &'static Metrics,
+) {
     let mut acks = Vec::new();
+    let mut with_turns: Vec<TicketId> = Vec::new();
+    for op in &batch {
+        if let TicketOp::AddTurn(id, _) = op {
+            if !with_turns.contains(id) {
+                with_turns.push(*id);
+            }
+        }
+    }
     let mut directory_acks = Vec::new();
     match conn.transaction() {
         Ok(tx) => {
@@ -103,6 +124,12 @@ fn apply_batch(conn: &mut Connection, batch: Vec<TicketOp>, metrics: &'static Me
             if let Err(e) = &committed {
                 metrics.ticket_write_errors.inc();
                 tracing::error!(error = %e, "ticket batch commit failed");
+            }
+            if committed.is_ok() {
+                for id in with_turns {
+                    // No subscriber is fine: nobody is watching a live ticket.
+                    let _ = turns.send(id);
+                }
             }
             for ack in directory_acks {
                 let _ = ack.send(committed.clone());

@@ -12,7 +12,7 @@ const desk = {
   ws: null,
   retry: 0,
   queuesTimer: null,
-  call: null,        // {id, ticket, status, held, pc, stream, poll}
+  call: null,        // {id, ticket, status, held, pc, stream}
   lastTicket: null,  // the ticket the wrap-up form writes to
 };
 
@@ -121,6 +121,9 @@ function onMessage(msg) {
       break;
     case "ended":
       if (desk.call && desk.call.id === msg.call) finishCall("ended");
+      break;
+    case "turn": // the server pushes each turn committed to the ticket of this desk's call
+      if (desk.call && desk.call.ticket === msg.ticket) loadTicket(msg.ticket);
       break;
     case "agent": showState(msg.to, msg.reason); refreshQueues(); break;
     case "lagged": refreshAgent(); break;
@@ -248,7 +251,7 @@ function seconds(ms) {
 function onRing(msg) {
   if (desk.call && ["ringing", "connecting", "connected"].includes(desk.call.status)) return;
   if (desk.call) stopCall(desk.call);
-  desk.call = { id: msg.call, ticket: msg.ticket, status: "ringing", held: false, pc: null, stream: null, poll: null };
+  desk.call = { id: msg.call, ticket: msg.ticket, status: "ringing", held: false, pc: null, stream: null };
   desk.lastTicket = msg.ticket;
   $("caller").textContent = msg.caller || "unknown";
   $("intent").textContent = msg.intent || "—";
@@ -320,7 +323,8 @@ $("answer").addEventListener("click", async () => {
     if (desk.call !== call) return;
     await pc.setRemoteDescription({ type: "answer", sdp: rsp.sdp });
     if (pc.connectionState === "connected") setStatus("connected");
-    startPolling(call);
+    // Turns said since the ring; later ones arrive as "turn" messages.
+    loadTicket(call.ticket);
   } catch (e) {
     if (desk.call !== call) return;
     $("call-error").textContent = "Answer failed: " + e.message;
@@ -379,7 +383,6 @@ function closeMedia(call) {
 }
 
 function stopCall(call) {
-  clearInterval(call.poll);
   closeMedia(call);
 }
 
@@ -391,12 +394,6 @@ function finishCall(status) {
   setStatus(status);
 }
 
-function startPolling(call) {
-  clearInterval(call.poll);
-  call.poll = setInterval(() => {
-    if (desk.call === call && ["connecting", "connected"].includes(call.status)) loadTicket(call.ticket);
-  }, 2000);
-}
 
 // ---- the ticket: conversation, suggestions, history ----
 
