@@ -157,6 +157,7 @@ fn load_dialplan(
     let faq = dialplan.faq().cloned();
     match crate::bot::Bot::semantic(
         dialplan.intents().declared(),
+        dialplan.out_of_scope(),
         faq,
         Arc::clone(embedder),
         cache.as_deref(),

@@ -61,6 +61,10 @@ pub struct Analysis {
     /// The closest knowledge article, if the dialplan has a knowledge file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub faq: Option<FaqMatch>,
+    /// Confidence of the closest out-of-scope phrase, when the dialplan lists some and the
+    /// matcher is semantic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub out_of_scope: Option<f32>,
 }
 
 impl Analysis {
@@ -108,6 +112,7 @@ struct Semantic {
     embedder: Arc<Embedder>,
     intents: SemanticIndex,
     faq: Option<SemanticIndex>,
+    out_of_scope: Option<SemanticIndex>,
 }
 
 impl std::fmt::Debug for Bot {
@@ -146,10 +151,13 @@ impl Bot {
     }
 
     /// A bot that scores by sentence embeddings, keeping the keyword matcher for when an
-    /// utterance cannot be embedded. `cache` names a file prefix for the example vectors
-    /// (`<prefix>.intents` and `<prefix>.faq`); `None` embeds every time.
+    /// utterance cannot be embedded. `out_of_scope` lists phrases no intent covers (chatter,
+    /// wrong numbers): an utterance closer to one of them than to every intent matches none.
+    /// `cache` names a file prefix for the example vectors (`<prefix>.intents`,
+    /// `<prefix>.faq` and `<prefix>.oos`); `None` embeds every time.
     pub fn semantic(
         intents: &[(String, Vec<String>)],
+        out_of_scope: &[String],
         faq: Option<Faq>,
         embedder: Arc<Embedder>,
         cache: Option<&Path>,
@@ -171,6 +179,20 @@ impl Bot {
             )?),
             None => None,
         };
+        let out_of_scope_index = if out_of_scope.is_empty() {
+            None
+        } else {
+            // One entry per phrase: the best score is the closest phrase's.
+            let entries: Entries = out_of_scope
+                .iter()
+                .map(|phrase| (phrase.clone(), vec![phrase.clone()]))
+                .collect();
+            Some(SemanticIndex::build(
+                &embedder,
+                &entries,
+                cache_file(".oos").as_deref(),
+            )?)
+        };
         let sentiment = SentimentModel::with_prototypes(|texts| embedder.embed(texts))?;
         let mut bot = Bot::keywords(intents, faq);
         bot.sentiment = sentiment;
@@ -178,6 +200,7 @@ impl Bot {
             embedder,
             intents: intent_index,
             faq: faq_index,
+            out_of_scope: out_of_scope_index,
         });
         Ok(bot)
     }
@@ -218,15 +241,20 @@ impl Bot {
                         None
                     }
                 });
-        let (intents, faq_scores, method) = match &embedded {
+        let (intents, faq_scores, out_of_scope, method) = match &embedded {
             Some((semantic, vector)) => (
                 semantic.intents.scores(vector),
                 semantic.faq.as_ref().map(|index| index.scores(vector)),
+                semantic
+                    .out_of_scope
+                    .as_ref()
+                    .and_then(|index| index.scores(vector).first().map(|s| s.confidence)),
                 Method::Semantic,
             ),
             None => (
                 self.intents.classify(text),
                 self.faq.as_ref().map(|(_, matcher)| matcher.classify(text)),
+                None,
                 Method::Keywords,
             ),
         };
@@ -252,21 +280,27 @@ impl Bot {
             entities,
             sentiment,
             faq,
+            out_of_scope,
         }
     }
 
     /// The intent at or above `threshold`, a tie to ask about, a knowledge answer, or nothing.
-    /// Only intents `allowed` (e.g. the branches of the current question) are considered.
+    /// Only intents `allowed` (e.g. the branches of the current question) are considered; none
+    /// is when an out-of-scope phrase is closer than every intent.
     pub fn decide(
         &self,
         analysis: &Analysis,
         threshold: f32,
         allowed: impl Fn(&str) -> bool,
     ) -> Decision {
+        let best_intent = analysis.intents.first().map_or(0.0, |s| s.confidence);
+        let out_of_scope = analysis
+            .out_of_scope
+            .is_some_and(|confidence| confidence > best_intent);
         let mut passing = analysis
             .intents
             .iter()
-            .filter(|s| allowed(&s.intent) && s.confidence >= threshold);
+            .filter(|s| !out_of_scope && allowed(&s.intent) && s.confidence >= threshold);
         if let Some(faq) = analysis.knowledge_answer(threshold, 0.0) {
             return Decision::Faq(faq.clone());
         }
@@ -339,6 +373,28 @@ mod tests {
     }
 
     #[test]
+    fn a_closer_out_of_scope_phrase_means_no_intent() {
+        let analysis = |out_of_scope| Analysis {
+            intents: vec![IntentScore {
+                intent: "returns".into(),
+                confidence: 0.7,
+            }],
+            method: Method::Semantic,
+            entities: Entities::default(),
+            sentiment: SentimentModel::lexicon().analyze("", None),
+            faq: None,
+            out_of_scope,
+        };
+        let bot = bot();
+        let decide = |a: &Analysis| bot.decide(a, 0.5, |_| true);
+        assert_eq!(decide(&analysis(Some(0.8))), Decision::NoMatch);
+        assert!(
+            matches!(decide(&analysis(Some(0.6))), Decision::Intent(s) if s.intent == "returns")
+        );
+        assert!(matches!(decide(&analysis(None)), Decision::Intent(s) if s.intent == "returns"));
+    }
+
+    #[test]
     fn close_scores_are_ambiguous() {
         let analysis = Analysis {
             intents: vec![
@@ -355,6 +411,7 @@ mod tests {
             entities: Entities::default(),
             sentiment: SentimentModel::lexicon().analyze("", None),
             faq: None,
+            out_of_scope: None,
         };
         assert!(matches!(
             bot().decide(&analysis, 0.5, |_| true),

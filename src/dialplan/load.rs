@@ -42,7 +42,14 @@ const STEP_KINDS: &[&str] = &[
     "queue", "csat",
 ];
 const TOP_KEYS: &[&str] = &[
-    "name", "voice", "start", "intents", "faq", "on_angry", "steps",
+    "name",
+    "voice",
+    "start",
+    "intents",
+    "out_of_scope",
+    "faq",
+    "on_angry",
+    "steps",
 ];
 const ON_ANGRY_KEYS: &[&str] = &["turns", "goto"];
 /// Angry turns before `on_angry` applies, unless the file says otherwise.
@@ -236,6 +243,9 @@ impl Loader<'_> {
         if let Some(node) = get(map, "intents") {
             self.declared_intents = self.intents(node);
         }
+        let out_of_scope = get(map, "out_of_scope")
+            .and_then(|node| self.examples(node, "out_of_scope"))
+            .unwrap_or_default();
         let faq = get(map, "faq").and_then(|node| self.faq(node));
         self.collect_labels(step_nodes);
         let steps: Vec<Option<Step>> = step_nodes.iter().map(|n| self.step(n)).collect();
@@ -266,6 +276,7 @@ impl Loader<'_> {
                 faq.as_deref().cloned(),
             )),
             intents: self.declared_intents.clone(),
+            out_of_scope,
             faq,
             on_angry,
         })

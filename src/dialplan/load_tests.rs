@@ -26,7 +26,9 @@ fn each_rule_reports_its_line_and_message() {
         ("steps:\n", 1, "the dialplan is empty"),
         ("- say: hi\n", 1, "`dialplan` must be a mapping with `steps`, found a list"),
         ("steps: hello\n", 1, "`steps` must be a list of steps, found `hello`"),
-        ("nmae: x\nsteps:\n  - hangup:\n", 1, "unknown key `nmae` in the dialplan; allowed keys: name, voice, start, intents, faq, on_angry, steps"),
+        ("nmae: x\nsteps:\n  - hangup:\n", 1, "unknown key `nmae` in the dialplan; allowed keys: name, voice, start, intents, out_of_scope, faq, on_angry, steps"),
+        ("out_of_scope: hello\nsteps:\n  - hangup:\n", 1, "`out_of_scope` must be a list of example phrases"),
+        ("out_of_scope: []\nsteps:\n  - hangup:\n", 1, "out_of_scope"),
         ("steps:\n  - speak: hi\n", 2, "unknown step kind `speak`; expected one of: say, play, menu, collect, ask, set, goto, transfer, hangup"),
         ("steps:\n  - label: x\n", 2, "step has no action; expected one of: say"),
         ("steps:\n  - hi\n", 2, "`step` must be a mapping like `say: ...`, found `hi`"),
@@ -121,6 +123,21 @@ steps:
     let shown = DialplanErrors(errors).to_string();
     assert_eq!(shown.lines().count(), 5);
     assert!(shown.lines().all(|l| l.starts_with("t.yaml:")), "{shown}");
+}
+
+#[test]
+fn out_of_scope_phrases_load_in_order_and_default_to_none() {
+    let plan = load_str(
+        "t.yaml",
+        "out_of_scope:\n  - tell me a joke\n  - is this the dentist\nsteps:\n  - hangup:\n",
+    )
+    .unwrap();
+    assert_eq!(
+        plan.out_of_scope(),
+        ["tell me a joke", "is this the dentist"]
+    );
+    let plan = load_str("t.yaml", "steps:\n  - hangup:\n").unwrap();
+    assert!(plan.out_of_scope().is_empty());
 }
 
 #[test]

@@ -27,6 +27,9 @@ pub struct Dialplan {
     pub(crate) steps: Vec<Step>,
     pub(crate) warnings: Vec<DialplanError>,
     pub(crate) intents: Intents,
+    /// Phrases no intent covers (`out_of_scope:`): an utterance nearer one of them than to
+    /// every intent example matches no intent.
+    pub(crate) out_of_scope: Vec<String>,
     /// The knowledge file named by `faq:`.
     pub(crate) faq: Option<Arc<Faq>>,
     /// Where angry callers go (`on_angry:`).
@@ -46,6 +49,7 @@ impl PartialEq for Dialplan {
             && self.steps == other.steps
             && self.warnings == other.warnings
             && self.intents == other.intents
+            && self.out_of_scope == other.out_of_scope
             && self.faq == other.faq
             && self.on_angry == other.on_angry
     }
@@ -95,6 +99,11 @@ impl Dialplan {
     /// `on_angry:`, if set.
     pub fn on_angry(&self) -> Option<&Escalation> {
         self.on_angry.as_ref()
+    }
+
+    /// The `out_of_scope:` phrases (empty when the file has none).
+    pub fn out_of_scope(&self) -> &[String] {
+        &self.out_of_scope
     }
 
     /// The knowledge base attached with `faq:`, if any.

@@ -121,7 +121,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<String, EvalError> {
         baseline.clone()
     } else {
         let embedder = std::sync::Arc::new(Embedder::load(&args.embed_model)?);
-        Bot::semantic(declared, faq, embedder, None)?
+        Bot::semantic(declared, plan.out_of_scope(), faq, embedder, None)?
     };
     let today = args.today.or_else(crate::bot::entities::today_utc);
     let heard: Vec<String> = if args.text {

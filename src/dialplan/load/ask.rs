@@ -71,7 +71,7 @@ impl Loader<'_> {
                         labels.push((name.clone(), label));
                     }
                     match get(fields, "examples") {
-                        Some(list) => self.examples(list, &name),
+                        Some(list) => self.examples(list, &format!("intents.{name}")),
                         None => {
                             let key = "examples".to_owned();
                             let context = format!("intent `{name}`");
@@ -80,7 +80,7 @@ impl Loader<'_> {
                         }
                     }
                 }
-                None => self.examples(value, &name),
+                None => self.examples(value, &format!("intents.{name}")),
             };
             let Some(examples) = examples else {
                 continue;
@@ -103,23 +103,23 @@ impl Loader<'_> {
         Some(text)
     }
 
-    fn examples(&mut self, node: &Node, name: &str) -> Option<Vec<String>> {
-        let key = format!("intents.{name}");
+    /// A list of example phrases (an intent's, or `out_of_scope`), reported as `key`.
+    pub(super) fn examples(&mut self, node: &Node, key: &str) -> Option<Vec<String>> {
         let Some(items) = node.as_seq() else {
-            self.wrong_type(node, &key, "a list of example phrases");
+            self.wrong_type(node, key, "a list of example phrases");
             return None;
         };
         if items.is_empty() || items.len() > MAX_EXAMPLES {
             let count = items.len().to_string();
-            self.out_of_range(node.line, &key, count, 1, MAX_EXAMPLES as u64);
+            self.out_of_range(node.line, key, count, 1, MAX_EXAMPLES as u64);
             return None;
         }
         let mut examples = Vec::new();
         for item in items {
-            let text = self.string(item, &key)?;
+            let text = self.string(item, key)?;
             let len = text.chars().count();
             if len > MAX_EXAMPLE_CHARS || text.trim().is_empty() {
-                let key = key.clone();
+                let key = key.to_owned();
                 self.error(
                     item.line,
                     Problem::TooLong {
