@@ -391,6 +391,23 @@ async fn wait_for_state(state: &mut watch::Receiver<LegState>, wanted: LegState)
         .expect("state sender alive");
 }
 
+/// Gives the browser the leg's answer and waits until both ends are connected; the leg's
+/// state, for the test to follow further.
+async fn connect(browser: &mut Browser, answer: &WebrtcAnswer) -> watch::Receiver<LegState> {
+    let mut state = answer.leg.state();
+    browser
+        .peer
+        .set_remote_description(RTCSessionDescription::answer(answer.sdp.clone()).expect("sdp"))
+        .await
+        .expect("browser takes the answer");
+    wait_for_state(&mut state, LegState::Connected).await;
+    tokio::time::timeout(WAIT, browser.connected.wait_for(|up| *up))
+        .await
+        .expect("browser connected in time")
+        .expect("browser alive");
+    state
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_leg_relays_g711_both_ways_and_closes() {
     let call_leg = UdpSocket::bind("127.0.0.1:0")
@@ -418,17 +435,7 @@ async fn browser_leg_relays_g711_both_ways_and_closes() {
             .all(|line| line.contains(" 127.0.0.1 ") && line.contains(" typ host")),
         "only host candidates on bind_ip: {candidates:?}"
     );
-    let mut state = answer.leg.state();
-    browser
-        .peer
-        .set_remote_description(RTCSessionDescription::answer(answer.sdp.clone()).expect("sdp"))
-        .await
-        .expect("browser takes the answer");
-    wait_for_state(&mut state, LegState::Connected).await;
-    tokio::time::timeout(WAIT, browser.connected.wait_for(|up| *up))
-        .await
-        .expect("browser connected in time")
-        .expect("browser alive");
+    let mut state = connect(&mut browser, &answer).await;
 
     // (1) Call leg → browser.
     let mut to_browser = vec![0xD5; 160];
@@ -646,17 +653,7 @@ async fn browser_leg_transcodes_opus_both_ways() {
         BrowserCodec::Opus { payload_type: 111 }
     );
     assert_eq!(answer.codec, Codec::Pcmu);
-    let mut state = answer.leg.state();
-    browser
-        .peer
-        .set_remote_description(RTCSessionDescription::answer(answer.sdp.clone()).expect("sdp"))
-        .await
-        .expect("browser takes the answer");
-    wait_for_state(&mut state, LegState::Connected).await;
-    tokio::time::timeout(WAIT, browser.connected.wait_for(|up| *up))
-        .await
-        .expect("browser connected in time")
-        .expect("browser alive");
+    let mut state = connect(&mut browser, &answer).await;
 
     // (1) Call leg → browser: PCMU in, Opus out that decodes to the tone's level.
     let tone = tone_frames(2000);

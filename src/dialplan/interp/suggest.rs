@@ -116,6 +116,7 @@ fn first_words(
 mod tests {
     use super::*;
     use crate::dialplan::load_str;
+    use crate::dialplan::template::vars;
 
     const PLAN: &str = r#"
 name: shop
@@ -160,13 +161,6 @@ steps:
 
     fn plan() -> Dialplan {
         load_str("shop.yaml", PLAN).expect("test plan loads")
-    }
-
-    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
     }
 
     #[test]
